@@ -1,0 +1,248 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { VigilConfig } from './config/schema.js';
+import type { Detection } from './inference/contract.js';
+import { InferenceHost } from './inference/host.js';
+import { PROJECT_ROOT } from './inference/model-loader.js';
+import { createLogger, type Logger } from './log.js';
+import { trackEventLoopLag } from './metrics/event-loop.js';
+import { VigilMetrics } from './metrics/metrics.js';
+import type { BatchRunner } from './pipeline/batcher.js';
+import { loadPipeline, type PipelinePlan, planOf } from './pipeline/definition.js';
+import { buildGraph, type RunningGraph } from './pipeline/graph.js';
+import { WsHub } from './output/ws-hub.js';
+import { createHttpServer } from './server/http.js';
+import { type FfmpegInfo, resolveFfmpeg } from './sources/ffmpeg.js';
+import type { Frame } from './sources/frame.js';
+import { StreamSource } from './sources/stream-source.js';
+
+export interface VigilOptions {
+  logger?: Logger;
+  /** Use this metrics registry (tests); default: a new one with process metrics. */
+  metrics?: VigilMetrics;
+}
+
+/**
+ * The running service. `start` goes through one ordered list of steps; `stop` undoes them in
+ * reverse, so a failed start leaves nothing running.
+ */
+export class Vigil {
+  readonly log: Logger;
+  readonly metrics: VigilMetrics;
+  ffmpeg!: FfmpegInfo;
+  plan!: PipelinePlan;
+  host: InferenceHost | undefined;
+  sources: StreamSource[] = [];
+  hub!: WsHub;
+  graph: RunningGraph | undefined;
+  server: Server | undefined;
+  private readonly undo: Array<() => Promise<void> | void> = [];
+
+  private constructor(
+    readonly config: VigilConfig,
+    opts: VigilOptions,
+  ) {
+    this.log = opts.logger ?? createLogger(config.log.level);
+    this.metrics = opts.metrics ?? new VigilMetrics();
+  }
+
+  static async start(config: VigilConfig, opts: VigilOptions = {}): Promise<Vigil> {
+    const v = new Vigil(config, opts);
+    try {
+      for (const [name, step] of v.initSteps()) {
+        v.log.debug({ step: name }, 'init');
+        await step();
+      }
+    } catch (e) {
+      await v.stop();
+      throw e;
+    }
+    return v;
+  }
+
+  /** The ordered start-up list (go2rtc style): each step registers its own undo. */
+  private initSteps(): Array<[string, () => Promise<void> | void]> {
+    const c = this.config;
+    return [
+      ['metrics', () => this.undo.push(trackEventLoopLag(this.metrics.eventLoopLag))],
+      [
+        'ffmpeg',
+        () => {
+          this.ffmpeg = resolveFfmpeg(c.ffmpegPath);
+          this.log.info(
+            { ffmpeg: this.ffmpeg.path, version: this.ffmpeg.version, source: this.ffmpeg.source },
+            'ffmpeg found',
+          );
+        },
+      ],
+      [
+        'pipeline',
+        () => {
+          this.plan = planOf(loadPipeline(c.pipeline));
+        },
+      ],
+      [
+        'inference',
+        async () => {
+          if (!this.plan.detect) return;
+          const { model, ...options } = this.plan.detect;
+          this.host = new InferenceHost({
+            workers: c.inference.workers,
+            backend: c.inference.backend,
+            tasks: { detect: { model, options } },
+            debugDelayMs: c.inference.debugDelayMs,
+            onRestart: () => this.metrics.workerRestarts.inc(),
+            log: (m) => this.log.info(m),
+          });
+          this.undo.push(() => this.host?.close());
+          await this.host.start();
+          this.metrics.backendInfo.set({ engine: this.host.engine, backend: this.host.backend }, 1);
+        },
+      ],
+      [
+        'sources',
+        () => {
+          this.sources = c.streams.map(
+            (s) =>
+              new StreamSource(s, this.ffmpeg, {
+                onFrame: (f) => {
+                  this.metrics.framesDecoded.inc({ stream: s.id });
+                  this.metrics.stageDuration.observe({ stage: 'decode', stream: s.id }, f.readSeconds);
+                },
+                onPoolDrop: () => this.metrics.drop(s.id, 'pool_exhausted'),
+                onDisconnect: (cause, message) => {
+                  this.metrics.reconnects.inc({ stream: s.id, cause });
+                  this.log.warn({ stream: s.id, cause, error: message }, 'stream disconnected');
+                },
+              }),
+          );
+          for (const src of this.sources) {
+            const sub = src.state$.subscribe((st) => {
+              this.metrics.setStreamState(st.id, st.state);
+              this.hub?.broadcast({ type: 'status', status: st });
+            });
+            this.undo.push(() => sub.unsubscribe());
+          }
+          this.undo.push(() => Promise.all(this.sources.map((s) => s.stop())).then(() => undefined));
+        },
+      ],
+      [
+        'output',
+        () => {
+          this.hub = new WsHub({
+            maxBufferedBytes: c.output.maxBufferedBytes,
+            metrics: this.metrics,
+            knownStreams: () => c.streams.map((s) => s.id),
+            hello: () => ({
+              pipeline: this.plan.name,
+              streams: this.sources.map((s) => ({
+                ...s.status,
+                width: s.config.width,
+                height: s.config.height,
+              })),
+            }),
+          });
+          this.undo.push(() => this.hub.close());
+        },
+      ],
+      [
+        'graph',
+        () => {
+          this.graph = buildGraph({
+            plan: this.plan,
+            sources: this.sources.map((s) => ({ config: s.config, frames$: s.frames$ })),
+            detector: this.host ? this.detectorRunner(this.host) : undefined,
+            modelName: this.plan.detect?.model,
+            publisher: this.hub,
+            metrics: this.metrics,
+            output: c.output,
+            maxBatch: c.inference.maxBatch,
+            maxWaitMs: c.inference.maxWaitMs,
+            log: (m) => this.log.warn(m),
+          });
+          this.undo.push(() => this.graph?.stop());
+        },
+      ],
+      [
+        'http',
+        async () => {
+          const server = createHttpServer({
+            registry: this.metrics.registry,
+            staticDir: join(PROJECT_ROOT, 'dist', 'viewer'),
+            api: {
+              streams: () => this.sources.map((s) => s.status),
+              health: () => ({
+                status: 'ok',
+                pipeline: this.plan.name,
+                backend: this.host?.backend ?? null,
+                streams: this.sources.length,
+              }),
+            },
+            onUpgrade: (req, socket, head) => this.hub.handleUpgrade(req, socket, head),
+          });
+          await new Promise<void>((resolve, reject) => {
+            server.once('error', (e: NodeJS.ErrnoException) =>
+              reject(
+                new Error(
+                  `server: cannot listen on ${c.server.host}:${c.server.port}: ${e.code ?? e.message}`,
+                ),
+              ),
+            );
+            server.listen(c.server.port, c.server.host, () => resolve());
+          });
+          this.server = server;
+          this.undo.push(
+            () =>
+              new Promise<void>((r) => {
+                server.closeAllConnections();
+                server.close(() => r());
+              }),
+          );
+          this.log.info(
+            { url: `http://${this.address.host}:${this.address.port}/` },
+            'viewer and /metrics listening',
+          );
+        },
+      ],
+      [
+        'start streams',
+        () => {
+          for (const s of this.sources) s.start();
+        },
+      ],
+    ];
+  }
+
+  /** The detector as a batch runner, with per-call metrics. */
+  private detectorRunner(host: InferenceHost): BatchRunner<Frame, Detection[]> {
+    const model = this.plan.detect?.model ?? 'detector';
+    return {
+      idle: () => host.idle,
+      whenIdle: () => host.whenIdle(),
+      run: async (frames) => {
+        const r = await host.run('detect', frames);
+        this.metrics.inferenceDuration.observe({ model, backend: host.backend }, r.ms / 1000);
+        this.metrics.batchSize.observe({ model }, frames.length);
+        return r.detections;
+      },
+    };
+  }
+
+  get address(): { host: string; port: number } {
+    const a = this.server?.address() as AddressInfo | null;
+    return { host: this.config.server.host, port: a?.port ?? this.config.server.port };
+  }
+
+  /** Stops everything started, newest first. Safe to call twice. */
+  async stop(): Promise<void> {
+    while (this.undo.length) {
+      const u = this.undo.pop();
+      try {
+        await u?.();
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, 'error during shutdown');
+      }
+    }
+  }
+}

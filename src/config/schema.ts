@@ -1,0 +1,142 @@
+import { z } from 'zod';
+
+/** Reconnect policy of a stream: capped exponential backoff. */
+export const ReconnectSchema = z
+  .object({
+    initialMs: z.number().int().min(10).max(60_000).default(500),
+    maxMs: z.number().int().min(10).max(600_000).default(15_000),
+    factor: z.number().min(1).max(10).default(2),
+    /** Consecutive failed attempts before the stream is marked `failed` (0: retry forever). */
+    maxAttempts: z.number().int().min(0).default(0),
+  })
+  .strict();
+
+const Size = z.number().int().min(16).max(7680);
+
+export const StreamSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "_" or "-"'),
+    /** rtsp://, rtsps://, http(s):// or a file path / file:// URL. */
+    url: z.string().min(1).optional(),
+    /** A V4L2 camera device such as /dev/video0. */
+    device: z.string().startsWith('/dev/').optional(),
+    /** An ffmpeg lavfi source graph, e.g. "testsrc2=size=640x360:rate=15". */
+    lavfi: z.string().min(1).optional(),
+    /** The embedded demo source: sample photos moved by a zoompan filter. */
+    demo: z.boolean().optional(),
+    width: Size.default(640),
+    height: Size.default(360),
+    detectFps: z.number().positive().max(60).default(5),
+    displayFps: z.number().positive().max(60).default(15),
+    /** Files only: loop forever. */
+    loop: z.boolean().default(true),
+    /** Files only: play at real-time pace (ffmpeg -re). */
+    realtime: z.boolean().default(true),
+    rtspTransport: z.enum(['tcp', 'udp']).default('tcp'),
+    /** RTSP socket timeout handed to ffmpeg. */
+    socketTimeoutSeconds: z.number().positive().max(300).default(5),
+    /** No frame for this long: ffmpeg is killed and the stream reconnects. */
+    watchdogSeconds: z.number().positive().max(600).default(8),
+    /** V4L2 input options for `device` streams. */
+    v4l2: z
+      .object({
+        inputFormat: z.string().optional(),
+        framerate: z.number().positive().optional(),
+        videoSize: z
+          .string()
+          .regex(/^\d+x\d+$/)
+          .optional(),
+      })
+      .strict()
+      .default({}),
+    /** Extra ffmpeg input options, appended verbatim (advanced). */
+    inputOptions: z.array(z.string()).default([]),
+    reconnect: ReconnectSchema.default(ReconnectSchema.parse({})),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const given = (['url', 'device', 'lavfi', 'demo'] as const).filter(
+      (k) => s[k] !== undefined && s[k] !== false,
+    );
+    if (given.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `exactly one of url, device, lavfi or demo is required (got ${given.length ? given.join(', ') : 'none'})`,
+      });
+    }
+    if (s.width % 2 || s.height % 2)
+      ctx.addIssue({ code: 'custom', path: ['width'], message: 'width and height must be even' });
+  });
+
+export const ServerSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+  })
+  .strict();
+
+export const InferenceSchema = z
+  .object({
+    /** auto: tensorflow (tfjs-node-gpu / tfjs-node, if installed) > wasm > cpu. */
+    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    /** Worker threads, each with its own single-threaded backend. */
+    workers: z.number().int().min(1).max(64).default(1),
+    /** Cross-stream batching: at most this many frames per inference call. */
+    maxBatch: z.number().int().min(1).max(256).default(8),
+    /** ...or whatever has arrived this long after the first frame of a batch. */
+    maxWaitMs: z.number().min(0).max(10_000).default(10),
+    /** Artificial delay per batch (testing latest-frame-wins; never in production). */
+    debugDelayMs: z.number().min(0).max(60_000).default(0),
+  })
+  .strict();
+
+export const OutputSchema = z
+  .object({
+    jpegQuality: z.number().int().min(1).max(100).default(75),
+    /** A WebSocket client whose unsent bytes exceed this skips frames until it catches up. */
+    maxBufferedBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(2 * 1024 * 1024),
+    /** Draw boxes and labels into the JPEG (the page also draws them from metadata). */
+    burnIn: z.boolean().default(true),
+  })
+  .strict();
+
+export const ConfigSchema = z
+  .object({
+    server: ServerSchema.default(ServerSchema.parse({})),
+    log: z
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+    /** Name of a pipeline definition in pipelines/ (or a path to a YAML file). */
+    pipeline: z.string().min(1).default('detect'),
+    /** Where Vigil keeps its own data (gallery, snapshots, caches). */
+    dataDir: z.string().min(1).default('data'),
+    /** ffmpeg binary; default: system ffmpeg, else @ffmpeg-installer's. */
+    ffmpegPath: z.string().optional(),
+    inference: InferenceSchema.default(InferenceSchema.parse({})),
+    output: OutputSchema.default(OutputSchema.parse({})),
+    streams: z.array(StreamSchema).min(1, 'at least one stream is required'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.streams.forEach((s, i) => {
+      if (seen.has(s.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['streams', i, 'id'],
+          message: `duplicate stream id "${s.id}"`,
+        });
+      seen.add(s.id);
+    });
+  });
+
+export type VigilConfig = z.infer<typeof ConfigSchema>;
+export type StreamConfig = z.infer<typeof StreamSchema>;
+export type ReconnectConfig = z.infer<typeof ReconnectSchema>;
+export type InferenceConfig = z.infer<typeof InferenceSchema>;
+export type OutputConfig = z.infer<typeof OutputSchema>;

@@ -1,0 +1,95 @@
+import type * as tfTypes from '@tensorflow/tfjs-core';
+import type { InferenceEngine, LoadedModel, ModelManifest, TensorData } from './contract.js';
+import { readArtifacts } from './model-loader.js';
+
+export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+
+type Tf = typeof tfTypes;
+
+/** Tries tfjs-node-gpu, then tfjs-node (optional packages: loaded only if installed and working). */
+async function loadNativeTf(): Promise<{ tf: Tf; pkg: string } | null> {
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      const mod = (await import(pkg)) as Tf;
+      return { tf: mod, pkg };
+    } catch {
+      // not installed, or its libtensorflow is missing
+    }
+  }
+  return null;
+}
+
+/**
+ * Picks and initialises a tfjs backend: tensorflow (native, if installed) > wasm > cpu for `auto`;
+ * an explicit choice that cannot start is an error naming the backend.
+ */
+export async function createTfjsEngine(pref: BackendPreference): Promise<InferenceEngine> {
+  let tf: Tf | undefined;
+  let backend = '';
+  if (pref === 'auto' || pref === 'tensorflow') {
+    const native = await loadNativeTf();
+    if (native && (await native.tf.setBackend('tensorflow'))) {
+      tf = native.tf;
+      backend = 'tensorflow';
+    } else if (pref === 'tensorflow') {
+      throw new Error(
+        'inference.backend "tensorflow" needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node installed',
+      );
+    }
+  }
+  if (!tf) {
+    tf = await import('@tensorflow/tfjs-core');
+    const order = pref === 'cpu' ? ['cpu'] : pref === 'wasm' ? ['wasm'] : ['wasm', 'cpu'];
+    for (const b of order) {
+      try {
+        if (b === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+        else await import('@tensorflow/tfjs-backend-cpu');
+        if (await tf.setBackend(b)) {
+          await tf.ready();
+          backend = b;
+          break;
+        }
+      } catch (e) {
+        if (pref !== 'auto')
+          throw new Error(`inference.backend "${b}" failed to start: ${(e as Error).message}`);
+      }
+    }
+    if (!backend) throw new Error('no tfjs backend could start (tried wasm, cpu)');
+  }
+  const tfc = tf;
+  const { loadGraphModel } = await import('@tensorflow/tfjs-converter');
+  tfc.enableProdMode();
+  return {
+    engine: 'tfjs',
+    backend,
+    memory: () => {
+      const m = tfc.memory();
+      return { tensors: m.numTensors, bytes: m.numBytes };
+    },
+    async load(manifest: ModelManifest): Promise<LoadedModel> {
+      const artifacts = readArtifacts(manifest);
+      const handler: tfTypes.io.IOHandler = {
+        load: async () => artifacts as unknown as tfTypes.io.ModelArtifacts,
+      };
+      const model = await loadGraphModel(handler);
+      return {
+        name: manifest.name,
+        async run(input: TensorData): Promise<TensorData[]> {
+          const x = tfc.tensor(input.data, input.shape, 'float32');
+          let outs: tfTypes.Tensor[] = [];
+          try {
+            const res = model.execute(x, manifest.outputs);
+            outs = Array.isArray(res) ? res : [res];
+            return await Promise.all(
+              outs.map(async (t) => ({ data: (await t.data()) as Float32Array, shape: t.shape })),
+            );
+          } finally {
+            x.dispose();
+            tfc.dispose(outs);
+          }
+        },
+        dispose: () => model.dispose(),
+      };
+    },
+  };
+}

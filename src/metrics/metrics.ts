@@ -1,0 +1,158 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Latency buckets in seconds: 1 ms .. 10 s. */
+export const LATENCY_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+export const STREAM_STATES = ['connecting', 'live', 'retrying', 'failed', 'stopped'] as const;
+export type StreamStateName = (typeof STREAM_STATES)[number];
+
+/** Why a frame was not carried further. */
+export type DropReason =
+  | 'inference_busy' // replaced in the stream's inference slot by a newer frame (latest-frame-wins)
+  | 'encode_busy' // replaced while the stream's previous frame was still being encoded
+  | 'client_slow' // a WebSocket client's send buffer was over its bound
+  | 'pool_exhausted' // no free frame buffer: downstream held every buffer of the stream's pool
+  | 'inference_error'; // the batch failed (worker crash, model error)
+
+/** Every metric Vigil exports, on one registry (not the global one, so tests can make their own). */
+export class VigilMetrics {
+  readonly registry = new Registry();
+  readonly framesDecoded: Counter<'stream'>;
+  readonly framesProcessed: Counter<'stream'>;
+  readonly framesSent: Counter<'stream'>;
+  readonly framesDropped: Counter<'stream' | 'reason'>;
+  readonly stageDuration: Histogram<'stage' | 'stream'>;
+  readonly captureToSend: Histogram<'stream'>;
+  readonly captureToDisplay: Histogram<'stream'>;
+  readonly inferenceDuration: Histogram<'model' | 'backend'>;
+  readonly batchSize: Histogram<'model'>;
+  readonly streamState: Gauge<'stream' | 'state'>;
+  readonly reconnects: Counter<'stream' | 'cause'>;
+  readonly wsClients: Gauge;
+  readonly wsBytesSent: Counter;
+  readonly detections: Counter<'stream' | 'model'>;
+  readonly inferencePending: Gauge;
+  readonly backendInfo: Gauge<'backend' | 'engine'>;
+  readonly workerRestarts: Counter;
+  readonly eventLoopLag: Gauge;
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (opts.defaultMetrics !== false)
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    this.framesDecoded = new Counter({
+      name: 'vigil_frames_decoded_total',
+      help: 'Frames read from ffmpeg',
+      labelNames: ['stream'],
+      registers,
+    });
+    this.framesProcessed = new Counter({
+      name: 'vigil_frames_processed_total',
+      help: 'Frames that went through inference',
+      labelNames: ['stream'],
+      registers,
+    });
+    this.framesSent = new Counter({
+      name: 'vigil_frames_sent_total',
+      help: 'Encoded frames handed to at least one WebSocket client',
+      labelNames: ['stream'],
+      registers,
+    });
+    this.framesDropped = new Counter({
+      name: 'vigil_frames_dropped_total',
+      help: 'Frames dropped, by reason (client_slow counts once per client and frame)',
+      labelNames: ['stream', 'reason'],
+      registers,
+    });
+    this.stageDuration = new Histogram({
+      name: 'vigil_stage_duration_seconds',
+      help: 'Time spent per frame in a stage: decode (pipe read), queue_wait (waiting for inference), inference (share of its batch), encode, send',
+      labelNames: ['stage', 'stream'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.captureToSend = new Histogram({
+      name: 'vigil_capture_to_send_seconds',
+      help: 'From the frame leaving ffmpeg to its JPEG handed to the WebSocket',
+      labelNames: ['stream'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.captureToDisplay = new Histogram({
+      name: 'vigil_capture_to_display_seconds',
+      help: 'From the frame leaving ffmpeg to its display in a browser, as reported by the page',
+      labelNames: ['stream'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.inferenceDuration = new Histogram({
+      name: 'vigil_inference_duration_seconds',
+      help: 'Wall time of one batched inference call in a worker (preprocess + model + decode)',
+      labelNames: ['model', 'backend'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.batchSize = new Histogram({
+      name: 'vigil_batch_size',
+      help: 'Frames per batched inference call',
+      labelNames: ['model'],
+      buckets: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64],
+      registers,
+    });
+    this.streamState = new Gauge({
+      name: 'vigil_stream_state',
+      help: 'Stream state: 1 for the current state, 0 for the others',
+      labelNames: ['stream', 'state'],
+      registers,
+    });
+    this.reconnects = new Counter({
+      name: 'vigil_stream_reconnects_total',
+      help: 'Disconnects followed by a reconnect attempt, by cause (exit, watchdog, error)',
+      labelNames: ['stream', 'cause'],
+      registers,
+    });
+    this.wsClients = new Gauge({ name: 'vigil_ws_clients', help: 'Connected WebSocket clients', registers });
+    this.wsBytesSent = new Counter({
+      name: 'vigil_ws_sent_bytes_total',
+      help: 'Bytes queued to WebSocket clients',
+      registers,
+    });
+    this.detections = new Counter({
+      name: 'vigil_detections_total',
+      help: 'Objects (faces) detected',
+      labelNames: ['stream', 'model'],
+      registers,
+    });
+    this.inferencePending = new Gauge({
+      name: 'vigil_inference_pending_frames',
+      help: 'Frames waiting in per-stream inference slots (bounded by the stream count)',
+      registers,
+    });
+    this.backendInfo = new Gauge({
+      name: 'vigil_inference_backend_info',
+      help: 'Inference engine and backend in use (value 1)',
+      labelNames: ['engine', 'backend'],
+      registers,
+    });
+    this.workerRestarts = new Counter({
+      name: 'vigil_inference_worker_restarts_total',
+      help: 'Inference workers restarted after a crash',
+      registers,
+    });
+    this.eventLoopLag = new Gauge({
+      name: 'vigil_event_loop_lag_seconds',
+      help: 'Main-thread event-loop lag, p99 over the last scrape interval',
+      registers,
+    });
+  }
+
+  /** Sets the state gauge of a stream: 1 for `state`, 0 for the others. */
+  setStreamState(stream: string, state: StreamStateName): void {
+    for (const s of STREAM_STATES) this.streamState.set({ stream, state: s }, s === state ? 1 : 0);
+  }
+
+  drop(stream: string, reason: DropReason, n = 1): void {
+    this.framesDropped.inc({ stream, reason }, n);
+  }
+}

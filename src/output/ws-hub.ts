@@ -1,0 +1,167 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { z } from 'zod';
+import type { VigilMetrics } from '../metrics/metrics.js';
+
+/** Metadata sent with every frame (the page draws the overlay from it). */
+export interface FrameHeader {
+  type: 'frame';
+  stream: string;
+  seq: number;
+  /** ms epoch when the frame left ffmpeg (server clock). */
+  captureTs: number;
+  /** ms epoch when the server sent it. */
+  sentTs: number;
+  width: number;
+  height: number;
+  /** Detections drawn on this frame, and the frame they were computed on. */
+  detections: unknown[];
+  detectionSeq: number | null;
+}
+
+const ClientMessage = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('subscribe'),
+    streams: z.union([z.literal('*'), z.array(z.string().max(64)).max(256)]),
+  }),
+  z.object({
+    type: z.literal('unsubscribe'),
+    streams: z.union([z.literal('*'), z.array(z.string().max(64)).max(256)]),
+  }),
+  z.object({ type: z.literal('ping'), t: z.number() }),
+  z.object({
+    type: z.literal('displayed'),
+    stream: z.string().max(64),
+    seq: z.number().int(),
+    latencyMs: z.number().min(0).max(600_000),
+  }),
+]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+
+interface Client {
+  ws: WebSocket;
+  all: boolean;
+  streams: Set<string>;
+}
+
+/**
+ * WebSocket fan-out. Frames go as one binary message each: 4-byte little-endian header length, the
+ * JSON header, then the JPEG. A client whose socket has more than `maxBufferedBytes` unsent skips
+ * frames (counted as client_slow) and gets the newest one once it has caught up.
+ */
+export class WsHub {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  private readonly clients = new Set<Client>();
+
+  constructor(
+    private readonly opts: {
+      maxBufferedBytes: number;
+      metrics: VigilMetrics;
+      knownStreams: () => string[];
+      hello: () => unknown;
+    },
+  ) {
+    this.wss.on('connection', (ws) => this.onConnection(ws));
+  }
+
+  /** Call from the HTTP server's 'upgrade' event. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  hasSubscribers(stream: string): boolean {
+    for (const c of this.clients) if (c.all || c.streams.has(stream)) return true;
+    return false;
+  }
+
+  /** Sends a JPEG with its header to every subscriber that keeps up; returns how many got it. */
+  publish(header: FrameHeader, jpeg: Buffer): number {
+    const json = Buffer.from(JSON.stringify(header));
+    const msg = Buffer.allocUnsafe(4 + json.length + jpeg.length);
+    msg.writeUInt32LE(json.length, 0);
+    json.copy(msg, 4);
+    jpeg.copy(msg, 4 + json.length);
+    let sent = 0;
+    for (const c of this.clients) {
+      if (!(c.all || c.streams.has(header.stream)) || c.ws.readyState !== WebSocket.OPEN) continue;
+      if (c.ws.bufferedAmount > this.opts.maxBufferedBytes) {
+        this.opts.metrics.drop(header.stream, 'client_slow');
+        continue;
+      }
+      c.ws.send(msg, { binary: true });
+      sent++;
+    }
+    if (sent) this.opts.metrics.wsBytesSent.inc(msg.length * sent);
+    return sent;
+  }
+
+  /** A JSON event to every client (stream state changes and the like). */
+  broadcast(event: Record<string, unknown>): void {
+    const text = JSON.stringify(event);
+    for (const c of this.clients) if (c.ws.readyState === WebSocket.OPEN) c.ws.send(text);
+  }
+
+  close(): void {
+    for (const c of this.clients) c.ws.terminate();
+    this.clients.clear();
+    this.wss.close();
+    this.opts.metrics.wsClients.set(0);
+  }
+
+  private onConnection(ws: WebSocket): void {
+    const client: Client = { ws, all: false, streams: new Set() };
+    this.clients.add(client);
+    this.opts.metrics.wsClients.set(this.clients.size);
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(client, data, isBinary));
+    ws.on('close', () => {
+      this.clients.delete(client);
+      this.opts.metrics.wsClients.set(this.clients.size);
+    });
+    ws.on('error', () => ws.terminate());
+    ws.send(JSON.stringify({ type: 'hello', serverTs: Date.now(), ...(this.opts.hello() as object) }));
+  }
+
+  private onMessage(c: Client, data: RawData, isBinary: boolean): void {
+    const reply = (m: object) => c.ws.readyState === WebSocket.OPEN && c.ws.send(JSON.stringify(m));
+    if (isBinary)
+      return void reply({ type: 'error', message: 'binary messages are not accepted; send JSON text' });
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data.toString());
+    } catch {
+      return void reply({ type: 'error', message: 'message is not valid JSON' });
+    }
+    const parsed = ClientMessage.safeParse(raw);
+    if (!parsed.success) {
+      const i = parsed.error.issues[0];
+      return void reply({
+        type: 'error',
+        message: `invalid message: ${i?.path.join('.') || 'type'}: ${i?.message}`,
+      });
+    }
+    const m = parsed.data;
+    if (m.type === 'subscribe' || m.type === 'unsubscribe') {
+      const known = new Set(this.opts.knownStreams());
+      if (m.streams === '*') c.all = m.type === 'subscribe';
+      else {
+        const unknown = m.streams.filter((s) => !known.has(s));
+        if (unknown.length) reply({ type: 'error', message: `unknown stream(s): ${unknown.join(', ')}` });
+        for (const s of m.streams.filter((x) => known.has(x))) {
+          if (m.type === 'subscribe') c.streams.add(s);
+          else c.streams.delete(s);
+        }
+      }
+      reply({ type: 'subscribed', streams: c.all ? '*' : [...c.streams] });
+    } else if (m.type === 'ping') {
+      reply({ type: 'pong', t: m.t, serverTs: Date.now() });
+    } else if (m.type === 'displayed') {
+      if (this.opts.knownStreams().includes(m.stream))
+        this.opts.metrics.captureToDisplay.observe({ stream: m.stream }, m.latencyMs / 1000);
+    }
+  }
+}

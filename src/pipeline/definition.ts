@@ -1,0 +1,82 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { formatIssues } from '../config/load.js';
+import { PROJECT_ROOT } from '../inference/model-loader.js';
+
+const DetectStage = z
+  .object({
+    model: z.string().default('blazeface'),
+    minScore: z.number().min(0).max(1).default(0.6),
+    iouThreshold: z.number().min(0).max(1).default(0.3),
+    maxFaces: z.number().int().min(1).max(1000).default(50),
+    minSizePx: z.number().min(0).default(0),
+  })
+  .strict();
+const AnnotateStage = z.object({ landmarks: z.boolean().default(true) }).strict();
+const EncodeStage = z.object({ format: z.literal('jpeg').default('jpeg') }).strict();
+
+const Stage = z.union([
+  z.object({ detect: DetectStage.default(DetectStage.parse({})) }).strict(),
+  z.object({ annotate: AnnotateStage.default(AnnotateStage.parse({})) }).strict(),
+  z.object({ encode: EncodeStage.default(EncodeStage.parse({})) }).strict(),
+]);
+
+export const PipelineSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9_-]+$/),
+    description: z.string().optional(),
+    stages: z.array(Stage).min(1),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    const kinds = p.stages.map((s) => Object.keys(s)[0]);
+    if (kinds.at(-1) !== 'encode')
+      ctx.addIssue({ code: 'custom', path: ['stages'], message: 'the last stage must be encode' });
+    const firstDisplay = kinds.findIndex((k) => k === 'annotate' || k === 'encode');
+    kinds.forEach((k, i) => {
+      if (k === 'detect' && i > firstDisplay)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages', i],
+          message: 'inference stages (detect) must come before annotate/encode',
+        });
+    });
+  });
+
+export type PipelineDefinition = z.infer<typeof PipelineSchema>;
+export type DetectStageConfig = z.infer<typeof DetectStage>;
+
+/** The plan the graph builder needs: which inference to run, and what to do per displayed frame. */
+export interface PipelinePlan {
+  name: string;
+  detect?: DetectStageConfig;
+  annotate?: z.infer<typeof AnnotateStage>;
+}
+
+export function planOf(def: PipelineDefinition): PipelinePlan {
+  const plan: PipelinePlan = { name: def.name };
+  for (const s of def.stages) {
+    if ('detect' in s) plan.detect = s.detect;
+    if ('annotate' in s) plan.annotate = s.annotate;
+  }
+  return plan;
+}
+
+/** Loads pipelines/<name>.yaml (or a path to a YAML file) and validates it. */
+export function loadPipeline(nameOrPath: string): PipelineDefinition {
+  const file =
+    nameOrPath.endsWith('.yaml') || nameOrPath.includes('/')
+      ? nameOrPath
+      : join(PROJECT_ROOT, 'pipelines', `${nameOrPath}.yaml`);
+  if (!existsSync(file)) throw new Error(`pipeline: no definition "${nameOrPath}" (looked for ${file})`);
+  const res = PipelineSchema.safeParse(parseYaml(readFileSync(file, 'utf8')));
+  if (!res.success)
+    throw new Error(
+      `invalid pipeline definition ${file}:\n${formatIssues(res.error)
+        .map((l) => `  - ${l}`)
+        .join('\n')}`,
+    );
+  return res.data;
+}

@@ -1,0 +1,255 @@
+import type { ChildProcess } from 'node:child_process';
+import ffmpeg from 'fluent-ffmpeg';
+import { BehaviorSubject, type Observable, Subject } from 'rxjs';
+import type { ReconnectConfig, StreamConfig } from '../config/schema.js';
+import type { StreamStateName } from '../metrics/metrics.js';
+import { buildInvocation, type FfmpegInfo } from './ffmpeg.js';
+import type { Frame } from './frame.js';
+import { FrameSplitter } from './frame-splitter.js';
+
+export type DisconnectCause = 'exit' | 'error' | 'watchdog';
+
+export interface StreamStatus {
+  id: string;
+  state: StreamStateName;
+  /** ms epoch of the last state change. */
+  since: number;
+  /** Consecutive failed attempts (reset by the first frame). */
+  attempts: number;
+  /** The last problem, in words (ffmpeg's own message where it gave one). */
+  lastError?: string;
+  /** Delay before the next attempt, when retrying. */
+  retryInMs?: number;
+  framesDecoded: number;
+  lastFrameTs?: number;
+}
+
+/** Capped exponential backoff with +-20% jitter; attempt counts from 1. */
+export function backoffDelay(
+  attempt: number,
+  r: ReconnectConfig,
+  random: () => number = Math.random,
+): number {
+  const base = Math.min(r.maxMs, r.initialMs * r.factor ** Math.max(0, attempt - 1));
+  return Math.round(Math.min(r.maxMs, base * (0.8 + 0.4 * random())));
+}
+
+/** ffmpeg's most telling stderr line: the last one that names an error, else the last one. */
+export function summarizeStderr(lines: string[]): string | undefined {
+  const meaningful = lines.filter(
+    (l) => l.trim() && !/^\s*(frame=|size=|Press \[q\]|Stream mapping|Output #|Input #|\s{2})/.test(l),
+  );
+  const err = [...meaningful]
+    .reverse()
+    .find((l) =>
+      /error|invalid|refused|not found|failed|denied|timed out|no such|unauthorized|404|401/i.test(l),
+    );
+  return (err ?? meaningful.at(-1))?.trim();
+}
+
+const children = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function track(p: ChildProcess | undefined): void {
+  if (!p) return;
+  children.add(p);
+  p.once('exit', () => children.delete(p));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of children) c.kill('SIGKILL');
+    });
+  }
+}
+/** ffmpeg processes alive right now (tests check that none is orphaned). */
+export function liveFfmpegPids(): number[] {
+  return [...children].map((c) => c.pid).filter((p): p is number => typeof p === 'number');
+}
+
+export interface SourceEvents {
+  onFrame?: (f: Frame) => void;
+  onDisconnect?: (cause: DisconnectCause, message: string | undefined) => void;
+  onPoolDrop?: () => void;
+}
+
+/**
+ * One stream: runs ffmpeg, cuts its stdout into frames, and keeps it alive. Every ffmpeg exit (code 0
+ * too: a killed RTSP server makes ffmpeg end normally) and every watchdog expiry (no frame for
+ * `watchdogSeconds`) is a disconnect, followed by a reconnect after a capped exponential backoff.
+ */
+export class StreamSource {
+  private readonly status$: BehaviorSubject<StreamStatus>;
+  private readonly frames = new Subject<Frame>();
+  private cmd: ffmpeg.FfmpegCommand | undefined;
+  private generation = 0;
+  private splitter: FrameSplitter;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private lastActivity = 0;
+  private stopped = true;
+  private stderrTail: string[] = [];
+
+  constructor(
+    readonly config: StreamConfig,
+    private readonly ff: FfmpegInfo,
+    private readonly events: SourceEvents = {},
+  ) {
+    this.status$ = new BehaviorSubject<StreamStatus>({
+      id: config.id,
+      state: 'stopped',
+      since: Date.now(),
+      attempts: 0,
+      framesDecoded: 0,
+    });
+    this.splitter = this.newSplitter(0);
+  }
+
+  get id(): string {
+    return this.config.id;
+  }
+
+  /** Frames as they are decoded. Hot; a subscriber that keeps a frame must retain() it. */
+  get frames$(): Observable<Frame> {
+    return this.frames.asObservable();
+  }
+
+  /** connecting / live / retrying / failed / stopped, with the last error. */
+  get state$(): Observable<StreamStatus> {
+    return this.status$.asObservable();
+  }
+
+  get status(): StreamStatus {
+    return this.status$.value;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** Kills ffmpeg and stops reconnecting; resolves when the process is gone. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.watchdog);
+    const proc = this.process;
+    this.kill();
+    if (proc && proc.exitCode === null && proc.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        proc.once('exit', () => resolve());
+        setTimeout(resolve, 3000).unref();
+      });
+    }
+    this.setState('stopped');
+    this.frames.complete();
+  }
+
+  /** The running ffmpeg, if any. */
+  get process(): ChildProcess | undefined {
+    return (this.cmd as unknown as { ffmpegProc?: ChildProcess } | undefined)?.ffmpegProc;
+  }
+
+  private newSplitter(firstSeq: number): FrameSplitter {
+    return new FrameSplitter(
+      { streamId: this.config.id, width: this.config.width, height: this.config.height, firstSeq },
+      (f) => this.onFrame(f),
+      () => this.events.onPoolDrop?.(),
+    );
+  }
+
+  private setState(state: StreamStateName, patch: Partial<StreamStatus> = {}): void {
+    const prev = this.status$.value;
+    this.status$.next({
+      ...prev,
+      ...patch,
+      state,
+      since: prev.state === state ? prev.since : Date.now(),
+      ...(state !== 'retrying' ? { retryInMs: undefined } : {}),
+    });
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const gen = ++this.generation;
+    this.stderrTail = [];
+    this.splitter = this.newSplitter(this.splitter.seq);
+    this.setState('connecting');
+    const inv = buildInvocation(this.config, this.ff);
+    const cmd = ffmpeg(inv.input)
+      .setFfmpegPath(this.ff.path)
+      .inputOptions(['-hide_banner', '-nostdin', '-loglevel', 'error', ...inv.inputOptions])
+      .outputOptions(inv.outputOptions)
+      .on('start', () => track(this.process))
+      .on('stderr', (line: string) => {
+        this.stderrTail.push(line);
+        if (this.stderrTail.length > 20) this.stderrTail.shift();
+      })
+      .on('error', (err: Error) => this.onExit(gen, 'error', err.message))
+      .on('end', () => this.onExit(gen, 'exit', undefined));
+    this.cmd = cmd;
+    const out = cmd.pipe();
+    out.on('data', (chunk: Buffer) => {
+      if (gen === this.generation) this.splitter.push(chunk);
+    });
+    out.on('error', () => {
+      // broken pipe after a kill: the 'error'/'end' of the command reports the disconnect
+    });
+    this.lastActivity = Date.now();
+    clearInterval(this.watchdog);
+    const limitMs = this.config.watchdogSeconds * 1000;
+    this.watchdog = setInterval(
+      () => {
+        if (gen !== this.generation || this.stopped) return;
+        if (Date.now() - this.lastActivity > limitMs) {
+          this.disconnect(gen, 'watchdog', `no frame for ${this.config.watchdogSeconds} s`);
+        }
+      },
+      Math.min(1000, limitMs / 4),
+    );
+    this.watchdog.unref();
+  }
+
+  private onFrame(f: Frame): void {
+    this.lastActivity = Date.now();
+    const s = this.status$.value;
+    if (s.state !== 'live') this.setState('live', { attempts: 0, lastError: s.lastError });
+    this.status$.value.framesDecoded++;
+    this.status$.value.lastFrameTs = f.captureTs;
+    this.events.onFrame?.(f);
+    this.frames.next(f);
+  }
+
+  private kill(): void {
+    const p = this.process;
+    if (p && p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  }
+
+  private onExit(gen: number, cause: DisconnectCause, message: string | undefined): void {
+    if (gen !== this.generation) return; // an ffmpeg we already gave up on
+    let msg = summarizeStderr(this.stderrTail) ?? message;
+    if (cause === 'exit') msg = msg ? `ffmpeg ended: ${msg}` : 'ffmpeg ended (stream closed by the source)';
+    else if (msg && /SIGKILL/.test(msg)) msg = undefined;
+    this.disconnect(gen, cause, msg ?? message);
+  }
+
+  private disconnect(gen: number, cause: DisconnectCause, message: string | undefined): void {
+    if (gen !== this.generation) return;
+    this.generation++; // late events of this ffmpeg are ignored from now on
+    clearInterval(this.watchdog);
+    this.kill();
+    this.splitter.reset();
+    if (this.stopped) return;
+    this.events.onDisconnect?.(cause, message);
+    const attempts = this.status$.value.attempts + 1;
+    const lastError = message ?? this.status$.value.lastError;
+    const { maxAttempts } = this.config.reconnect;
+    if (maxAttempts > 0 && attempts >= maxAttempts) {
+      this.setState('failed', { attempts, lastError });
+      return;
+    }
+    const delay = backoffDelay(attempts, this.config.reconnect);
+    this.setState('retrying', { attempts, lastError, retryInMs: delay });
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+    this.retryTimer.unref();
+  }
+}

@@ -98,8 +98,11 @@ export class CrossStreamBatcher<F extends BatchItem, R> {
       if (!this.waitingForIdle) {
         this.waitingForIdle = true;
         this.runner.whenIdle().then(() => {
-          this.waitingForIdle = false;
-          this.schedule();
+          // Let the completion of the batch that freed the runner land first (it frees its streams).
+          setImmediate(() => {
+            this.waitingForIdle = false;
+            this.schedule();
+          });
         });
       }
       return;

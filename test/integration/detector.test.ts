@@ -63,7 +63,7 @@ describe('BlazeFace in the inference worker', () => {
       b.forEach((d, k) => {
         const s = single[k] as Detection;
         expect(d.score).toBeCloseTo(s.score, 3);
-        d.box.forEach((v, j) => expect(Math.abs(v - (s.box[j] as number))).toBeLessThan(0.5));
+        for (const [j, v] of d.box.entries()) expect(Math.abs(v - (s.box[j] as number))).toBeLessThan(0.5);
       });
     }
     expect(batched.detections[3]).toEqual([]);

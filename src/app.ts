@@ -197,6 +197,7 @@ export class Vigil {
               new Promise<void>((r) => {
                 server.closeAllConnections();
                 server.close(() => r());
+                setTimeout(r, 2000).unref(); // never hang shutdown on a stuck socket
               }),
           );
           this.log.info(

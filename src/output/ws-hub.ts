@@ -74,6 +74,11 @@ export class WsHub {
     return this.clients.size;
   }
 
+  /** Unsent bytes per client (each stays near maxBufferedBytes at most). */
+  bufferedAmounts(): number[] {
+    return [...this.clients].map((c) => c.ws.bufferedAmount);
+  }
+
   hasSubscribers(stream: string): boolean {
     for (const c of this.clients) if (c.all || c.streams.has(stream)) return true;
     return false;

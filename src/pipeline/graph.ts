@@ -62,6 +62,7 @@ export function buildGraph(o: GraphOptions): RunningGraph {
   const latest = new Map<string, DetectionState>();
   const subs: Subscription[] = [];
   const labels = new LabelCache();
+  let stopped = false;
 
   if (o.plan.detect && o.detector) {
     const model = o.modelName ?? 'detector';
@@ -79,7 +80,7 @@ export function buildGraph(o: GraphOptions): RunningGraph {
             release,
             onDrop: (f, reason, err) => {
               metrics.drop(f.streamId, reason);
-              if (err) o.log?.(`inference failed for ${f.streamId}#${f.seq}: ${err.message}`);
+              if (err && !stopped) o.log?.(`inference failed for ${f.streamId}#${f.seq}: ${err.message}`);
             },
             onPending: (n) => metrics.inferencePending.set(n),
           }),
@@ -154,6 +155,7 @@ export function buildGraph(o: GraphOptions): RunningGraph {
   return {
     latest,
     stop: () => {
+      stopped = true;
       for (const s of subs) s.unsubscribe();
     },
   };

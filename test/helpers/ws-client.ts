@@ -13,6 +13,8 @@ export class TestViewer {
   readonly events: Array<Record<string, unknown>> = [];
   /** Frames received in all (`frames` keeps the last 500). */
   received = 0;
+  /** Called for every frame as it arrives. */
+  onFrame?: (f: ReceivedFrame) => void;
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (!isBinary) {
@@ -22,7 +24,9 @@ export class TestViewer {
       const len = data.readUInt32LE(0);
       const header = JSON.parse(data.subarray(4, 4 + len).toString()) as FrameHeader;
       this.received++;
-      this.frames.push({ header, jpeg: Buffer.from(data.subarray(4 + len)), receivedAt: Date.now() });
+      const f = { header, jpeg: Buffer.from(data.subarray(4 + len)), receivedAt: Date.now() };
+      this.frames.push(f);
+      this.onFrame?.(f);
       if (this.frames.length > 500) this.frames.shift();
     });
   }

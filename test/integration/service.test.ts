@@ -26,7 +26,14 @@ describe.skipIf(unavailable)('Vigil end to end: three sources, batched detection
 
   beforeAll(async () => {
     rtsp = await startRtspServer({ width: 640, height: 360, fps: 15 });
-    const common = { width: 640, height: 360, detectFps: 5, displayFps: 10, watchdogSeconds: 4, reconnect: { initialMs: 200, maxMs: 1000 } };
+    const common = {
+      width: 640,
+      height: 360,
+      detectFps: 5,
+      displayFps: 10,
+      watchdogSeconds: 4,
+      reconnect: { initialMs: 200, maxMs: 1000 },
+    };
     vigil = await Vigil.start(
       validateConfig({
         server: { host: '127.0.0.1', port: 0 },
@@ -51,7 +58,11 @@ describe.skipIf(unavailable)('Vigil end to end: three sources, batched detection
   });
 
   it('a viewer receives decodable JPEG frames whose metadata matches, from every stream', async () => {
-    await viewer.waitFor((v) => new Set(v.frames.map((f) => f.header.stream)).size === 3, 20_000, 'frames of all 3 streams');
+    await viewer.waitFor(
+      (v) => new Set(v.frames.map((f) => f.header.stream)).size === 3,
+      20_000,
+      'frames of all 3 streams',
+    );
     const hello = viewer.events.find((e) => e.type === 'hello');
     expect(hello?.pipeline).toBe('detect');
     for (const f of viewer.frames.slice(-9)) {
@@ -80,10 +91,15 @@ describe.skipIf(unavailable)('Vigil end to end: three sources, batched detection
     expect(metricSum(m, 'vigil_detections_total', { stream: 'faces' })).toBeGreaterThan(0);
     expect(metricSum(m, 'vigil_detections_total', { stream: 'cam' })).toBe(0);
     expect(metricSum(m, 'vigil_detections_total', { stream: 'pattern' })).toBe(0);
-    for (const id of ['faces', 'cam', 'pattern']) expect(metricSum(m, 'vigil_frames_processed_total', { stream: id }), id).toBeGreaterThan(3);
-    const faceFrames = viewer.frames.filter((f) => f.header.stream === 'faces' && f.header.detections.length > 0);
+    for (const id of ['faces', 'cam', 'pattern'])
+      expect(metricSum(m, 'vigil_frames_processed_total', { stream: id }), id).toBeGreaterThan(3);
+    const faceFrames = viewer.frames.filter(
+      (f) => f.header.stream === 'faces' && f.header.detections.length > 0,
+    );
     expect(faceFrames.length).toBeGreaterThan(0);
-    expect(viewer.frames.filter((f) => f.header.stream !== 'faces').every((f) => f.header.detections.length === 0)).toBe(true);
+    expect(
+      viewer.frames.filter((f) => f.header.stream !== 'faces').every((f) => f.header.detections.length === 0),
+    ).toBe(true);
     // The detections drawn on a frame come from an earlier (or the same) frame of the same stream.
     for (const f of faceFrames) expect(f.header.detectionSeq).toBeLessThanOrEqual(f.header.seq);
   });
@@ -116,7 +132,11 @@ describe.skipIf(unavailable)('Vigil end to end: three sources, batched detection
     // The normal viewer kept getting ~10 fps x 3 streams meanwhile.
     expect(viewer.received - fastBefore).toBeGreaterThan(((Date.now() - t0) / 1000) * 20);
     slow.resumeReading();
-    await slow.waitFor((v) => v.frames.some((f) => f.header.seq > lastSeqAtPause + 20), 10_000, 'fresh frames after resuming');
+    await slow.waitFor(
+      (v) => v.frames.some((f) => f.header.seq > lastSeqAtPause + 20),
+      10_000,
+      'fresh frames after resuming',
+    );
     slow.close();
   });
 
@@ -127,7 +147,14 @@ describe.skipIf(unavailable)('Vigil end to end: three sources, batched detection
     expect(retrying()).toBe(true);
     const m = await scrape(vigil);
     expect(metricSum(m, 'vigil_stream_state', { stream: 'cam', state: 'retrying' })).toBe(1);
-    expect(viewer.events.some((e) => e.type === 'status' && (e.status as { state: string; id: string }).id === 'cam' && (e.status as { state: string }).state === 'retrying')).toBe(true);
+    expect(
+      viewer.events.some(
+        (e) =>
+          e.type === 'status' &&
+          (e.status as { state: string; id: string }).id === 'cam' &&
+          (e.status as { state: string }).state === 'retrying',
+      ),
+    ).toBe(true);
     await rtsp.restart();
     const live = () => vigil.sources.find((s) => s.id === 'cam')?.status.state === 'live';
     for (let i = 0; i < 150 && !live(); i++) await sleep(100);
@@ -162,7 +189,8 @@ describe.skipIf(unavailable)('Vigil end to end: three sources, batched detection
     for (const name of nonZero) expect(metricSum(m, name), name).toBeGreaterThan(0);
     for (const stage of ['decode', 'queue_wait', 'inference', 'encode', 'send'])
       expect(metricSum(m, 'vigil_stage_duration_seconds_count', { stage }), stage).toBeGreaterThan(0);
-    for (const id of ['faces', 'cam', 'pattern']) expect(metricSum(m, 'vigil_stream_state', { stream: id, state: 'live' }), id).toBe(1);
+    for (const id of ['faces', 'cam', 'pattern'])
+      expect(metricSum(m, 'vigil_stream_state', { stream: id, state: 'live' }), id).toBe(1);
     // Event-loop lag as Vigil samples it (5 s window) is exported too.
     expect(m.has('vigil_event_loop_lag_seconds')).toBe(true);
   });

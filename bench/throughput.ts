@@ -1,0 +1,112 @@
+// Throughput: N concurrent 640x360 streams through decode + detection + encode + WebSocket.
+// npm run bench -- throughput [--streams 1,2,4] [--seconds 20] [--warmup 5] [--workers 1]
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Vigil } from '../src/app.js';
+import { validateConfig } from '../src/config/load.js';
+import { liveFfmpegPids } from '../src/sources/stream-source.js';
+import { TestViewer } from '../test/helpers/ws-client.js';
+import { machine, percentile, printTable, procCpuSeconds, progress, writeResult } from './_util.js';
+
+const { values } = parseArgs({
+  options: {
+    streams: { type: 'string', default: '1,2,4' },
+    seconds: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '5' },
+    workers: { type: 'string', default: '1' },
+    detectFps: { type: 'string', default: '5' },
+    displayFps: { type: 'string', default: '15' },
+  },
+});
+const counts = (values.streams as string).split(',').map(Number);
+const seconds = Number(values.seconds);
+const warmup = Number(values.warmup);
+const video = join(process.cwd(), '..', 'shared', 'data', 'video', 'short_hamilton_clip.mp4');
+const input = existsSync(video) ? { url: video, loop: true, realtime: true } : { demo: true };
+const inputName = existsSync(video)
+  ? 'shared/data/video/short_hamilton_clip.mp4 (looped, real-time)'
+  : 'embedded demo (../shared/data absent)';
+progress(`input: ${inputName}`);
+
+const rows: Array<Record<string, string | number>> = [];
+const runs: unknown[] = [];
+for (const n of counts) {
+  progress(`${n} stream(s): starting`);
+  const vigil = await Vigil.start(
+    validateConfig({
+      server: { host: '127.0.0.1', port: 0 },
+      log: { level: 'warn' },
+      inference: { backend: 'wasm', workers: Number(values.workers), maxBatch: 8, maxWaitMs: 10 },
+      streams: Array.from({ length: n }, (_, i) => ({
+        id: `s${i + 1}`,
+        ...input,
+        width: 640,
+        height: 360,
+        detectFps: Number(values.detectFps),
+        displayFps: Number(values.displayFps),
+      })),
+    }),
+  );
+  const viewer = await TestViewer.connect(`ws://127.0.0.1:${vigil.address.port}/ws`);
+  await new Promise((r) => setTimeout(r, warmup * 1000));
+  const snap = async () => {
+    const m = await vigil.metrics.registry.getMetricsAsJSON();
+    const sum = (name: string, pred: (l: Record<string, string | number>) => boolean = () => true) =>
+      (m.find((x) => x.name === name)?.values ?? [])
+        .filter((v) => pred(v.labels as Record<string, string | number>))
+        .reduce((a, v) => a + v.value, 0);
+    return {
+      decoded: sum('vigil_frames_decoded_total'),
+      processed: sum('vigil_frames_processed_total'),
+      sent: sum('vigil_frames_sent_total'),
+      dropped: sum('vigil_frames_dropped_total'),
+      cpu: process.cpuUsage(),
+      ffmpegCpu: liveFfmpegPids().reduce((a, p) => a + procCpuSeconds(p), 0),
+      t: performance.now(),
+      received: viewer.received,
+    };
+  };
+  const a = await snap();
+  const latencies: number[] = [];
+  viewer.onFrame = (f) => latencies.push(f.receivedAt - f.header.captureTs);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const b = await snap();
+  viewer.onFrame = undefined;
+  latencies.sort((x, y) => x - y);
+  const el = (b.t - a.t) / 1000;
+  const nodeCpu = (b.cpu.user - a.cpu.user + b.cpu.system - a.cpu.system) / 1e6;
+  const ffCpu = b.ffmpegCpu - a.ffmpegCpu;
+  const row = {
+    streams: n,
+    'decoded fps/stream': (b.decoded - a.decoded) / el / n,
+    'detected fps/stream': (b.processed - a.processed) / el / n,
+    'shown fps/stream': (b.received - a.received) / el / n,
+    'c2s p50 ms': percentile(latencies, 50),
+    'c2s p95 ms': percentile(latencies, 95),
+    'drops/s': (b.dropped - a.dropped) / el,
+    'node CPU %': (nodeCpu / el) * 100,
+    'ffmpeg CPU %': (ffCpu / el) * 100,
+  };
+  rows.push(row);
+  runs.push({ ...row, seconds: el, latencySamples: latencies.length, backend: vigil.host?.backend });
+  progress(
+    `${n} stream(s): ${row['shown fps/stream'].toFixed(1)} fps shown per stream, p95 ${row['c2s p95 ms']} ms`,
+  );
+  viewer.close();
+  await vigil.stop();
+}
+console.log(
+  `\nthroughput: decode + BlazeFace detection (${values.detectFps} fps) + JPEG encode + WebSocket, 640x360, display ${values.displayFps} fps`,
+);
+console.log(`input: ${inputName}; CPU % is of one core (the machine has ${machine().cpus})\n`);
+printTable(rows);
+const file = writeResult('throughput', {
+  bench: 'throughput',
+  date: new Date().toISOString(),
+  machine: machine(),
+  input: inputName,
+  params: values,
+  runs,
+});
+console.log(`\nwritten: ${file}`);

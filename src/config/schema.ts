@@ -99,8 +99,11 @@ export const OutputSchema = z
       .int()
       .min(1024)
       .default(2 * 1024 * 1024),
-    /** Draw boxes and labels into the JPEG (the page also draws them from metadata). */
-    burnIn: z.boolean().default(true),
+    /**
+     * Draw boxes and labels into the JPEG itself (for consumers without an overlay). The page draws
+     * them from the metadata instead, crisp and toggleable, so the default is off.
+     */
+    burnIn: z.boolean().default(false),
   })
   .strict();
 

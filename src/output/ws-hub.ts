@@ -18,6 +18,8 @@ export interface FrameHeader {
   /** Detections drawn on this frame, and the frame they were computed on. */
   detections: unknown[];
   detectionSeq: number | null;
+  /** True when the detections are drawn into the JPEG already. */
+  annotated: boolean;
 }
 
 const ClientMessage = z.discriminatedUnion('type', [

@@ -108,16 +108,17 @@ export function buildGraph(o: GraphOptions): RunningGraph {
               const det = latest.get(id);
               const dets = det?.detections ?? [];
               const t0 = performance.now();
-              const pixels =
-                o.plan.annotate && o.output.burnIn && dets.length
-                  ? await annotate(
-                      f.pixels,
-                      f.width,
-                      f.height,
-                      o.plan.annotate.landmarks ? dets : dets.map((d) => ({ ...d, landmarks: [] })),
-                      labels,
-                    )
-                  : f.pixels;
+              const ann = o.output.burnIn && dets.length ? o.plan.annotate : undefined;
+              const burn = ann !== undefined;
+              const pixels = ann
+                ? await annotate(
+                    f.pixels,
+                    f.width,
+                    f.height,
+                    ann.landmarks ? dets : dets.map((d) => ({ ...d, landmarks: [] })),
+                    labels,
+                  )
+                : f.pixels;
               const jpeg = await encodeJpeg(pixels, f.width, f.height, o.output.jpegQuality);
               metrics.stageDuration.observe({ stage: 'encode', stream: id }, (performance.now() - t0) / 1000);
               const header: FrameHeader = {
@@ -130,6 +131,7 @@ export function buildGraph(o: GraphOptions): RunningGraph {
                 height: f.height,
                 detections: dets,
                 detectionSeq: det?.seq ?? null,
+                annotated: burn,
               };
               const t1 = performance.now();
               const n = o.publisher.publish(header, jpeg);

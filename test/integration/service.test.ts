@@ -40,7 +40,7 @@ describe.skipIf(unavailable)('Vigil end to end: three sources, batched detection
         log: { level: 'silent' },
         pipeline: 'detect',
         inference: { backend: 'wasm', workers: 1, maxBatch: 8, maxWaitMs: 40 },
-        output: { maxBufferedBytes: MAX_BUFFERED },
+        output: { maxBufferedBytes: MAX_BUFFERED, burnIn: true },
         streams: [
           { id: 'faces', demo: true, ...common },
           { id: 'cam', url: rtsp.url, ...common },
@@ -102,6 +102,18 @@ describe.skipIf(unavailable)('Vigil end to end: three sources, batched detection
     ).toBe(true);
     // The detections drawn on a frame come from an earlier (or the same) frame of the same stream.
     for (const f of faceFrames) expect(f.header.detectionSeq).toBeLessThanOrEqual(f.header.seq);
+    // burnIn: the box is drawn into the JPEG (green outline, the colour of a face without a name).
+    const f = faceFrames.at(-1) as (typeof faceFrames)[number];
+    expect(f.header.annotated).toBe(true);
+    const { data, info } = await sharp(f.jpeg).raw().toBuffer({ resolveWithObject: true });
+    const d = f.header.detections[0] as { box: [number, number, number, number] };
+    const x = Math.round((d.box[0] + d.box[2]) / 2);
+    const y = Math.round(Math.max(0, d.box[1]));
+    const o = (y * info.width + x) * info.channels;
+    const [r, g, b] = [data[o] as number, data[o + 1] as number, data[o + 2] as number];
+    expect(g, `pixel ${r},${g},${b} at the box's top edge`).toBeGreaterThan(140);
+    expect(r).toBeLessThan(90);
+    expect(b).toBeLessThan(130);
   });
 
   it('a client that stops reading skips frames instead of growing server memory; others are unaffected', async () => {

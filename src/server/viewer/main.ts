@@ -13,6 +13,7 @@ interface FrameHeader {
   width: number;
   height: number;
   detections: Detection[];
+  annotated: boolean;
 }
 interface Status {
   id: string;
@@ -89,7 +90,8 @@ function drawOverlay(t: Tile, h: FrameHeader): void {
   }
   const g = c.getContext('2d') as CanvasRenderingContext2D;
   g.clearRect(0, 0, c.width, c.height);
-  if (!overlayToggle.checked) return;
+  // Frames with burnt-in boxes (output.burnIn) need no overlay.
+  if (!overlayToggle.checked || h.annotated) return;
   g.lineWidth = 2;
   g.font = '13px sans-serif';
   for (const d of h.detections) {
@@ -122,7 +124,6 @@ async function show(t: Tile, header: FrameHeader, jpeg: Blob): Promise<void> {
     }
     (t.video.getContext('2d') as CanvasRenderingContext2D).drawImage(bmp, 0, 0);
     bmp.close();
-    // The burnt-in boxes are in the JPEG; the overlay draws them crisply and can be toggled.
     drawOverlay(t, header);
     t.lastHeader = header;
     const now = Date.now();

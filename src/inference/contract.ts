@@ -32,7 +32,7 @@ export interface ModelManifest {
   package: string;
   /** tfjs graph model.json, relative to the package root. */
   path: string;
-  format: 'tfjs-graph';
+  format: 'tfjs-graph' | 'faceapi-resnet34';
   /** Input height, width, channels. */
   input: [number, number, number];
   /** Output node names, in the order `run` returns them. */

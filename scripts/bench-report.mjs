@@ -1,0 +1,31 @@
+// Regenerates the tables of docs/benchmarks.md from bench/results/*.json (between the markers
+// <!-- bench:NAME --> and <!-- /bench:NAME -->), so the document cannot drift from the measurements.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+const doc = 'docs/benchmarks.md';
+let text = readFileSync(doc, 'utf8');
+const fmt = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : String(v ?? ''));
+
+function table(rows, cols) {
+  const head = `| ${cols.join(' | ')} |\n|${cols.map(() => '---').join('|')}|\n`;
+  return head + rows.map((r) => `| ${cols.map((c) => fmt(r[c])).join(' | ')} |`).join('\n');
+}
+
+for (const m of text.matchAll(/<!-- bench:([a-z0-9-]+) -->[\s\S]*?<!-- \/bench:\1 -->/g)) {
+  const name = m[1];
+  const file = `bench/results/${name}.json`;
+  if (!existsSync(file)) continue;
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  const rows = r.runs ?? r.rows ?? [];
+  const cols = r.columns ?? Object.keys(rows[0] ?? {}).filter((k) => !['seconds', 'latencySamples', 'backend'].includes(k));
+  const meta = `Measured ${r.date.slice(0, 10)} on ${r.machine.cpus} cores (${r.machine.cpuModel}), ${r.machine.memGiB} GiB, Node ${r.machine.node}` +
+    (r.input ? `; input: ${r.input}` : '') + (r.params ? `; parameters: \`${JSON.stringify(r.params)}\`` : '') + '.';
+  const body = `<!-- bench:${name} -->\n${meta}\n\n${table(rows, cols)}\n<!-- /bench:${name} -->`;
+  text = text.replace(m[0], body);
+}
+if (process.argv.includes('--check')) {
+  if (readFileSync(doc, 'utf8') !== text) {
+    console.error(`${doc} is out of date: run node scripts/bench-report.mjs`);
+    process.exit(1);
+  }
+} else writeFileSync(doc, text);

@@ -4,7 +4,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 const doc = 'docs/benchmarks.md';
 let text = readFileSync(doc, 'utf8');
-const fmt = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : String(v ?? ''));
+const fmt = (v) =>
+  typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : String(v ?? '');
 
 function table(rows, cols) {
   const head = `| ${cols.join(' | ')} |\n|${cols.map(() => '---').join('|')}|\n`;
@@ -17,9 +18,14 @@ for (const m of text.matchAll(/<!-- bench:([a-z0-9-]+) -->[\s\S]*?<!-- \/bench:\
   if (!existsSync(file)) continue;
   const r = JSON.parse(readFileSync(file, 'utf8'));
   const rows = r.runs ?? r.rows ?? [];
-  const cols = r.columns ?? Object.keys(rows[0] ?? {}).filter((k) => !['seconds', 'latencySamples', 'backend'].includes(k));
-  const meta = `Measured ${r.date.slice(0, 10)} on ${r.machine.cpus} cores (${r.machine.cpuModel}), ${r.machine.memGiB} GiB, Node ${r.machine.node}` +
-    (r.input ? `; input: ${r.input}` : '') + (r.params ? `; parameters: \`${JSON.stringify(r.params)}\`` : '') + '.';
+  const cols =
+    r.columns ??
+    Object.keys(rows[0] ?? {}).filter((k) => !['seconds', 'latencySamples', 'backend'].includes(k));
+  const meta =
+    `Measured ${r.date.slice(0, 10)} on ${r.machine.cpus} cores (${r.machine.cpuModel}), ${r.machine.memGiB} GiB, Node ${r.machine.node}` +
+    (r.input ? `; input: ${r.input}` : '') +
+    (r.params ? `; parameters: \`${JSON.stringify(r.params)}\`` : '') +
+    '.';
   const body = `<!-- bench:${name} -->\n${meta}\n\n${table(rows, cols)}\n<!-- /bench:${name} -->`;
   text = text.replace(m[0], body);
 }

@@ -12,7 +12,13 @@ import type { BatchRunner } from './pipeline/batcher.js';
 import { loadPipeline, type PipelinePlan, planOf } from './pipeline/definition.js';
 import { buildGraph, type RunningGraph } from './pipeline/graph.js';
 import { WsHub } from './output/ws-hub.js';
+import { createApi } from './server/api.js';
 import { createHttpServer } from './server/http.js';
+import { AlertStore } from './faces/alerts.js';
+import { Gallery } from './faces/gallery/gallery.js';
+import { Recognizer } from './faces/recognizer.js';
+import { FaceService } from './faces/service.js';
+import { readThreshold, spaceVersion } from './faces/thresholds.js';
 import { type FfmpegInfo, resolveFfmpeg } from './sources/ffmpeg.js';
 import type { Frame } from './sources/frame.js';
 import { StreamSource } from './sources/stream-source.js';
@@ -37,6 +43,8 @@ export class Vigil {
   hub!: WsHub;
   graph: RunningGraph | undefined;
   server: Server | undefined;
+  faces: { gallery: Gallery; alerts: AlertStore; service: FaceService; threshold: number } | undefined;
+  recognizer: Recognizer | undefined;
   private readonly undo: Array<() => Promise<void> | void> = [];
 
   private constructor(
@@ -86,11 +94,15 @@ export class Vigil {
         'inference',
         async () => {
           if (!this.plan.detect) return;
-          const { model, ...options } = this.plan.detect;
+          const { model, tiles, ...options } = this.plan.detect;
+          const rec = this.plan.recognize;
           this.host = new InferenceHost({
             workers: c.inference.workers,
             backend: c.inference.backend,
-            tasks: { detect: { model, options } },
+            tasks: {
+              detect: { model, options, tiles },
+              ...(rec ? { embed: { model: rec.model, align: rec.align, context: rec.context } } : {}),
+            },
             debugDelayMs: c.inference.debugDelayMs,
             onRestart: () => this.metrics.workerRestarts.inc(),
             log: (m) => this.log.info(m),
@@ -98,6 +110,34 @@ export class Vigil {
           this.undo.push(() => this.host?.close());
           await this.host.start();
           this.metrics.backendInfo.set({ engine: this.host.engine, backend: this.host.backend }, 1);
+        },
+      ],
+      [
+        'faces',
+        () => {
+          const rec = this.plan.recognize;
+          if (!rec || !this.host) return;
+          const space = spaceVersion(rec.align, rec.context);
+          const threshold = rec.threshold ?? readThreshold(rec.model, space).similarity;
+          const gallery = new Gallery(join(c.dataDir, 'vigil.db'), {
+            model: rec.model,
+            version: space,
+            dim: this.host.embedDim,
+          });
+          this.undo.push(() => gallery.close());
+          const alerts = new AlertStore(gallery.db);
+          const service = new FaceService(this.host, gallery, threshold, rec);
+          this.faces = { gallery, alerts, service, threshold };
+          const missing = gallery.photosToEmbed().length;
+          if (missing)
+            this.log.warn(
+              { photos: missing, model: rec.model, space },
+              'enrolled photos lack embeddings for this model: run `vigil reembed`',
+            );
+          this.log.info(
+            { people: gallery.list().length, model: rec.model, space, threshold },
+            'gallery open',
+          );
         },
       ],
       [
@@ -147,9 +187,48 @@ export class Vigil {
         },
       ],
       [
+        'recognizer',
+        () => {
+          const rec = this.plan.recognize;
+          if (!rec || !this.faces || !this.host) return;
+          this.recognizer = new Recognizer(
+            {
+              host: this.host,
+              model: rec.model,
+              gallery: this.faces.gallery,
+              alertStore: this.faces.alerts,
+              webhooks: c.alerts.webhooks,
+              metrics: this.metrics,
+              publish: (alert) => this.hub.broadcast({ type: 'alert', alert }),
+              log: (m) => this.log.warn(m),
+            },
+            {
+              threshold: this.faces.threshold,
+              minFacePx: rec.minFacePx,
+              maxFacesPerFrame: rec.maxFacesPerFrame,
+              topK: rec.topK,
+              tracker: {
+                iouThreshold: rec.iouThreshold,
+                maxAgeMs: rec.maxAgeMs,
+                refreshMs: rec.refreshMs,
+                qualityGain: 1.5,
+              },
+              alerts: this.plan.alert
+                ? { ...this.plan.alert }
+                : { persons: [], unknown: false, cooldownSeconds: 60 },
+              maxBatch: c.inference.maxBatch,
+              maxWaitMs: c.inference.maxWaitMs,
+            },
+          );
+          this.undo.push(() => this.recognizer?.close());
+        },
+      ],
+      [
         'graph',
         () => {
+          const recognizer = this.recognizer;
           this.graph = buildGraph({
+            postDetect: recognizer ? (f, dets) => recognizer.onDetections(f, dets) : undefined,
             plan: this.plan,
             sources: this.sources.map((s) => ({ config: s.config, frames$: s.frames$ })),
             detector: this.host ? this.detectorRunner(this.host) : undefined,
@@ -170,15 +249,19 @@ export class Vigil {
           const server = createHttpServer({
             registry: this.metrics.registry,
             staticDir: join(PROJECT_ROOT, 'dist', 'viewer'),
-            api: {
+            api: createApi({
               streams: () => this.sources.map((s) => s.status),
               health: () => ({
                 status: 'ok',
                 pipeline: this.plan.name,
                 backend: this.host?.backend ?? null,
                 streams: this.sources.length,
+                people: this.faces?.gallery.list().length ?? null,
               }),
-            },
+              faces: this.faces ? { service: this.faces.service, alerts: this.faces.alerts } : undefined,
+              maxBodyBytes: 20 * 1024 * 1024,
+              log: (m, err) => this.log.error({ err: (err as Error)?.message }, m),
+            }),
             onUpgrade: (req, socket, head) => this.hub.handleUpgrade(req, socket, head),
           });
           await new Promise<void>((resolve, reject) => {

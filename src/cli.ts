@@ -84,4 +84,227 @@ program
     process.stdout.write(`inference: ${e.engine}/${e.backend}\n`);
   });
 
+/** Runs `fn` with the gallery and a face service of the config's data directory. */
+async function withFaces<T>(
+  configFile: string,
+  fn: (f: Awaited<ReturnType<typeof import('./faces/open.js')['openFaces']>>) => Promise<T>,
+): Promise<T> {
+  const { openFaces } = await import('./faces/open.js');
+  const f = await openFaces(loadConfig(configFile));
+  try {
+    return await fn(f);
+  } finally {
+    await f.close();
+  }
+}
+
+const out = (v: unknown) =>
+  process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}\n`);
+
+program
+  .command('enroll')
+  .description('enroll a person from one or more photos (one face each)')
+  .requiredOption('-n, --name <name>', "the person's name")
+  .argument('<images...>', 'photo files')
+  .option('-c, --config <file>', 'YAML configuration (data directory, pipeline)', DEFAULT_CONFIG)
+  .action(async (images: string[], o: { name: string; config: string }) => {
+    const { readFileSync } = await import('node:fs');
+    try {
+      const bufs = images.map((f) => {
+        try {
+          return readFileSync(f);
+        } catch (e) {
+          throw new Error(`cannot read ${f}: ${(e as Error).message}`);
+        }
+      });
+      const p = await withFaces(o.config, (f) => f.service.enroll(o.name, bufs));
+      out(`enrolled ${p.name} (id ${p.id}) from ${p.photos} photo(s)`);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program
+  .command('people')
+  .description('list enrolled people')
+  .option('-c, --config <file>', 'YAML configuration', DEFAULT_CONFIG)
+  .option('--json', 'JSON output')
+  .action(async (o: { config: string; json?: boolean }) => {
+    try {
+      const people = await withFaces(o.config, async (f) => f.gallery.list());
+      if (o.json) out(people);
+      else if (!people.length) out('nobody enrolled');
+      else
+        for (const p of people)
+          out(`${String(p.id).padStart(5)}  ${p.name}  (${p.photos} photo(s), ${p.embedded} embedded)`);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program
+  .command('identify')
+  .description('identify every face of an image against the gallery')
+  .argument('<image>', 'image file')
+  .option('-c, --config <file>', 'YAML configuration', DEFAULT_CONFIG)
+  .action(async (image: string, o: { config: string }) => {
+    const { readFileSync } = await import('node:fs');
+    try {
+      const faces = await withFaces(o.config, (f) => f.service.identify(readFileSync(image)));
+      if (!faces.length) out('no face found');
+      for (const f of faces)
+        out(
+          `${f.identity.label.padEnd(24)} similarity ${f.identity.similarity.toFixed(3)}  box ${f.box.map((v) => Math.round(v)).join(',')}` +
+            (f.identity.personId === null && f.identity.nearest
+              ? `  (nearest: ${f.identity.nearest.name})`
+              : ''),
+        );
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program
+  .command('verify')
+  .description('are the main faces of two images the same person?')
+  .argument('<a>', 'image file')
+  .argument('<b>', 'image file')
+  .option('-c, --config <file>', 'YAML configuration', DEFAULT_CONFIG)
+  .action(async (a: string, b: string, o: { config: string }) => {
+    const { readFileSync } = await import('node:fs');
+    try {
+      const v = await withFaces(o.config, (f) => f.service.verify(readFileSync(a), readFileSync(b)));
+      out(
+        `${v.same ? 'same person' : 'different people'}: similarity ${v.similarity.toFixed(3)} (threshold ${v.threshold.similarity.toFixed(3)}), distance ${v.distance.toFixed(3)} (threshold ${v.threshold.distance.toFixed(3)})`,
+      );
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program
+  .command('reembed')
+  .description('embed stored photos with the configured model (after changing it); spaces are never mixed')
+  .option('-c, --config <file>', 'YAML configuration', DEFAULT_CONFIG)
+  .action(async (o: { config: string }) => {
+    try {
+      const n = await withFaces(o.config, (f) =>
+        f.service.reembed((done, total) => process.stderr.write(`[reembed] ${done}/${total}\n`)),
+      );
+      out(`re-embedded ${n} photo(s)`);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+const evalCmd = program.command('eval').description('evaluate models on labelled data');
+evalCmd
+  .command('faces')
+  .description(
+    'one-shot identification and verification on folders per identity (first image enrolled, the rest queried)',
+  )
+  .requiredOption('-d, --dir <dir...>', 'labelled folder(s): one sub-folder per identity')
+  .option('-m, --model <name>', 'embedding model (models/manifest.yaml)', 'faceres')
+  .option('--no-align', 'box crop instead of keypoint alignment')
+  .option(
+    '--context <x>',
+    'crop context around the aligned face (default: the model manifest)',
+    Number.parseFloat,
+  )
+  .option('--tiles <n>', 'detector tiles along the long side', (v) => Number.parseInt(v, 10))
+  .option(
+    '--threshold <sim>',
+    'decision threshold for the open-set figures (default: FAR 1% of each set)',
+    Number.parseFloat,
+  )
+  .option('-b, --backend <name>', 'inference backend', 'auto')
+  .option('--json <file>', 'also write the report as JSON')
+  .option('--write-threshold', 'store the open-set threshold (stranger FAR 1%) in models/thresholds.yaml')
+  .action(
+    async (o: {
+      dir: string[];
+      model: string;
+      align: boolean;
+      context?: number;
+      tiles?: number;
+      threshold?: number;
+      backend: string;
+      json?: string;
+      writeThreshold?: boolean;
+    }) => {
+      const { evalFaces } = await import('./faces/eval.js');
+      try {
+        const res = await evalFaces(o.dir, {
+          backend: o.backend as 'auto',
+          embedModel: o.model,
+          align: o.align,
+          context: o.context,
+          detector: { tiles: o.tiles },
+          threshold: o.threshold,
+          progress: (m) => process.stderr.write(`[eval] ${m}\n`),
+        });
+        const cols = [
+          'set',
+          'ids',
+          'images',
+          'noFace',
+          'rank1',
+          'TAR@FAR1%',
+          'TAR@FAR0.1%',
+          'AUC',
+          'thr@FAR1%',
+          'strangerFAR',
+          'ms/img detect',
+          'ms/face embed',
+        ] as const;
+        const rows = res.reports.map((r) => [
+          r.dir.split('/').filter(Boolean).at(-1) ?? r.dir,
+          r.identities,
+          r.images,
+          r.noFace,
+          r.rank1.toFixed(3),
+          r.tarAtFar1.toFixed(3),
+          r.tarAtFar01.toFixed(3),
+          r.rocAuc.toFixed(4),
+          r.thresholdAtFar1.toFixed(3),
+          `${r.strangerFar.toFixed(3)} @${r.threshold.toFixed(3)}`,
+          r.msDetectPerImage.toFixed(1),
+          r.msEmbedPerFace.toFixed(1),
+        ]);
+        process.stdout.write(`model ${o.model}, ${o.align ? 'aligned' : 'box crop'}\n`);
+        process.stdout.write(`| ${cols.join(' | ')} |\n|${cols.map(() => '---').join('|')}|\n`);
+        for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
+        process.stdout.write(
+          `pooled over the sets: pair threshold at FAR 1% = ${res.pooled.thresholdAtFar1.toFixed(4)} (TAR ${res.pooled.tarAtFar1.toFixed(3)})\n`,
+        );
+        const os = res.openSet;
+        process.stdout.write(
+          `open set (each identity left out in turn, ${os.strangerQueries} stranger queries): threshold ${os.threshold.toFixed(4)} gives stranger FAR ${os.strangerFar.toFixed(3)}, known accepted ${os.knownTar.toFixed(3)}\n`,
+        );
+        if (o.writeThreshold) {
+          const { writeThreshold, spaceVersion } = await import('./faces/thresholds.js');
+          const ctx =
+            o.context ?? (await import('./inference/model-loader.js')).manifest(o.model).context ?? 1.6;
+          const file = writeThreshold(o.model, spaceVersion(o.align, ctx), {
+            similarity: Number(os.threshold.toFixed(4)),
+            far: Number(os.strangerFar.toFixed(4)),
+            tar: Number(os.knownTar.toFixed(4)),
+            measuredOn: o.dir.map((d) => d.split('/').filter(Boolean).at(-1) ?? d),
+            date: new Date().toISOString().slice(0, 10),
+          });
+          process.stdout.write(`threshold written to ${file}\n`);
+        }
+        if (o.json) {
+          const { writeFileSync } = await import('node:fs');
+          writeFileSync(
+            o.json,
+            `${JSON.stringify({ date: new Date().toISOString(), model: o.model, align: o.align, ...res }, null, 2)}\n`,
+          );
+        }
+      } catch (e) {
+        fail(e);
+      }
+    },
+  );
+
 program.parseAsync().catch(fail);

@@ -122,6 +122,22 @@ export const ConfigSchema = z
     ffmpegPath: z.string().optional(),
     inference: InferenceSchema.default(InferenceSchema.parse({})),
     output: OutputSchema.default(OutputSchema.parse({})),
+    /** Webhooks that receive every alert as JSON (POST, retried on failure). */
+    alerts: z
+      .object({
+        webhooks: z
+          .array(
+            z
+              .object({
+                url: z.url({ protocol: /^https?$/ }),
+                headers: z.record(z.string(), z.string()).optional(),
+              })
+              .strict(),
+          )
+          .default([]),
+      })
+      .strict()
+      .default({ webhooks: [] }),
     streams: z.array(StreamSchema).min(1, 'at least one stream is required'),
   })
   .strict()

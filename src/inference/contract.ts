@@ -21,8 +21,18 @@ export interface InferenceEngine {
   /** e.g. "wasm", "cpu", "tensorflow" */
   readonly backend: string;
   load(manifest: ModelManifest): Promise<LoadedModel>;
+  /** Holds a [rows x dim] matrix (the gallery) on the backend for batched similarity search. */
+  matrix(data: Float32Array, rows: number, dim: number): SimilarityMatrix;
   /** Live tensors/allocations held by the engine (leak checks). */
   memory(): { tensors: number; bytes: number };
+}
+
+/** A gallery on the backend: one matrix product + top-k per batch of queries. */
+export interface SimilarityMatrix {
+  readonly rows: number;
+  /** Dot products of each of the `n` queries with every row; the `k` best per query, best first. */
+  topK(queries: Float32Array, n: number, k: number): Promise<{ indices: Int32Array; values: Float32Array }>;
+  dispose(): void;
 }
 
 /** A model as described in models/manifest.yaml. */
@@ -39,6 +49,12 @@ export interface ModelManifest {
   outputs: string[];
   /** Make the batch dimension dynamic (the model was exported with batch 1 hard-coded). */
   dynamicBatch?: boolean;
+  /** Embedding models: how crops are written (channel order, mean, scale). */
+  pixels?: { order: 'rgb' | 'bgr'; mean: [number, number, number]; scale: number };
+  /** Embedding models: descriptor length. */
+  dim?: number;
+  /** Embedding models: crop context around the aligned face (1 = tight ArcFace template). */
+  context?: number;
   license?: string;
 }
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Detection } from './contract.js';
 import { PROJECT_ROOT } from './model-loader.js';
-import type { FramePayload, FromWorker, TaskSpec, ToWorker } from './protocol.js';
+import type { EmbeddedFace, FaceRequest, FramePayload, FromWorker, TaskSpec, ToWorker } from './protocol.js';
 import type { BackendPreference } from './tfjs-engine.js';
 
 export interface HostOptions {
@@ -24,10 +24,22 @@ export interface BatchResult {
   tensors: number;
 }
 
+export interface EmbedResult {
+  faces: EmbeddedFace[];
+  /** The gallery version the matches were computed against (undefined: no gallery). */
+  galleryVersion: number | undefined;
+  ms: number;
+  tensors: number;
+}
+
+type Result = Extract<FromWorker, { type: 'result' }>;
+
 interface Pending {
-  resolve: (r: BatchResult) => void;
+  resolve: (r: Result) => void;
   reject: (e: Error) => void;
 }
+
+type Pixels = { width: number; height: number; pixels: Uint8Array };
 
 interface Slot {
   index: number;
@@ -55,8 +67,14 @@ export class InferenceHost {
   private nextId = 1;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
+  private queue: Array<() => void> = [];
+  /** Workers promised to queued requests whose continuation has not run yet. */
+  private reserved = 0;
   engine = '';
   backend = '';
+  /** Length of the embedding vectors (when an embed task runs). */
+  embedDim = 0;
+  private gallery: Extract<ToWorker, { type: 'gallery' }> | undefined;
 
   constructor(private readonly opts: HostOptions) {}
 
@@ -67,6 +85,10 @@ export class InferenceHost {
 
   /** Workers ready and not running a batch. */
   get idle(): number {
+    return Math.max(0, this.freeSlots() - this.reserved);
+  }
+
+  private freeSlots(): number {
     return this.slots.filter((s) => s.ready && !s.busy).length;
   }
 
@@ -76,13 +98,54 @@ export class InferenceHost {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
-  /** Runs one batch on an idle worker; pixels are copied, the caller keeps its buffers. */
-  run(
-    task: keyof TaskSpec,
-    frames: Array<{ width: number; height: number; pixels: Uint8Array }>,
-  ): Promise<BatchResult> {
+  /** Detects faces in a batch of frames on an idle worker; pixels are copied, the caller keeps its buffers. */
+  async run(task: 'detect', frames: Pixels[]): Promise<BatchResult> {
+    const r = await this.dispatch(
+      (id, payload) => ({ type: 'run', id, task, frames: payload, debugDelayMs: this.opts.debugDelayMs }),
+      frames,
+    );
+    return { detections: r.detections ?? [], ms: r.ms, tensors: r.tensors };
+  }
+
+  /** Aligns, embeds and matches (top-k gallery rows) the given faces of a batch of frames. */
+  async embed(frames: Pixels[], faces: FaceRequest[], topK = 5): Promise<EmbedResult> {
+    const r = await this.dispatch(
+      (id, payload) => ({
+        type: 'run',
+        id,
+        task: 'embed',
+        frames: payload,
+        faces,
+        topK,
+        debugDelayMs: this.opts.debugDelayMs,
+      }),
+      frames,
+    );
+    return { faces: r.faces ?? [], galleryVersion: r.galleryVersion, ms: r.ms, tensors: r.tensors };
+  }
+
+  /** Replaces the gallery matrix (rows x dim, L2-normalised rows) in every worker. */
+  setGallery(version: number, data: Float32Array, rows: number, dim: number): void {
+    this.gallery = { type: 'gallery', version, rows, dim, data };
+    for (const s of this.slots) s.worker.postMessage(this.gallery);
+  }
+
+  /**
+   * Runs on an idle worker, or queues (FIFO) until one frees up: still-image requests (enroll,
+   * identify) wait their turn, and the live batchers, which only dispatch when `idle` > 0, adapt.
+   */
+  private dispatch(
+    build: (id: number, payload: FramePayload[]) => ToWorker,
+    frames: Pixels[],
+  ): Promise<Result> {
     const slot = this.slots.find((s) => s.ready && !s.busy);
-    if (!slot) return Promise.reject(new Error('no idle inference worker'));
+    if (!slot) {
+      if (this.closed) return Promise.reject(new Error('inference host closed'));
+      return new Promise<void>((r) => this.queue.push(r)).then(() => {
+        this.reserved--;
+        return this.dispatch(build, frames);
+      });
+    }
     slot.busy = true;
     const id = this.nextId++;
     const payload: FramePayload[] = frames.map((f) => {
@@ -90,11 +153,10 @@ export class InferenceHost {
       copy.set(f.pixels);
       return { width: f.width, height: f.height, pixels: copy.buffer };
     });
-    return new Promise<BatchResult>((resolve, reject) => {
+    return new Promise<Result>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
-      const msg: ToWorker = { type: 'run', id, task, frames: payload, debugDelayMs: this.opts.debugDelayMs };
       slot.worker.postMessage(
-        msg,
+        build(id, payload),
         payload.map((p) => p.pixels),
       );
     });
@@ -123,6 +185,7 @@ export class InferenceHost {
           slot.ready = true;
           this.engine = m.engine;
           this.backend = m.backend;
+          this.embedDim = m.embedDim ?? 0;
           this.opts.log?.(
             `inference worker ${index} ready: ${m.engine}/${m.backend}, warm-up ${m.warmupMs.toFixed(0)} ms`,
           );
@@ -135,7 +198,7 @@ export class InferenceHost {
           slot.pending.delete(m.id);
           slot.busy = false;
           if (p) {
-            if (m.type === 'result') p.resolve({ detections: m.detections, ms: m.ms, tensors: m.tensors });
+            if (m.type === 'result') p.resolve(m);
             else p.reject(new Error(m.message));
           }
           this.notifyIdle();
@@ -164,6 +227,13 @@ export class InferenceHost {
   }
 
   private notifyIdle(): void {
-    while (this.idle > 0 && this.idleWaiters.length) this.idleWaiters.shift()?.();
+    // Queued requests first (they dispatch synchronously in their continuation, one per idle worker).
+    let free = this.idle;
+    while (free > 0 && this.queue.length) {
+      this.reserved++;
+      this.queue.shift()?.();
+      free--;
+    }
+    if (free > 0) while (this.idleWaiters.length) this.idleWaiters.shift()?.();
   }
 }

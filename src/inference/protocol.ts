@@ -4,7 +4,16 @@ import type { BackendPreference } from './tfjs-engine.js';
 
 /** What a worker runs: named tasks, each a model plus its pre/post-processing. */
 export interface TaskSpec {
-  detect?: { model: string; options: DetectorOptions };
+  detect?: {
+    model: string;
+    options: DetectorOptions /** square tiles per frame side (1 = whole frame) */;
+    tiles?: number;
+  };
+  embed?: {
+    model: string /** warp faces by their keypoints (else a box crop) */;
+    align: boolean /** crop context; default from the manifest */;
+    context?: number;
+  };
 }
 
 export interface FramePayload {
@@ -14,13 +23,46 @@ export interface FramePayload {
   pixels: ArrayBuffer;
 }
 
+/** A face to embed: which frame of the batch, and where. */
+export interface FaceRequest {
+  frame: number;
+  box: Detection['box'];
+  landmarks: Detection['landmarks'];
+}
+
+export interface EmbeddedFace {
+  /** L2-normalised embedding. */
+  embedding: Float32Array;
+  /** Best gallery rows (cosine similarity), best first; empty without a gallery. */
+  rows: number[];
+  sims: number[];
+}
+
 export type ToWorker =
   | { type: 'init'; backend: BackendPreference; tasks: TaskSpec }
-  | { type: 'run'; id: number; task: keyof TaskSpec; frames: FramePayload[]; debugDelayMs?: number }
+  | { type: 'run'; id: number; task: 'detect'; frames: FramePayload[]; debugDelayMs?: number }
+  | {
+      type: 'run';
+      id: number;
+      task: 'embed';
+      frames: FramePayload[];
+      faces: FaceRequest[];
+      topK: number;
+      debugDelayMs?: number;
+    }
+  | { type: 'gallery'; version: number; rows: number; dim: number; data: Float32Array }
   | { type: 'crash' };
 
 export type FromWorker =
-  | { type: 'ready'; engine: string; backend: string; warmupMs: number }
+  | { type: 'ready'; engine: string; backend: string; warmupMs: number; embedDim?: number }
   | { type: 'init-error'; message: string }
-  | { type: 'result'; id: number; detections: Detection[][]; ms: number; tensors: number }
+  | {
+      type: 'result';
+      id: number;
+      ms: number;
+      tensors: number;
+      detections?: Detection[][];
+      faces?: EmbeddedFace[];
+      galleryVersion?: number;
+    }
   | { type: 'error'; id: number; message: string };

@@ -1,5 +1,11 @@
 import type * as tfTypes from '@tensorflow/tfjs-core';
-import type { InferenceEngine, LoadedModel, ModelManifest, TensorData } from './contract.js';
+import type {
+  InferenceEngine,
+  LoadedModel,
+  ModelManifest,
+  SimilarityMatrix,
+  TensorData,
+} from './contract.js';
 import { readArtifacts } from './model-loader.js';
 
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -66,7 +72,34 @@ export async function createTfjsEngine(pref: BackendPreference): Promise<Inferen
       const m = tfc.memory();
       return { tensors: m.numTensors, bytes: m.numBytes };
     },
+    matrix(data: Float32Array, rows: number, dim: number): SimilarityMatrix {
+      const g = tfc.tensor2d(data, [rows, dim], 'float32');
+      return {
+        rows,
+        async topK(queries, n, k) {
+          const kk = Math.min(k, rows);
+          const { values, indices } = tfc.tidy(() => {
+            const q = tfc.tensor2d(queries, [n, dim], 'float32');
+            return tfc.topk(tfc.matMul(q, g, false, true), kk);
+          });
+          try {
+            return {
+              values: (await values.data()) as Float32Array,
+              indices: (await indices.data()) as Int32Array,
+            };
+          } finally {
+            values.dispose();
+            indices.dispose();
+          }
+        },
+        dispose: () => g.dispose(),
+      };
+    },
     async load(manifest: ModelManifest): Promise<LoadedModel> {
+      if (manifest.format === 'faceapi-resnet34') {
+        const { loadFaceApiResnet } = await import('../faces/embed/faceapi-resnet.js');
+        return loadFaceApiResnet(tfc, manifest);
+      }
       const artifacts = readArtifacts(manifest);
       const handler: tfTypes.io.IOHandler = {
         load: async () => artifacts as unknown as tfTypes.io.ModelArtifacts,

@@ -1,21 +1,28 @@
 import { parentPort } from 'node:worker_threads';
-import { blazefaceAnchors, decodeBlazeface, type DetectorOptions } from '../faces/detect/blazeface.js';
-import type { InferenceEngine, LoadedModel } from './contract.js';
+import { alignTransform, boxTransform, RGB_255, warpInto } from '../faces/align.js';
+import { blazefaceAnchors, type DetectorOptions, decodeBlazeface, nms } from '../faces/detect/blazeface.js';
+import type { Detection, InferenceEngine, LoadedModel, ModelManifest, SimilarityMatrix } from './contract.js';
 import { manifest } from './model-loader.js';
-import { type Letterbox, letterboxInto } from './preprocess.js';
-import type { FromWorker, ToWorker } from './protocol.js';
+import { type Letterbox, letterboxInto, type Rect, tileRects } from './preprocess.js';
+import type { EmbeddedFace, FramePayload, FromWorker, ToWorker } from './protocol.js';
 import { createTfjsEngine } from './tfjs-engine.js';
 
-/** Inference worker: one single-threaded backend, tasks run one batch at a time. */
+/** Inference worker: one single-threaded backend; tasks run one batch at a time. */
 const port = parentPort;
 if (!port) throw new Error('worker.ts must run in a worker thread');
 
 let engine: InferenceEngine;
 let detector:
-  | { model: LoadedModel; size: number; anchors: Float32Array; options: DetectorOptions }
+  | { model: LoadedModel; size: number; anchors: Float32Array; options: DetectorOptions; tiles: number }
   | undefined;
+let embedder:
+  | { model: LoadedModel; m: ModelManifest; size: number; dim: number; align: boolean; context: number }
+  | undefined;
+let gallery: { version: number; matrix: SimilarityMatrix } | undefined;
+/** Messages that need the engine wait for initialisation. */
+let initDone: Promise<void> = Promise.resolve();
 
-const send = (m: FromWorker) => port.postMessage(m);
+const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
   const t0 = performance.now();
@@ -28,29 +35,125 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
       size,
       anchors: blazefaceAnchors(size),
       options: msg.tasks.detect.options,
+      tiles: msg.tasks.detect.tiles ?? 1,
     };
     // Warm-up: the first call compiles kernels; do it before real frames arrive.
     await detector.model.run({ data: new Float32Array(size * size * 3), shape: [1, size, size, 3] });
   }
-  send({ type: 'ready', engine: engine.engine, backend: engine.backend, warmupMs: performance.now() - t0 });
+  if (msg.tasks.embed) {
+    const m = manifest(msg.tasks.embed.model);
+    const size = m.input[0];
+    embedder = {
+      model: await engine.load(m),
+      m,
+      size,
+      dim: m.dim ?? 0,
+      align: msg.tasks.embed.align,
+      context: msg.tasks.embed.context ?? m.context ?? 1.6,
+    };
+    const out = await embedder.model.run({
+      data: new Float32Array(size * size * 3),
+      shape: [1, size, size, 3],
+    });
+    embedder.dim = out[0]?.shape[1] ?? embedder.dim;
+  }
+  send({
+    type: 'ready',
+    engine: engine.engine,
+    backend: engine.backend,
+    warmupMs: performance.now() - t0,
+    embedDim: embedder?.dim,
+  });
 }
 
-async function detect(frames: Extract<ToWorker, { type: 'run' }>['frames']) {
+async function detect(frames: FramePayload[]): Promise<Detection[][]> {
   const d = detector;
   if (!d) throw new Error('detect task not initialised');
   const { size } = d;
   const per = size * size * 3;
-  const batch = new Float32Array(per * frames.length);
-  const boxes: Letterbox[] = frames.map((f, i) =>
-    letterboxInto(new Uint8Array(f.pixels), f.width, f.height, size, batch, i * per),
-  );
-  const outs = await d.model.run({ data: batch, shape: [frames.length, size, size, 3] });
-  return frames.map((f, i) => decodeBlazeface(outs, i, d.anchors, boxes[i] as Letterbox, f, d.options));
+  // Each frame becomes one input (whole frame) or several (tiles); all of them go in one batch.
+  const jobs: Array<{ frame: number; rect: Rect }> = [];
+  frames.forEach((f, i) => {
+    for (const rect of tileRects(f.width, f.height, d.tiles)) jobs.push({ frame: i, rect });
+  });
+  const batch = new Float32Array(per * jobs.length);
+  const boxes: Letterbox[] = jobs.map((j, k) => {
+    const f = frames[j.frame] as FramePayload;
+    return letterboxInto(
+      new Uint8Array(f.pixels),
+      f.width,
+      f.height,
+      size,
+      batch,
+      k * per,
+      1 / 127.5,
+      -1,
+      d.tiles > 1 ? j.rect : undefined,
+    );
+  });
+  const outs = await d.model.run({ data: batch, shape: [jobs.length, size, size, 3] });
+  const perFrame: Detection[][] = frames.map(() => []);
+  jobs.forEach((j, k) => {
+    const f = frames[j.frame] as FramePayload;
+    perFrame[j.frame]?.push(...decodeBlazeface(outs, k, d.anchors, boxes[k] as Letterbox, f, d.options));
+  });
+  return d.tiles > 1
+    ? perFrame.map((dets) => nms(dets, d.options.iouThreshold, d.options.maxFaces))
+    : perFrame;
+}
+
+async function embed(msg: Extract<ToWorker, { type: 'run'; task: 'embed' }>): Promise<EmbeddedFace[]> {
+  const e = embedder;
+  if (!e) throw new Error('embed task not initialised');
+  if (!msg.faces.length) return [];
+  const { size, dim } = e;
+  const per = size * size * 3;
+  const batch = new Float32Array(per * msg.faces.length);
+  const fmt = e.m.pixels ?? RGB_255;
+  msg.faces.forEach((face, i) => {
+    const f = msg.frames[face.frame];
+    if (!f) throw new Error(`face ${i} refers to frame ${face.frame}, not in the batch`);
+    const t =
+      e.align && face.landmarks.length >= 4
+        ? alignTransform(face.landmarks, size, e.context)
+        : boxTransform(face.box, size, e.context);
+    warpInto(new Uint8Array(f.pixels), f.width, f.height, t, size, batch, i * per, fmt);
+  });
+  const [out] = await e.model.run({ data: batch, shape: [msg.faces.length, size, size, 3] });
+  if (!out) throw new Error('embedding model returned nothing');
+  const n = msg.faces.length;
+  const embs = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    let norm = 0;
+    for (let j = 0; j < dim; j++) norm += (out.data[i * dim + j] as number) ** 2;
+    const inv = 1 / Math.max(Math.sqrt(norm), 1e-12);
+    for (let j = 0; j < dim; j++) embs[i * dim + j] = (out.data[i * dim + j] as number) * inv;
+  }
+  let top: { indices: Int32Array; values: Float32Array } | undefined;
+  let k = 0;
+  if (gallery && gallery.matrix.rows > 0 && msg.topK > 0) {
+    k = Math.min(msg.topK, gallery.matrix.rows);
+    top = await gallery.matrix.topK(embs, n, k);
+  }
+  return msg.faces.map((_, i) => ({
+    embedding: embs.slice(i * dim, (i + 1) * dim),
+    rows: top ? Array.from(top.indices.subarray(i * k, (i + 1) * k)) : [],
+    sims: top ? Array.from(top.values.subarray(i * k, (i + 1) * k)) : [],
+  }));
 }
 
 port.on('message', (msg: ToWorker) => {
   if (msg.type === 'init') {
-    init(msg).catch((e: Error) => send({ type: 'init-error', message: e.message }));
+    initDone = init(msg).catch((e: Error) => send({ type: 'init-error', message: e.message }));
+  } else if (msg.type === 'gallery') {
+    initDone = initDone.then(() => {
+      const old = gallery;
+      gallery =
+        msg.rows > 0
+          ? { version: msg.version, matrix: engine.matrix(msg.data, msg.rows, msg.dim) }
+          : undefined;
+      old?.matrix.dispose();
+    });
   } else if (msg.type === 'crash') {
     // Fault injection for tests: an uncaught error kills this worker.
     setImmediate(() => {
@@ -59,16 +162,32 @@ port.on('message', (msg: ToWorker) => {
   } else if (msg.type === 'run') {
     const t0 = performance.now();
     (async () => {
+      await initDone;
       if (msg.debugDelayMs) await new Promise((r) => setTimeout(r, msg.debugDelayMs));
-      if (msg.task !== 'detect') throw new Error(`unknown task "${msg.task}"`);
-      const detections = await detect(msg.frames);
-      send({
-        type: 'result',
-        id: msg.id,
-        detections,
-        ms: performance.now() - t0,
-        tensors: engine.memory().tensors,
-      });
+      if (msg.task === 'detect') {
+        const detections = await detect(msg.frames);
+        send({
+          type: 'result',
+          id: msg.id,
+          detections,
+          ms: performance.now() - t0,
+          tensors: engine.memory().tensors,
+        });
+      } else if (msg.task === 'embed') {
+        const version = gallery?.version;
+        const faces = await embed(msg);
+        send(
+          {
+            type: 'result',
+            id: msg.id,
+            faces,
+            galleryVersion: version,
+            ms: performance.now() - t0,
+            tensors: engine.memory().tensors,
+          },
+          faces.map((f) => f.embedding.buffer as ArrayBuffer),
+        );
+      } else throw new Error(`unknown task "${(msg as { task: string }).task}"`);
     })().catch((e: Error) => send({ type: 'error', id: msg.id, message: e.message }));
   }
 });

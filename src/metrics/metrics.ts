@@ -36,6 +36,11 @@ export class VigilMetrics {
   readonly backendInfo: Gauge<'backend' | 'engine'>;
   readonly workerRestarts: Counter;
   readonly eventLoopLag: Gauge;
+  readonly recognitions: Counter<'stream' | 'result'>;
+  readonly matchSimilarity: Histogram<'stream'>;
+  readonly alerts: Counter<'stream' | 'person'>;
+  readonly galleryPeople: Gauge;
+  readonly galleryEmbeddings: Gauge;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -138,6 +143,35 @@ export class VigilMetrics {
     this.workerRestarts = new Counter({
       name: 'vigil_inference_worker_restarts_total',
       help: 'Inference workers restarted after a crash',
+      registers,
+    });
+    this.recognitions = new Counter({
+      name: 'vigil_recognitions_total',
+      help: 'Face recognitions (one per track and refresh), by result: known or unknown',
+      labelNames: ['stream', 'result'],
+      registers,
+    });
+    this.matchSimilarity = new Histogram({
+      name: 'vigil_match_similarity',
+      help: 'Cosine similarity of the best gallery match of each recognition',
+      labelNames: ['stream'],
+      buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9, 1],
+      registers,
+    });
+    this.alerts = new Counter({
+      name: 'vigil_alerts_total',
+      help: 'Alerts fired, by camera and person ("unknown" for faces nobody enrolled)',
+      labelNames: ['stream', 'person'],
+      registers,
+    });
+    this.galleryPeople = new Gauge({
+      name: 'vigil_gallery_people',
+      help: 'People enrolled in the gallery',
+      registers,
+    });
+    this.galleryEmbeddings = new Gauge({
+      name: 'vigil_gallery_embeddings',
+      help: 'Gallery embeddings in the current embedding space (one per enrolled photo)',
       registers,
     });
     this.eventLoopLag = new Gauge({

@@ -12,6 +12,33 @@ const DetectStage = z
     iouThreshold: z.number().min(0).max(1).default(0.3),
     maxFaces: z.number().int().min(1).max(1000).default(50),
     minSizePx: z.number().min(0).default(0),
+    /** Square tiles along the frame's long side (1 = whole frame): more pixels for small, distant faces. */
+    tiles: z.number().int().min(1).max(8).default(1),
+  })
+  .strict();
+const RecognizeStage = z
+  .object({
+    model: z.string().default('faceres'),
+    /** Warp faces by their keypoints (similarity transform) instead of a box crop. */
+    align: z.boolean().default(false),
+    /** Crop context around the face (1 = tight). */
+    context: z.number().min(0.8).max(3).default(1.3),
+    /** Cosine-similarity threshold; default: the calibrated one in models/thresholds.yaml. */
+    threshold: z.number().min(-1).max(1).optional(),
+    minFacePx: z.number().min(0).default(24),
+    maxFacesPerFrame: z.number().int().min(1).max(64).default(8),
+    topK: z.number().int().min(1).max(100).default(5),
+    /** Tracker: IoU to continue a track, ms unseen before it ends, ms between re-recognitions. */
+    iouThreshold: z.number().min(0).max(1).default(0.3),
+    maxAgeMs: z.number().min(100).default(1500),
+    refreshMs: z.number().min(100).default(3000),
+  })
+  .strict();
+const AlertStage = z
+  .object({
+    persons: z.union([z.literal('all'), z.array(z.string().min(1))]).default('all'),
+    unknown: z.boolean().default(true),
+    cooldownSeconds: z.number().min(0).default(60),
   })
   .strict();
 const AnnotateStage = z.object({ landmarks: z.boolean().default(true) }).strict();
@@ -19,6 +46,8 @@ const EncodeStage = z.object({ format: z.literal('jpeg').default('jpeg') }).stri
 
 const Stage = z.union([
   z.object({ detect: DetectStage.default(DetectStage.parse({})) }).strict(),
+  z.object({ recognize: RecognizeStage.default(RecognizeStage.parse({})) }).strict(),
+  z.object({ alert: AlertStage.default(AlertStage.parse({})) }).strict(),
   z.object({ annotate: AnnotateStage.default(AnnotateStage.parse({})) }).strict(),
   z.object({ encode: EncodeStage.default(EncodeStage.parse({})) }).strict(),
 ]);
@@ -47,11 +76,15 @@ export const PipelineSchema = z
 
 export type PipelineDefinition = z.infer<typeof PipelineSchema>;
 export type DetectStageConfig = z.infer<typeof DetectStage>;
+export type RecognizeStageConfig = z.infer<typeof RecognizeStage>;
+export type AlertStageConfig = z.infer<typeof AlertStage>;
 
 /** The plan the graph builder needs: which inference to run, and what to do per displayed frame. */
 export interface PipelinePlan {
   name: string;
   detect?: DetectStageConfig;
+  recognize?: RecognizeStageConfig;
+  alert?: AlertStageConfig;
   annotate?: z.infer<typeof AnnotateStage>;
 }
 
@@ -59,6 +92,8 @@ export function planOf(def: PipelineDefinition): PipelinePlan {
   const plan: PipelinePlan = { name: def.name };
   for (const s of def.stages) {
     if ('detect' in s) plan.detect = s.detect;
+    if ('recognize' in s) plan.recognize = s.recognize;
+    if ('alert' in s) plan.alert = s.alert;
     if ('annotate' in s) plan.annotate = s.annotate;
   }
   return plan;

@@ -24,6 +24,8 @@ export interface GraphSource {
 
 export interface GraphOptions {
   plan: PipelinePlan;
+  /** Runs on each detection result while its frame is held (tracking + recognition); returns what is drawn. */
+  postDetect?: (frame: Frame, detections: Detection[]) => Detection[];
   sources: GraphSource[];
   /** Batched detector (absent for pipelines without an inference stage). */
   detector?: BatchRunner<Frame, Detection[]>;
@@ -91,7 +93,8 @@ export function buildGraph(o: GraphOptions): RunningGraph {
           metrics.stageDuration.observe({ stage: 'queue_wait', stream }, r.queueMs / 1000);
           metrics.stageDuration.observe({ stage: 'inference', stream }, r.batchMs / r.batchSize / 1000);
           metrics.detections.inc({ stream, model }, r.result.length);
-          latest.set(stream, { seq: r.frame.seq, captureTs: r.frame.captureTs, detections: r.result });
+          const detections = o.postDetect ? o.postDetect(r.frame, r.result) : r.result;
+          latest.set(stream, { seq: r.frame.seq, captureTs: r.frame.captureTs, detections });
         }),
     );
   }

@@ -16,7 +16,8 @@ export interface HttpDeps {
   registry: Registry;
   /** Folder of the built viewer (index.html, app.js). */
   staticDir: string;
-  api: Record<string, () => unknown>;
+  /** Handles /api/ requests (returns false for other paths). */
+  api: (req: IncomingMessage, res: ServerResponse) => boolean;
   onUpgrade: (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void;
 }
 
@@ -46,11 +47,12 @@ export function createHttpServer(d: HttpDeps): Server {
         .catch((e: Error) => json(res, 500, { error: e.message }));
       return;
     }
-    if (path.startsWith('/api/')) {
-      const handler = d.api[path.slice(5)];
-      return handler ? json(res, 200, handler()) : json(res, 404, { error: `no API endpoint ${path}` });
+    let rel: string;
+    try {
+      rel = path === '/' ? 'index.html' : decodeURIComponent(path.slice(1));
+    } catch {
+      return json(res, 400, { error: 'malformed URL' });
     }
-    const rel = path === '/' ? 'index.html' : decodeURIComponent(path.slice(1));
     const file = normalize(join(d.staticDir, rel));
     if (!file.startsWith(d.staticDir + sep) || !existsSync(file) || !TYPES[extname(file)]) {
       return json(res, 404, { error: `not found: ${path}` });

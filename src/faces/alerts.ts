@@ -1,0 +1,202 @@
+import type Database from 'better-sqlite3';
+
+/** A recognition event, stored, pushed to viewers and POSTed to webhooks (Frigate-style fields). */
+export interface FaceAlert {
+  id: number;
+  type: 'face';
+  camera: string;
+  /** The person's name, or "unknown". */
+  sub_label: string;
+  person_id: number | null;
+  /** Cosine similarity of the match (for unknown faces: to the nearest enrolled person). */
+  score: number;
+  track_id: number;
+  /** Seconds since the epoch, like Frigate's start_time. */
+  start_time: number;
+  has_snapshot: boolean;
+  snapshot_url: string;
+}
+
+export interface AlertRule {
+  /** "all" enrolled people, or a list of names to watch. */
+  persons: 'all' | string[];
+  /** Also alert on faces nobody enrolled. */
+  unknown: boolean;
+  /**
+   * Within this many seconds: one alert per enrolled person and camera (a person whose track was
+   * lost and found again is not announced twice), one per track for unknown faces.
+   */
+  cooldownSeconds: number;
+}
+
+export interface Webhook {
+  url: string;
+  headers?: Record<string, string>;
+}
+
+/** Alert history in SQLite (the gallery's database), newest first, with paging. */
+export class AlertStore {
+  constructor(private readonly db: Database.Database) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS alerts (
+        id INTEGER PRIMARY KEY,
+        time INTEGER NOT NULL,
+        camera TEXT NOT NULL,
+        label TEXT NOT NULL,
+        person_id INTEGER,
+        score REAL NOT NULL,
+        track_id INTEGER NOT NULL,
+        snapshot BLOB
+      );
+      CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
+    `);
+  }
+
+  add(
+    a: Omit<FaceAlert, 'id' | 'type' | 'has_snapshot' | 'snapshot_url'>,
+    snapshot: Buffer | undefined,
+  ): FaceAlert {
+    const id = Number(
+      this.db
+        .prepare(
+          'INSERT INTO alerts (time, camera, label, person_id, score, track_id, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          Math.round(a.start_time * 1000),
+          a.camera,
+          a.sub_label,
+          a.person_id,
+          a.score,
+          a.track_id,
+          snapshot ?? null,
+        ).lastInsertRowid,
+    );
+    return this.get(id) as FaceAlert;
+  }
+
+  private row(r: {
+    id: number;
+    time: number;
+    camera: string;
+    label: string;
+    person_id: number | null;
+    score: number;
+    track_id: number;
+    has: number;
+  }): FaceAlert {
+    return {
+      id: r.id,
+      type: 'face',
+      camera: r.camera,
+      sub_label: r.label,
+      person_id: r.person_id,
+      score: r.score,
+      track_id: r.track_id,
+      start_time: r.time / 1000,
+      has_snapshot: Boolean(r.has),
+      snapshot_url: `/api/alerts/${r.id}/snapshot.jpg`,
+    };
+  }
+
+  get(id: number): FaceAlert | undefined {
+    const r = this.db
+      .prepare(
+        'SELECT id, time, camera, label, person_id, score, track_id, snapshot IS NOT NULL AS has FROM alerts WHERE id = ?',
+      )
+      .get(id) as Parameters<AlertStore['row']>[0] | undefined;
+    return r ? this.row(r) : undefined;
+  }
+
+  /** Newest first; `before` is an alert id for the next page. */
+  list(opts: { before?: number; limit?: number; camera?: string; label?: string } = {}): FaceAlert[] {
+    const limit = Math.min(Math.max(1, opts.limit ?? 50), 500);
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (opts.before) {
+      where.push('id < ?');
+      args.push(opts.before);
+    }
+    if (opts.camera) {
+      where.push('camera = ?');
+      args.push(opts.camera);
+    }
+    if (opts.label) {
+      where.push('label = ?');
+      args.push(opts.label);
+    }
+    const rows = this.db
+      .prepare(
+        `SELECT id, time, camera, label, person_id, score, track_id, snapshot IS NOT NULL AS has FROM alerts
+         ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
+      )
+      .all(...args, limit) as Array<Parameters<AlertStore['row']>[0]>;
+    return rows.map((r) => this.row(r));
+  }
+
+  snapshot(id: number): Buffer | undefined {
+    const r = this.db.prepare('SELECT snapshot FROM alerts WHERE id = ?').get(id) as
+      | { snapshot: Buffer | null }
+      | undefined;
+    return r?.snapshot ?? undefined;
+  }
+}
+
+/**
+ * Decides whether a track's identity fires an alert now: once per track per cooldown, and for enrolled
+ * people once per person and camera per cooldown as well.
+ */
+export class AlertRules {
+  private fired = new Map<string, number>();
+  constructor(readonly rule: AlertRule) {}
+
+  shouldFire(camera: string, trackId: number, label: string, now: number): boolean {
+    const watched =
+      label === 'unknown'
+        ? this.rule.unknown
+        : this.rule.persons === 'all' || this.rule.persons.includes(label);
+    if (!watched) return false;
+    const cool = this.rule.cooldownSeconds * 1000;
+    const trackKey = `${camera}\u0000#${trackId}\u0000${label}`;
+    const personKey = label === 'unknown' ? undefined : `${camera}\u0000${label}`;
+    for (const k of [trackKey, personKey]) {
+      const last = k === undefined ? undefined : this.fired.get(k);
+      if (last !== undefined && now - last < cool) return false;
+    }
+    this.fired.set(trackKey, now);
+    if (personKey) this.fired.set(personKey, now);
+    if (this.fired.size > 10_000)
+      for (const [k, t] of this.fired) if (now - t > this.rule.cooldownSeconds * 1000) this.fired.delete(k);
+    return true;
+  }
+}
+
+/** POSTs an alert as JSON, retrying with backoff (1 s, 2 s, 4 s) on network errors and 5xx. */
+export async function postWebhook(
+  hook: Webhook,
+  alert: FaceAlert,
+  opts: { tries?: number; baseDelayMs?: number; timeoutMs?: number; log?: (m: string) => void } = {},
+): Promise<boolean> {
+  const tries = opts.tries ?? 4;
+  // Frigate consumers read type + after; the flat fields serve simple consumers.
+  const body = JSON.stringify({ ...alert, type: 'new', kind: alert.type, after: alert });
+  for (let i = 0; i < tries; i++) {
+    try {
+      const res = await fetch(hook.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...hook.headers },
+        body,
+        signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
+      });
+      if (res.ok) return true;
+      if (res.status < 500 && res.status !== 429) {
+        opts.log?.(`webhook ${hook.url} refused alert ${alert.id}: HTTP ${res.status}`);
+        return false;
+      }
+      opts.log?.(`webhook ${hook.url}: HTTP ${res.status}, try ${i + 1}/${tries}`);
+    } catch (e) {
+      opts.log?.(`webhook ${hook.url}: ${(e as Error).message}, try ${i + 1}/${tries}`);
+    }
+    if (i < tries - 1) await new Promise((r) => setTimeout(r, (opts.baseDelayMs ?? 1000) * 2 ** i));
+  }
+  return false;
+}

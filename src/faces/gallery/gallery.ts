@@ -1,0 +1,324 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+/** A request the gallery refuses: the message says why; `status` is the HTTP status. */
+export class GalleryError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'GalleryError';
+  }
+}
+
+/** The embedding space in use: vectors of different spaces are never compared. */
+export interface EmbeddingSpace {
+  model: string;
+  /** Changes whenever anything that shapes the vectors changes (alignment, crop context). */
+  version: string;
+  dim: number;
+}
+
+export interface PhotoInput {
+  /** The source image, re-encoded (JPEG), kept so the gallery can be re-embedded with another model. */
+  image: Buffer;
+  /** A small JPEG of the face. */
+  thumbnail: Buffer;
+  box: [number, number, number, number];
+  landmarks: Array<[number, number]>;
+  embedding: Float32Array;
+}
+
+export interface Person {
+  id: number;
+  name: string;
+  createdAt: number;
+  photos: number;
+  /** Photos with an embedding in the current space. */
+  embedded: number;
+}
+
+export interface GalleryMatrix {
+  /** Bumped on every change; workers report which version they matched against. */
+  version: number;
+  rows: number;
+  dim: number;
+  data: Float32Array;
+  /** Person id of each row (a person may have several photos). */
+  rowPerson: Int32Array;
+  names: Map<number, string>;
+}
+
+const NAME_MAX = 100;
+
+/** Checks a person's name: trimmed, 1-100 characters, no control characters. */
+export function validName(name: unknown): string {
+  if (typeof name !== 'string') throw new GalleryError('name is required', 400);
+  const n = name.trim();
+  if (!n) throw new GalleryError('name must not be empty', 400);
+  if (n.length > NAME_MAX) throw new GalleryError(`name is longer than ${NAME_MAX} characters`, 400);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(n)) throw new GalleryError('name contains control characters', 400);
+  if (n.toLowerCase() === 'unknown')
+    throw new GalleryError('"unknown" is reserved for faces nobody enrolled', 400);
+  return n;
+}
+
+/**
+ * People and their face embeddings in SQLite (WAL). The embedding matrix of the current space is
+ * kept in memory and rebuilt on every change, including changes made by another process (a CLI
+ * enrolling while the service runs), detected through SQLite's data_version.
+ */
+export class Gallery {
+  readonly db: Database.Database;
+  private cache: GalleryMatrix | undefined;
+  private version = 0;
+  private dataVersion = -1;
+  private listeners = new Set<(m: GalleryMatrix) => void>();
+  private poller: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly file: string,
+    readonly space: EmbeddingSpace,
+  ) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS people (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS photos (
+        id INTEGER PRIMARY KEY,
+        person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        image BLOB NOT NULL,
+        thumbnail BLOB NOT NULL,
+        box TEXT NOT NULL,
+        landmarks TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS photos_person ON photos(person_id);
+      CREATE TABLE IF NOT EXISTS embeddings (
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        version TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (photo_id, model, version)
+      );
+    `);
+  }
+
+  /** Calls `fn` with the new matrix after every change (also changes by other processes, polled). */
+  onChange(fn: (m: GalleryMatrix) => void): () => void {
+    this.listeners.add(fn);
+    if (!this.poller) {
+      this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+      this.poller = setInterval(() => {
+        const v = this.db.pragma('data_version', { simple: true }) as number;
+        if (v !== this.dataVersion) {
+          this.dataVersion = v;
+          this.changed();
+        }
+      }, 1000);
+      this.poller.unref();
+    }
+    return () => this.listeners.delete(fn);
+  }
+
+  close(): void {
+    clearInterval(this.poller);
+    this.db.close();
+  }
+
+  private changed(): void {
+    this.cache = undefined;
+    const m = this.matrix();
+    for (const l of this.listeners) l(m);
+  }
+
+  private checkEmbedding(e: Float32Array): void {
+    if (e.length !== this.space.dim)
+      throw new GalleryError(
+        `embedding has ${e.length} values, the ${this.space.model} space has ${this.space.dim}`,
+        500,
+      );
+  }
+
+  private insertPhotos(personId: number, photos: PhotoInput[]): number[] {
+    const ins = this.db.prepare(
+      'INSERT INTO photos (person_id, image, thumbnail, box, landmarks, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const emb = this.db.prepare(
+      'INSERT INTO embeddings (photo_id, model, version, dim, vector, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const now = Date.now();
+    return photos.map((p) => {
+      this.checkEmbedding(p.embedding);
+      const id = Number(
+        ins.run(personId, p.image, p.thumbnail, JSON.stringify(p.box), JSON.stringify(p.landmarks), now)
+          .lastInsertRowid,
+      );
+      emb.run(
+        id,
+        this.space.model,
+        this.space.version,
+        this.space.dim,
+        Buffer.from(p.embedding.buffer, p.embedding.byteOffset, p.embedding.byteLength),
+        now,
+      );
+      return id;
+    });
+  }
+
+  /** Enrolls a new person with one or more photos, all or nothing. */
+  addPerson(name: string, photos: PhotoInput[]): Person {
+    const n = validName(name);
+    if (!photos.length) throw new GalleryError('at least one photo is required', 400);
+    const tx = this.db.transaction(() => {
+      const existing = this.db.prepare('SELECT id FROM people WHERE name = ?').get(n);
+      if (existing) throw new GalleryError(`a person named "${n}" already exists`, 409);
+      const id = Number(
+        this.db.prepare('INSERT INTO people (name, created_at) VALUES (?, ?)').run(n, Date.now())
+          .lastInsertRowid,
+      );
+      this.insertPhotos(id, photos);
+      return id;
+    });
+    const id = tx.immediate();
+    this.changed();
+    return this.person(id);
+  }
+
+  /** Adds photos to an enrolled person (several photos per person are used for matching). */
+  addPhotos(personId: number, photos: PhotoInput[]): Person {
+    this.person(personId);
+    this.db.transaction(() => this.insertPhotos(personId, photos)).immediate();
+    this.changed();
+    return this.person(personId);
+  }
+
+  person(id: number): Person {
+    if (!Number.isInteger(id) || id <= 0) throw new GalleryError(`invalid person id "${id}"`, 400);
+    const p = this.db
+      .prepare(
+        `SELECT p.id, p.name, p.created_at AS createdAt, COUNT(ph.id) AS photos,
+                COUNT(e.photo_id) AS embedded
+         FROM people p LEFT JOIN photos ph ON ph.person_id = p.id
+         LEFT JOIN embeddings e ON e.photo_id = ph.id AND e.model = ? AND e.version = ?
+         WHERE p.id = ? GROUP BY p.id`,
+      )
+      .get(this.space.model, this.space.version, id) as Person | undefined;
+    if (!p) throw new GalleryError(`no person with id ${id}`, 404);
+    return p;
+  }
+
+  list(): Person[] {
+    return this.db
+      .prepare(
+        `SELECT p.id, p.name, p.created_at AS createdAt, COUNT(ph.id) AS photos, COUNT(e.photo_id) AS embedded
+         FROM people p LEFT JOIN photos ph ON ph.person_id = p.id
+         LEFT JOIN embeddings e ON e.photo_id = ph.id AND e.model = ? AND e.version = ?
+         GROUP BY p.id ORDER BY p.name COLLATE NOCASE`,
+      )
+      .all(this.space.model, this.space.version) as Person[];
+  }
+
+  findByName(name: string): Person | undefined {
+    const row = this.db.prepare('SELECT id FROM people WHERE name = ?').get(name.trim()) as
+      | { id: number }
+      | undefined;
+    return row ? this.person(row.id) : undefined;
+  }
+
+  rename(id: number, name: string): Person {
+    const n = validName(name);
+    this.person(id);
+    const clash = this.db.prepare('SELECT id FROM people WHERE name = ? AND id <> ?').get(n, id);
+    if (clash) throw new GalleryError(`a person named "${n}" already exists`, 409);
+    this.db.prepare('UPDATE people SET name = ? WHERE id = ?').run(n, id);
+    this.changed();
+    return this.person(id);
+  }
+
+  /** Deletes a person with their photos and embeddings; matching stops using them at once. */
+  delete(id: number): void {
+    this.person(id);
+    this.db.prepare('DELETE FROM people WHERE id = ?').run(id);
+    this.changed();
+  }
+
+  thumbnail(personId: number): Buffer {
+    this.person(personId);
+    const row = this.db
+      .prepare('SELECT thumbnail FROM photos WHERE person_id = ? ORDER BY id LIMIT 1')
+      .get(personId) as { thumbnail: Buffer } | undefined;
+    if (!row) throw new GalleryError(`person ${personId} has no photo`, 404);
+    return row.thumbnail;
+  }
+
+  /** Photos without an embedding in the current space (after a model change): re-embed them. */
+  photosToEmbed(): Array<{ id: number; personId: number; image: Buffer }> {
+    return this.db
+      .prepare(
+        `SELECT ph.id, ph.person_id AS personId, ph.image FROM photos ph
+         WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id = ph.id AND e.model = ? AND e.version = ?)
+         ORDER BY ph.id`,
+      )
+      .all(this.space.model, this.space.version) as Array<{ id: number; personId: number; image: Buffer }>;
+  }
+
+  /** Stores the current-space embedding of an existing photo (re-embedding). */
+  setEmbedding(photoId: number, embedding: Float32Array): void {
+    this.checkEmbedding(embedding);
+    this.db
+      .prepare(
+        'INSERT OR REPLACE INTO embeddings (photo_id, model, version, dim, vector, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        photoId,
+        this.space.model,
+        this.space.version,
+        this.space.dim,
+        Buffer.from(embedding.buffer, embedding.byteOffset, embedding.byteLength),
+        Date.now(),
+      );
+  }
+
+  /** Commits a batch of re-embeddings and publishes the new matrix. */
+  reembedDone(): void {
+    this.changed();
+  }
+
+  /** The embedding matrix of the current space, one row per photo (rows are L2-normalised). */
+  matrix(): GalleryMatrix {
+    if (this.cache) return this.cache;
+    const rows = this.db
+      .prepare(
+        `SELECT ph.person_id AS personId, e.vector FROM embeddings e JOIN photos ph ON ph.id = e.photo_id
+         WHERE e.model = ? AND e.version = ? ORDER BY ph.person_id, ph.id`,
+      )
+      .all(this.space.model, this.space.version) as Array<{ personId: number; vector: Buffer }>;
+    const dim = this.space.dim;
+    const data = new Float32Array(rows.length * dim);
+    const rowPerson = new Int32Array(rows.length);
+    rows.forEach((r, i) => {
+      data.set(new Float32Array(r.vector.buffer, r.vector.byteOffset, dim), i * dim);
+      rowPerson[i] = r.personId;
+    });
+    const names = new Map(
+      (this.db.prepare('SELECT id, name FROM people').all() as Array<{ id: number; name: string }>).map(
+        (p) => [p.id, p.name],
+      ),
+    );
+    this.cache = { version: ++this.version, rows: rows.length, dim, data, rowPerson, names };
+    return this.cache;
+  }
+}

@@ -1,0 +1,62 @@
+import type { GalleryMatrix } from './gallery/gallery.js';
+import { dot } from './metrics.js';
+
+/** A calibrated decision threshold of one embedding space, with the measurements behind it. */
+export interface Threshold {
+  /** Cosine similarity at or above which two faces are the same person. */
+  similarity: number;
+  /** False accept rate measured at this threshold, and the data it was measured on. */
+  far: number;
+  tar: number;
+  measuredOn: string[];
+  date: string;
+}
+
+export interface Identity {
+  personId: number | null;
+  /** The person's name, or "unknown" when no one is similar enough (open set). */
+  label: string;
+  similarity: number;
+  /** The best enrolled person even when below the threshold (for operators and debugging). */
+  nearest?: { personId: number; name: string; similarity: number };
+}
+
+/**
+ * Identification (1:K, open set): the gallery rows the worker ranked, folded per person (several
+ * photos each: the best counts), then accepted only at or above the calibrated threshold.
+ */
+export function identify(rows: number[], sims: number[], g: GalleryMatrix, threshold: number): Identity {
+  let best = -1;
+  let bestSim = -2;
+  rows.forEach((r, i) => {
+    const s = sims[i] as number;
+    if (r < g.rows && s > bestSim) {
+      bestSim = s;
+      best = g.rowPerson[r] as number;
+    }
+  });
+  if (best < 0) return { personId: null, label: 'unknown', similarity: 0 };
+  const name = g.names.get(best) ?? `#${best}`;
+  const nearest = { personId: best, name, similarity: bestSim };
+  if (bestSim < threshold) return { personId: null, label: 'unknown', similarity: bestSim, nearest };
+  return { personId: best, label: name, similarity: bestSim, nearest };
+}
+
+export interface Verification {
+  same: boolean;
+  similarity: number;
+  /** Euclidean distance of the L2-normalised embeddings: sqrt(2 - 2 * similarity). */
+  distance: number;
+  threshold: { similarity: number; distance: number };
+}
+
+/** Verification (1:1): is this face that person? */
+export function verify(a: Float32Array, b: Float32Array, threshold: number): Verification {
+  const s = Math.max(-1, Math.min(1, dot(a, b)));
+  return {
+    same: s >= threshold,
+    similarity: s,
+    distance: Math.sqrt(Math.max(0, 2 - 2 * s)),
+    threshold: { similarity: threshold, distance: Math.sqrt(Math.max(0, 2 - 2 * threshold)) },
+  };
+}

@@ -1,0 +1,53 @@
+import { join } from 'node:path';
+import type { VigilConfig } from '../config/schema.js';
+import { InferenceHost } from '../inference/host.js';
+import { loadPipeline, planOf, type RecognizeStageConfig } from '../pipeline/definition.js';
+import { DEFAULT_DETECTOR } from './detect/blazeface.js';
+import { Gallery } from './gallery/gallery.js';
+import { FaceService } from './service.js';
+import { readThreshold, spaceVersion } from './thresholds.js';
+
+/**
+ * The gallery and a face service outside the running service (CLI): recognition settings come from
+ * the configured pipeline when it recognises faces, else from pipelines/recognize.yaml, so the CLI
+ * embeds in the same space as the service.
+ */
+export async function openFaces(config: VigilConfig): Promise<{
+  service: FaceService;
+  gallery: Gallery;
+  rec: RecognizeStageConfig;
+  close: () => Promise<void>;
+}> {
+  let plan = planOf(loadPipeline(config.pipeline));
+  if (!plan.recognize) plan = planOf(loadPipeline('recognize'));
+  const rec = plan.recognize as RecognizeStageConfig;
+  const space = spaceVersion(rec.align, rec.context);
+  const threshold = rec.threshold ?? readThreshold(rec.model, space).similarity;
+  const host = new InferenceHost({
+    workers: 1,
+    backend: config.inference.backend,
+    tasks: {
+      detect: {
+        model: plan.detect?.model ?? 'blazeface',
+        options: { ...DEFAULT_DETECTOR, ...plan.detect },
+        tiles: plan.detect?.tiles,
+      },
+      embed: { model: rec.model, align: rec.align, context: rec.context },
+    },
+  });
+  await host.start();
+  const gallery = new Gallery(join(config.dataDir, 'vigil.db'), {
+    model: rec.model,
+    version: space,
+    dim: host.embedDim,
+  });
+  return {
+    service: new FaceService(host, gallery, threshold, rec),
+    gallery,
+    rec,
+    close: async () => {
+      gallery.close();
+      await host.close();
+    },
+  };
+}

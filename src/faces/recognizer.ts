@@ -1,0 +1,232 @@
+import type { Detection } from '../inference/contract.js';
+import type { InferenceHost } from '../inference/host.js';
+import type { EmbeddedFace } from '../inference/protocol.js';
+import type { VigilMetrics } from '../metrics/metrics.js';
+import { CrossStreamBatcher } from '../pipeline/batcher.js';
+import type { Frame } from '../sources/frame.js';
+import {
+  type AlertRule,
+  AlertRules,
+  type AlertStore,
+  type FaceAlert,
+  postWebhook,
+  type Webhook,
+} from './alerts.js';
+import type { Gallery, GalleryMatrix } from './gallery/gallery.js';
+import { cropJpeg } from './image.js';
+import { identify } from './match.js';
+import { FaceTracker, quality, type Track, type TrackerOptions } from './track.js';
+
+export interface RecognizerOptions {
+  /** Decision threshold (cosine similarity), calibrated per model. */
+  threshold: number;
+  /** Faces narrower than this (frame pixels) are tracked but not recognised. */
+  minFacePx: number;
+  /** At most this many faces of one frame are embedded in one go (largest first). */
+  maxFacesPerFrame: number;
+  topK: number;
+  tracker: TrackerOptions;
+  alerts: AlertRule;
+  maxBatch: number;
+  maxWaitMs: number;
+}
+
+type EmbeddedFaces = EmbeddedFace[] & { galleryVersion: number | undefined };
+
+interface EmbedJob {
+  streamId: string;
+  seq: number;
+  frame: Frame;
+  tracks: Track[];
+}
+
+export interface RecognizerDeps {
+  host: InferenceHost;
+  model: string;
+  gallery: Gallery;
+  alertStore: AlertStore;
+  webhooks: Webhook[];
+  metrics: VigilMetrics;
+  /** Pushes an alert to viewers (WebSocket). */
+  publish: (alert: FaceAlert) => void;
+  log?: (msg: string) => void;
+}
+
+/** Labels Vigil adds to a detection. */
+export interface RecognizedDetection extends Detection {
+  trackId: number;
+  /** Name, "unknown", or undefined while the track is not recognised yet. */
+  label?: string;
+  personId?: number | null;
+  similarity?: number;
+}
+
+/**
+ * Live recognition for every stream: track faces (SORT-like), embed a face once per track (and
+ * refresh it now and then, or when it got much better), match against the gallery in the worker
+ * (one matrix product per batch), vote the track's identity, and fire alerts. Embedding requests
+ * of all streams are batched like detection: one slot per stream, latest wins.
+ */
+export class Recognizer {
+  private readonly trackers = new Map<string, FaceTracker>();
+  private readonly galleries = new Map<number, GalleryMatrix>();
+  private readonly batcher: CrossStreamBatcher<EmbedJob, EmbeddedFaces>;
+  private readonly rules: AlertRules;
+  private unsubscribe: () => void;
+  private closed = false;
+
+  constructor(
+    readonly deps: RecognizerDeps,
+    readonly opts: RecognizerOptions,
+  ) {
+    this.rules = new AlertRules(opts.alerts);
+    const { host, metrics, model } = deps;
+    this.batcher = new CrossStreamBatcher(
+      {
+        idle: () => host.idle,
+        whenIdle: () => host.whenIdle(),
+        run: async (jobs) => {
+          const faces = jobs.flatMap((j, fi) =>
+            j.tracks.map((t) => ({ frame: fi, box: t.box, landmarks: t.landmarks })),
+          );
+          const r = await host.embed(
+            jobs.map((j) => j.frame),
+            faces,
+            opts.topK,
+          );
+          metrics.inferenceDuration.observe({ model, backend: host.backend }, r.ms / 1000);
+          metrics.batchSize.observe({ model }, faces.length);
+          let k = 0;
+          return jobs.map((j) => {
+            const mine = r.faces.slice(k, k + j.tracks.length);
+            k += j.tracks.length;
+            return Object.assign(mine, { galleryVersion: r.galleryVersion });
+          });
+        },
+      },
+      {
+        maxBatch: opts.maxBatch,
+        maxWaitMs: opts.maxWaitMs,
+        onDrop: (job, reason, err) => {
+          for (const t of job.tracks) t.recognizing = false;
+          job.frame.release();
+          if (err && !this.closed) deps.log?.(`recognition failed on ${job.streamId}: ${err.message}`);
+          if (reason === 'inference_error') metrics.drop(job.streamId, 'inference_error');
+        },
+      },
+      (out) => {
+        this.onEmbedded(out.frame, out.result).finally(() => out.frame.frame.release());
+      },
+    );
+    const apply = (m: GalleryMatrix) => {
+      this.galleries.set(m.version, m);
+      for (const v of this.galleries.keys()) if (v < m.version - 4) this.galleries.delete(v);
+      host.setGallery(m.version, m.data, m.rows, m.dim);
+      metrics.galleryPeople.set(m.names.size);
+      metrics.galleryEmbeddings.set(m.rows);
+      // Someone was added, renamed or deleted: every track is recognised again against the new gallery.
+      for (const t of this.trackers.values()) for (const tr of t.active) tr.votes = [];
+    };
+    apply(deps.gallery.matrix());
+    this.unsubscribe = deps.gallery.onChange(apply);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.unsubscribe();
+    this.batcher.close();
+  }
+
+  private tracker(stream: string): FaceTracker {
+    let t = this.trackers.get(stream);
+    if (!t) {
+      t = new FaceTracker(this.opts.tracker);
+      this.trackers.set(stream, t);
+    }
+    return t;
+  }
+
+  /** Called with each detection result (synchronously, while the frame is held); returns labelled detections. */
+  onDetections(frame: Frame, dets: Detection[]): RecognizedDetection[] {
+    const tracker = this.tracker(frame.streamId);
+    const now = frame.captureTs;
+    const { assigned } = tracker.update(dets, now);
+    const want = assigned
+      .filter((t) => t.box[2] - t.box[0] >= this.opts.minFacePx && tracker.needsRecognition(t, now))
+      .sort((a, b) => quality(b) - quality(a))
+      .slice(0, this.opts.maxFacesPerFrame);
+    if (want.length) {
+      for (const t of want) {
+        t.recognizing = true;
+        t.lastRecognizedAt = now;
+      }
+      this.batcher.offer({ streamId: frame.streamId, seq: frame.seq, frame: frame.retain(), tracks: want });
+    }
+    return dets.map((d, i) => {
+      const t = assigned[i] as Track;
+      const id = t.identity;
+      return { ...d, trackId: t.id, label: id?.label, personId: id?.personId, similarity: id?.similarity };
+    });
+  }
+
+  private async onEmbedded(job: EmbedJob, faces: EmbeddedFaces): Promise<void> {
+    const tracker = this.tracker(job.streamId);
+    const g = faces.galleryVersion !== undefined ? this.galleries.get(faces.galleryVersion) : undefined;
+    const { metrics } = this.deps;
+    for (const [i, t] of job.tracks.entries()) {
+      t.recognizing = false;
+      const f = faces[i];
+      if (!f) continue;
+      const before = t.identity?.label;
+      const vote = g
+        ? identify(f.rows, f.sims, g, this.opts.threshold)
+        : { personId: null, label: 'unknown', similarity: 0 };
+      metrics.recognitions.inc({
+        stream: job.streamId,
+        result: vote.personId === null ? 'unknown' : 'known',
+      });
+      if (f.sims.length)
+        metrics.matchSimilarity.observe({ stream: job.streamId }, Math.max(0, f.sims[0] as number));
+      const now = tracker.addVote(
+        t,
+        { personId: vote.personId, label: vote.label, similarity: vote.similarity },
+        quality(t),
+      );
+      if (!now || now.label === before) continue;
+      if (!this.rules.shouldFire(job.streamId, t.id, now.label, Date.now())) continue;
+      await this.fire(job, t, now.label, now.personId, now.similarity);
+    }
+  }
+
+  private async fire(
+    job: EmbedJob,
+    t: Track,
+    label: string,
+    personId: number | null,
+    similarity: number,
+  ): Promise<void> {
+    const { frame } = job;
+    let snapshot: Buffer | undefined;
+    try {
+      snapshot = await cropJpeg({ width: frame.width, height: frame.height, pixels: frame.pixels }, t.box, {
+        size: 192,
+      });
+    } catch (e) {
+      this.deps.log?.(`snapshot failed: ${(e as Error).message}`);
+    }
+    const alert = this.deps.alertStore.add(
+      {
+        camera: job.streamId,
+        sub_label: label,
+        person_id: personId,
+        score: similarity,
+        track_id: t.id,
+        start_time: frame.captureTs / 1000,
+      },
+      snapshot,
+    );
+    this.deps.metrics.alerts.inc({ stream: job.streamId, person: label });
+    this.deps.publish(alert);
+    for (const hook of this.deps.webhooks) void postWebhook(hook, alert, { log: this.deps.log });
+  }
+}

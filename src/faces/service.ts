@@ -1,0 +1,140 @@
+import sharp from 'sharp';
+import type { InferenceHost } from '../inference/host.js';
+import { type AnalyzedFace, FaceEngine, largestFace } from './engine.js';
+import { type Gallery, GalleryError, type Person, type PhotoInput, validName } from './gallery/gallery.js';
+import { cropJpeg, decodeImage, ImageError, type RgbImage } from './image.js';
+import { type Identity, identify, type Verification, verify } from './match.js';
+
+export interface IdentifiedFace {
+  box: [number, number, number, number];
+  score: number;
+  identity: Identity;
+}
+
+/** Enrollment, identification and verification of still images: what the HTTP API and the CLI call. */
+export class FaceService {
+  readonly engine: FaceEngine;
+  constructor(
+    host: InferenceHost,
+    readonly gallery: Gallery,
+    readonly threshold: number,
+    embed: { model: string; align: boolean; context: number },
+  ) {
+    this.engine = new FaceEngine(
+      { backend: 'auto', embedModel: embed.model, align: embed.align, context: embed.context },
+      host,
+    );
+  }
+
+  /** One photo of one person: exactly one face, or a clear error naming the image. */
+  async photo(image: Buffer, label: string): Promise<PhotoInput> {
+    let img: RgbImage;
+    try {
+      img = await decodeImage(image);
+    } catch (e) {
+      if (e instanceof ImageError) throw new ImageError(`${label}: ${e.message}`, e.status);
+      throw e;
+    }
+    const faces = await this.engine.detect(img);
+    if (!faces.length) throw new ImageError(`${label}: no face found`);
+    if (faces.length > 1)
+      throw new ImageError(
+        `${label}: ${faces.length} faces found; enrollment needs a photo of one person (crop it)`,
+      );
+    const face = faces[0] as AnalyzedFace;
+    const [e] = await this.engine.embedFaces(img, [face], 0);
+    const stored = await sharp(img.pixels, { raw: { width: img.width, height: img.height, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toBuffer();
+    return {
+      image: stored,
+      thumbnail: await cropJpeg(img, face.box, { size: 160 }),
+      box: face.box,
+      landmarks: face.landmarks,
+      embedding: (e as AnalyzedFace).embedding,
+    };
+  }
+
+  /** Enrolls a person from one or more photos (one face each); nothing is stored unless all are good. */
+  async enroll(name: string, images: Buffer[]): Promise<Person> {
+    const n = validName(name);
+    if (!images.length) throw new GalleryError('at least one image is required', 400);
+    if (this.gallery.findByName(n)) throw new GalleryError(`a person named "${n}" already exists`, 409);
+    const photos: PhotoInput[] = [];
+    for (const [i, b] of images.entries())
+      photos.push(await this.photo(b, images.length > 1 ? `image ${i + 1}` : 'image'));
+    return this.gallery.addPerson(n, photos);
+  }
+
+  async addPhoto(personId: number, image: Buffer): Promise<Person> {
+    this.gallery.person(personId);
+    return this.gallery.addPhotos(personId, [await this.photo(image, 'image')]);
+  }
+
+  /** Every face of an image, each identified (or unknown). */
+  async identify(image: Buffer): Promise<IdentifiedFace[]> {
+    const img = await decodeImage(image);
+    const faces = await this.engine.analyze(img, 5);
+    const g = this.gallery.matrix();
+    // The worker matched against its gallery version; the rows are re-checked against the current one.
+    return faces.map((f) => ({
+      box: f.box,
+      score: f.score,
+      identity: identify(f.rows, f.sims, g, this.threshold),
+    }));
+  }
+
+  /** Is the main face of `a` the same person as the main face of `b`? */
+  async verify(a: Buffer, b: Buffer): Promise<Verification> {
+    const [ea, eb] = await Promise.all([this.mainFace(a, 'image a'), this.mainFace(b, 'image b')]);
+    return verify(ea, eb, this.threshold);
+  }
+
+  /** Is the main face of `image` this enrolled person? (best of their photos) */
+  async verifyPerson(image: Buffer, personId: number): Promise<Verification & { person: Person }> {
+    const person = this.gallery.person(personId);
+    const e = await this.mainFace(image, 'image');
+    const g = this.gallery.matrix();
+    let best: Verification | undefined;
+    for (let r = 0; r < g.rows; r++) {
+      if (g.rowPerson[r] !== personId) continue;
+      const v = verify(e, g.data.subarray(r * g.dim, (r + 1) * g.dim), this.threshold);
+      if (!best || v.similarity > best.similarity) best = v;
+    }
+    if (!best)
+      throw new GalleryError(
+        `person ${personId} has no embedding in the current model's space: run vigil reembed`,
+        409,
+      );
+    return { ...best, person };
+  }
+
+  private async mainFace(image: Buffer, label: string): Promise<Float32Array> {
+    let img: RgbImage;
+    try {
+      img = await decodeImage(image);
+    } catch (e) {
+      if (e instanceof ImageError) throw new ImageError(`${label}: ${e.message}`, e.status);
+      throw e;
+    }
+    const face = largestFace(await this.engine.detect(img));
+    if (!face) throw new ImageError(`${label}: no face found`);
+    const [f] = await this.engine.embedFaces(img, [face], 0);
+    return (f as AnalyzedFace).embedding;
+  }
+
+  /** Embeds stored photos that have no embedding in the current space (after a model change). */
+  async reembed(progress?: (done: number, total: number) => void): Promise<number> {
+    const todo = this.gallery.photosToEmbed();
+    for (const [i, p] of todo.entries()) {
+      const img = await decodeImage(p.image);
+      const face = largestFace(await this.engine.detect(img));
+      const box: [number, number, number, number] = face?.box ?? [0, 0, img.width, img.height];
+      const [f] = await this.engine.embedFaces(img, [{ box, landmarks: face?.landmarks ?? [] }], 0);
+      this.gallery.setEmbedding(p.id, (f as AnalyzedFace).embedding);
+      progress?.(i + 1, todo.length);
+    }
+    if (todo.length) this.gallery.reembedDone();
+    return todo.length;
+  }
+}

@@ -1,0 +1,172 @@
+import type { Detection } from '../inference/contract.js';
+import { iou } from './detect/blazeface.js';
+
+export interface TrackerOptions {
+  /** Minimum IoU to continue a track. */
+  iouThreshold: number;
+  /** A track not seen for this long is closed (ms). */
+  maxAgeMs: number;
+  /** Re-recognise a known track this often (ms), or sooner when the face got much better. */
+  refreshMs: number;
+  /** "Much better": face area x score grew by this factor since the last recognition. */
+  qualityGain: number;
+}
+
+export const DEFAULT_TRACKER: TrackerOptions = {
+  iouThreshold: 0.3,
+  maxAgeMs: 1500,
+  refreshMs: 3000,
+  qualityGain: 1.5,
+};
+
+export interface Vote {
+  personId: number | null;
+  label: string;
+  similarity: number;
+}
+
+export interface Track {
+  id: number;
+  box: Detection['box'];
+  landmarks: Detection['landmarks'];
+  score: number;
+  firstSeen: number;
+  lastSeen: number;
+  hits: number;
+  /** Recognitions so far and when the last one was asked for. */
+  votes: Vote[];
+  lastRecognizedAt: number;
+  recognizing: boolean;
+  bestQuality: number;
+  /** The identity the votes agree on (null: not recognised yet). */
+  identity: Vote | null;
+}
+
+/**
+ * How well a detection continues a track: the IoU when it reaches the threshold; otherwise, for a
+ * face that moved fast between two detections (low IoU at 5 fps), a smaller score when the centres
+ * are within 0.7 face widths and the sizes within a factor of 1.6. 0: no match.
+ */
+export function matchScore(a: Detection['box'], b: Detection['box'], iouThreshold: number): number {
+  const v = iou(a, b);
+  if (v >= iouThreshold) return v;
+  const wa = a[2] - a[0];
+  const wb = b[2] - b[0];
+  const ratio = Math.max(wa, wb) / Math.max(1e-6, Math.min(wa, wb));
+  if (ratio > 1.6) return 0;
+  const dx = (a[0] + a[2] - b[0] - b[2]) / 2;
+  const dy = (a[1] + a[3] - b[1] - b[3]) / 2;
+  const dist = Math.hypot(dx, dy) / Math.max(wa, wb);
+  return dist < 0.7 ? Math.min(iouThreshold * 0.99, 0.01 + iouThreshold * (1 - dist / 0.7)) : 0;
+}
+
+export const quality = (d: Pick<Detection, 'box' | 'score'>) =>
+  (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]) * d.score;
+
+/**
+ * The identity of a track: the label with the highest summed similarity over its last votes, so one
+ * poor frame cannot flip a name. Unknown votes count with a fixed weight.
+ */
+export function voteIdentity(votes: Vote[], window = 7): Vote | null {
+  if (!votes.length) return null;
+  const recent = votes.slice(-window);
+  const score = new Map<string, { v: Vote; w: number }>();
+  for (const v of recent) {
+    const key = v.personId === null ? 'unknown' : String(v.personId);
+    const w = v.personId === null ? 0.5 : Math.max(0.05, v.similarity);
+    const cur = score.get(key);
+    if (cur) {
+      cur.w += w;
+      if (v.similarity > cur.v.similarity) cur.v = v;
+    } else score.set(key, { v, w });
+  }
+  let best: { v: Vote; w: number } | undefined;
+  for (const s of score.values()) if (!best || s.w > best.w) best = s;
+  return best?.v ?? null;
+}
+
+/**
+ * A SORT-style tracker for one stream: detections are matched to tracks greedily by IoU (best pairs
+ * first); unmatched detections start tracks; tracks unseen for maxAgeMs end. It also decides which
+ * tracks need a recognition now, so faces are embedded once per track and refreshed, not per frame.
+ */
+export class FaceTracker {
+  private tracks: Track[] = [];
+  private nextId: number;
+
+  constructor(
+    readonly opts: TrackerOptions = DEFAULT_TRACKER,
+    firstId = 1,
+  ) {
+    this.nextId = firstId;
+  }
+
+  get active(): Track[] {
+    return this.tracks;
+  }
+
+  /** Updates with one frame's detections; returns the track of each detection (same order) and ended tracks. */
+  update(dets: Detection[], now: number): { assigned: Track[]; ended: Track[] } {
+    const pairs: Array<{ t: number; d: number; iou: number }> = [];
+    this.tracks.forEach((t, ti) => {
+      dets.forEach((d, di) => {
+        const v = matchScore(t.box, d.box, this.opts.iouThreshold);
+        if (v > 0) pairs.push({ t: ti, d: di, iou: v });
+      });
+    });
+    pairs.sort((a, b) => b.iou - a.iou);
+    const usedT = new Set<number>();
+    const assigned: Array<Track | undefined> = dets.map(() => undefined);
+    for (const p of pairs) {
+      if (usedT.has(p.t) || assigned[p.d]) continue;
+      usedT.add(p.t);
+      const t = this.tracks[p.t] as Track;
+      const d = dets[p.d] as Detection;
+      t.box = d.box;
+      t.landmarks = d.landmarks;
+      t.score = d.score;
+      t.lastSeen = now;
+      t.hits++;
+      assigned[p.d] = t;
+    }
+    dets.forEach((d, i) => {
+      if (assigned[i]) return;
+      const t: Track = {
+        id: this.nextId++,
+        box: d.box,
+        landmarks: d.landmarks,
+        score: d.score,
+        firstSeen: now,
+        lastSeen: now,
+        hits: 1,
+        votes: [],
+        lastRecognizedAt: 0,
+        recognizing: false,
+        bestQuality: 0,
+        identity: null,
+      };
+      this.tracks.push(t);
+      assigned[i] = t;
+    });
+    const ended = this.tracks.filter((t) => now - t.lastSeen > this.opts.maxAgeMs);
+    if (ended.length) this.tracks = this.tracks.filter((t) => now - t.lastSeen <= this.opts.maxAgeMs);
+    return { assigned: assigned as Track[], ended };
+  }
+
+  /** Should this track be (re-)recognised now? */
+  needsRecognition(t: Track, now: number): boolean {
+    if (t.recognizing) return false;
+    if (!t.votes.length) return true;
+    if (now - t.lastRecognizedAt >= this.opts.refreshMs) return true;
+    return quality(t) >= t.bestQuality * this.opts.qualityGain;
+  }
+
+  /** Records a recognition result; returns the (possibly changed) identity. */
+  addVote(t: Track, v: Vote, q: number): Vote | null {
+    t.votes.push(v);
+    if (t.votes.length > 20) t.votes.shift();
+    t.bestQuality = Math.max(t.bestQuality, q);
+    t.identity = voteIdentity(t.votes);
+    return t.identity;
+  }
+}

@@ -1,0 +1,293 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import type { AlertStore } from '../faces/alerts.js';
+import { GalleryError } from '../faces/gallery/gallery.js';
+import { ImageError } from '../faces/image.js';
+import type { FaceService } from '../faces/service.js';
+
+/** An API error with its HTTP status. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ApiDeps {
+  streams: () => unknown;
+  health: () => unknown;
+  /** Present when the pipeline recognises faces. */
+  faces?: { service: FaceService; alerts: AlertStore };
+  maxBodyBytes: number;
+  log?: (msg: string, err?: unknown) => void;
+}
+
+type Handler = (req: IncomingMessage, m: RegExpExecArray, url: URL) => Promise<Reply>;
+type Reply = { status: number; json?: unknown; body?: Buffer; type?: string };
+
+function send(res: ServerResponse, r: Reply): void {
+  if (r.body) {
+    res.writeHead(r.status, {
+      'content-type': r.type ?? 'application/octet-stream',
+      'content-length': r.body.length,
+      'cache-control': 'no-cache',
+    });
+    res.end(r.body);
+    return;
+  }
+  if (r.json === undefined) {
+    res.writeHead(r.status);
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(r.json);
+  res.writeHead(r.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/** Reads a request body, refusing more than `limit` bytes (413) without buffering the excess. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? Number.NaN);
+  if (declared > limit) {
+    req.resume();
+    throw new HttpError(413, `body of ${declared} bytes exceeds the limit of ${limit}`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > limit) {
+      req.resume();
+      throw new HttpError(413, `body exceeds the limit of ${limit} bytes`);
+    }
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function imageBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const type =
+    String(req.headers['content-type'] ?? '')
+      .split(';')[0]
+      ?.trim() ?? '';
+  if (!/^image\/|^application\/octet-stream$/.test(type)) {
+    throw new HttpError(
+      415,
+      `send the image as the request body with Content-Type image/jpeg, image/png or image/webp (got "${type || 'none'}")`,
+    );
+  }
+  const b = await readBody(req, limit);
+  if (!b.length) throw new HttpError(400, 'the request body is empty: send an image');
+  return b;
+}
+
+async function jsonBody<T>(req: IncomingMessage, limit: number, schema: z.ZodType<T>): Promise<T> {
+  const type = String(req.headers['content-type'] ?? '');
+  if (!type.startsWith('application/json'))
+    throw new HttpError(415, 'send JSON with Content-Type application/json');
+  const text = (await readBody(req, limit)).toString('utf8');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'the body is not valid JSON');
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new HttpError(400, `invalid body: ${i?.path.join('.') || '(root)'}: ${i?.message}`);
+  }
+  return r.data;
+}
+
+const id = (s: string | undefined) => {
+  const n = Number(s);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new HttpError(400, `invalid id "${s}"`);
+  return n;
+};
+
+const Base64Image = z
+  .string()
+  .min(1)
+  .max(30_000_000)
+  .regex(/^[A-Za-z0-9+/=\s]+$/, 'must be base64');
+
+/** The JSON/HTTP API under /api/. Returns false when the path is not an API path. */
+export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const faces = () => {
+    if (!d.faces)
+      throw new HttpError(
+        409,
+        'face recognition is not enabled: run a pipeline with a recognize stage (pipeline: recognize)',
+      );
+    return d.faces;
+  };
+  const limit = d.maxBodyBytes;
+  const routes: Array<[string, RegExp, Handler]> = [
+    ['GET', /^\/api\/streams$/, async () => ({ status: 200, json: d.streams() })],
+    ['GET', /^\/api\/health$/, async () => ({ status: 200, json: d.health() })],
+    [
+      'GET',
+      /^\/api\/people$/,
+      async () => ({
+        status: 200,
+        json: faces()
+          .service.gallery.list()
+          .map((p) => ({ ...p, thumbnail_url: `/api/people/${p.id}/thumbnail.jpg` })),
+      }),
+    ],
+    [
+      'POST',
+      /^\/api\/people$/,
+      async (req, _m, url) => {
+        const name = url.searchParams.get('name');
+        if (name === null)
+          throw new HttpError(400, 'name is required: POST /api/people?name=NAME with the photo as the body');
+        const f = faces();
+        return { status: 201, json: await f.service.enroll(name, [await imageBody(req, limit)]) };
+      },
+    ],
+    [
+      'POST',
+      /^\/api\/people\/from-alert\/(\d+)$/,
+      async (_req, m, url) => {
+        const f = faces();
+        const snap = f.alerts.snapshot(id(m[1]));
+        if (!snap) throw new HttpError(404, `alert ${m[1]} has no snapshot`);
+        const name = url.searchParams.get('name');
+        if (name === null) throw new HttpError(400, 'name is required');
+        return { status: 201, json: await f.service.enroll(name, [snap]) };
+      },
+    ],
+    [
+      'GET',
+      /^\/api\/people\/(\d+)$/,
+      async (_r, m) => ({ status: 200, json: faces().service.gallery.person(id(m[1])) }),
+    ],
+    [
+      'PATCH',
+      /^\/api\/people\/(\d+)$/,
+      async (req, m) => {
+        const body = await jsonBody(req, 64 * 1024, z.object({ name: z.string() }).strict());
+        return { status: 200, json: faces().service.gallery.rename(id(m[1]), body.name) };
+      },
+    ],
+    [
+      'DELETE',
+      /^\/api\/people\/(\d+)$/,
+      async (_r, m) => {
+        faces().service.gallery.delete(id(m[1]));
+        return { status: 204 };
+      },
+    ],
+    [
+      'POST',
+      /^\/api\/people\/(\d+)\/photos$/,
+      async (req, m) => ({
+        status: 201,
+        json: await faces().service.addPhoto(id(m[1]), await imageBody(req, limit)),
+      }),
+    ],
+    [
+      'GET',
+      /^\/api\/people\/(\d+)\/thumbnail\.jpg$/,
+      async (_r, m) => ({
+        status: 200,
+        body: faces().service.gallery.thumbnail(id(m[1])),
+        type: 'image/jpeg',
+      }),
+    ],
+    [
+      'POST',
+      /^\/api\/identify$/,
+      async (req) => ({
+        status: 200,
+        json: { faces: await faces().service.identify(await imageBody(req, limit)) },
+      }),
+    ],
+    [
+      'POST',
+      /^\/api\/verify$/,
+      async (req, _m, url) => {
+        const f = faces();
+        const person = url.searchParams.get('person');
+        if (person !== null)
+          return { status: 200, json: await f.service.verifyPerson(await imageBody(req, limit), id(person)) };
+        const body = await jsonBody(req, limit, z.object({ a: Base64Image, b: Base64Image }).strict());
+        return {
+          status: 200,
+          json: await f.service.verify(Buffer.from(body.a, 'base64'), Buffer.from(body.b, 'base64')),
+        };
+      },
+    ],
+    [
+      'GET',
+      /^\/api\/alerts$/,
+      async (_r, _m, url) => {
+        const q = (k: string) => url.searchParams.get(k) ?? undefined;
+        const before = q('before');
+        const lim = q('limit');
+        return {
+          status: 200,
+          json: faces().alerts.list({
+            before: before ? id(before) : undefined,
+            limit: lim ? Math.max(1, Math.min(500, Number(lim) || 50)) : undefined,
+            camera: q('camera'),
+            label: q('label'),
+          }),
+        };
+      },
+    ],
+    [
+      'GET',
+      /^\/api\/alerts\/(\d+)\/snapshot\.jpg$/,
+      async (_r, m) => {
+        const snap = faces().alerts.snapshot(id(m[1]));
+        if (!snap) throw new HttpError(404, `alert ${m[1]} has no snapshot`);
+        return { status: 200, body: snap, type: 'image/jpeg' };
+      },
+    ],
+  ];
+
+  return (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (!url.pathname.startsWith('/api/')) return false;
+    const method = req.method ?? 'GET';
+    const matching = routes.filter(([, re]) => re.test(url.pathname));
+    const route = matching.find(([m]) => m === method || (m === 'GET' && method === 'HEAD'));
+    const done = (r: Reply) => {
+      if (!res.headersSent) send(res, r);
+    };
+    if (!route) {
+      req.resume();
+      done(
+        matching.length
+          ? {
+              status: 405,
+              json: {
+                error: `method ${method} not allowed on ${url.pathname} (allowed: ${matching.map(([m]) => m).join(', ')})`,
+              },
+            }
+          : { status: 404, json: { error: `no API endpoint ${url.pathname}` } },
+      );
+      return true;
+    }
+    const [, re, handler] = route;
+    handler(req, re.exec(url.pathname) as RegExpExecArray, url)
+      .then(done)
+      .catch((e: unknown) => {
+        if (e instanceof HttpError || e instanceof GalleryError || e instanceof ImageError) {
+          done({ status: e.status, json: { error: e.message } });
+        } else {
+          d.log?.(`API ${method} ${url.pathname} failed`, e);
+          done({ status: 500, json: { error: `internal error: ${(e as Error).message}` } });
+        }
+      });
+    return true;
+  };
+}

@@ -35,8 +35,11 @@ export function createHttpServer(d: HttpDeps): Server {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
-    if (req.method !== 'GET' && req.method !== 'HEAD')
+    if (d.api(req, res)) return;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      req.resume();
       return json(res, 405, { error: `method ${req.method} not allowed on ${path}` });
+    }
     if (path === '/metrics') {
       d.registry
         .metrics()

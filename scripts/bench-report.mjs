@@ -12,12 +12,16 @@ function table(rows, cols) {
   return head + rows.map((r) => `| ${cols.map((c) => fmt(r[c])).join(' | ')} |`).join('\n');
 }
 
-for (const m of text.matchAll(/<!-- bench:([a-z0-9-]+) -->[\s\S]*?<!-- \/bench:\1 -->/g)) {
+// A marker names a result file, optionally with the key of its table: bench:faces.matching
+for (const m of text.matchAll(
+  /<!-- bench:([a-z0-9-]+)(?:\.([a-z]+))? -->[\s\S]*?<!-- \/bench:\1(?:\.\2)? -->/g,
+)) {
   const name = m[1];
+  const key = m[2];
   const file = `bench/results/${name}.json`;
   if (!existsSync(file)) continue;
   const r = JSON.parse(readFileSync(file, 'utf8'));
-  const rows = r.runs ?? r.rows ?? [];
+  const rows = (key ? r[key] : r.runs) ?? [];
   const cols =
     r.columns ??
     Object.keys(rows[0] ?? {}).filter((k) => !['seconds', 'latencySamples', 'backend'].includes(k));
@@ -26,7 +30,8 @@ for (const m of text.matchAll(/<!-- bench:([a-z0-9-]+) -->[\s\S]*?<!-- \/bench:\
     (r.input ? `; input: ${r.input}` : '') +
     (r.params ? `; parameters: \`${JSON.stringify(r.params)}\`` : '') +
     '.';
-  const body = `<!-- bench:${name} -->\n${meta}\n\n${table(rows, cols)}\n<!-- /bench:${name} -->`;
+  const tag = key ? `${name}.${key}` : name;
+  const body = `<!-- bench:${tag} -->\n${meta}\n\n${table(rows, cols)}\n<!-- /bench:${tag} -->`;
   text = text.replace(m[0], body);
 }
 if (process.argv.includes('--check')) {

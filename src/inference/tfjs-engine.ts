@@ -73,14 +73,16 @@ export async function createTfjsEngine(pref: BackendPreference): Promise<Inferen
       return { tensors: m.numTensors, bytes: m.numBytes };
     },
     matrix(data: Float32Array, rows: number, dim: number): SimilarityMatrix {
-      const g = tfc.tensor2d(data, [rows, dim], 'float32');
+      // Held transposed ([dim, rows]): matMul(q, gT) is ~8x faster on wasm than matMul(q, g, false, true)
+      // (17.7 vs 140 ms for 8 x 10k x 1024, measured here).
+      const g = tfc.tidy(() => tfc.transpose(tfc.tensor2d(data, [rows, dim], 'float32')));
       return {
         rows,
         async topK(queries, n, k) {
           const kk = Math.min(k, rows);
           const { values, indices } = tfc.tidy(() => {
             const q = tfc.tensor2d(queries, [n, dim], 'float32');
-            return tfc.topk(tfc.matMul(q, g, false, true), kk);
+            return tfc.topk(tfc.matMul(q, g), kk);
           });
           try {
             return {

@@ -12,7 +12,9 @@ import type { BatchRunner } from './pipeline/batcher.js';
 import { loadPipeline, type PipelinePlan, planOf } from './pipeline/definition.js';
 import { buildGraph, type RunningGraph } from './pipeline/graph.js';
 import { WsHub } from './output/ws-hub.js';
-import { createApi } from './server/api.js';
+import { createApi, HttpError } from './server/api.js';
+import { largestFace } from './faces/engine.js';
+import { cropJpeg } from './faces/image.js';
 import { createHttpServer } from './server/http.js';
 import { AlertStore } from './faces/alerts.js';
 import { Gallery } from './faces/gallery/gallery.js';
@@ -45,6 +47,8 @@ export class Vigil {
   server: Server | undefined;
   faces: { gallery: Gallery; alerts: AlertStore; service: FaceService; threshold: number } | undefined;
   recognizer: Recognizer | undefined;
+  /** The newest decoded frame of each stream. */
+  readonly latestFrames = new Map<string, Frame>();
   private readonly undo: Array<() => Promise<void> | void> = [];
 
   private constructor(
@@ -259,6 +263,7 @@ export class Vigil {
                 people: this.faces?.gallery.list().length ?? null,
               }),
               faces: this.faces ? { service: this.faces.service, alerts: this.faces.alerts } : undefined,
+              liveFace: (stream, trackId) => this.liveFace(stream, trackId),
               maxBodyBytes: 20 * 1024 * 1024,
               log: (m, err) => this.log.error({ err: (err as Error)?.message }, m),
             }),
@@ -290,12 +295,97 @@ export class Vigil {
         },
       ],
       [
+        'live stats',
+        () => {
+          // The newest frame of each stream (one pooled buffer held): enroll "the face on camera X now".
+          for (const src of this.sources) {
+            const sub = src.frames$.subscribe((f) => {
+              this.latestFrames.get(src.id)?.release();
+              this.latestFrames.set(src.id, f.retain());
+            });
+            this.undo.push(() => {
+              sub.unsubscribe();
+              this.latestFrames.get(src.id)?.release();
+              this.latestFrames.delete(src.id);
+            });
+          }
+          // Per-stream rates for the page, every 2 s.
+          let prev = new Map<string, number>();
+          let prevT = performance.now();
+          const timer = setInterval(async () => {
+            const now = performance.now();
+            const cur = new Map<string, number>();
+            for (const [name, m] of [
+              ['decoded', this.metrics.framesDecoded],
+              ['processed', this.metrics.framesProcessed],
+              ['sent', this.metrics.framesSent],
+              ['dropped', this.metrics.framesDropped],
+            ] as const) {
+              for (const v of (await m.get()).values) {
+                const key = `${v.labels.stream}|${name}`;
+                cur.set(key, (cur.get(key) ?? 0) + v.value);
+              }
+            }
+            const dt = (now - prevT) / 1000;
+            const rate = (id: string, name: string) =>
+              Math.max(0, ((cur.get(`${id}|${name}`) ?? 0) - (prev.get(`${id}|${name}`) ?? 0)) / dt);
+            const streams = Object.fromEntries(
+              this.sources.map((s) => [
+                s.id,
+                {
+                  decodedFps: rate(s.id, 'decoded'),
+                  processedFps: rate(s.id, 'processed'),
+                  sentFps: rate(s.id, 'sent'),
+                  droppedPerSecond: rate(s.id, 'dropped'),
+                },
+              ]),
+            );
+            prev = cur;
+            prevT = now;
+            this.hub?.broadcast({ type: 'stats', streams });
+          }, 2000);
+          timer.unref();
+          this.undo.push(() => clearInterval(timer));
+        },
+      ],
+      [
         'start streams',
         () => {
           for (const s of this.sources) s.start();
         },
       ],
     ];
+  }
+
+  /**
+   * A JPEG of a face on a live camera now: the given track, else the largest face of the stream's
+   * latest detections, cut with a margin from the newest frame (for enrolling from the page).
+   */
+  private async liveFace(stream: string, trackId?: number): Promise<Buffer> {
+    if (!this.sources.some((s) => s.id === stream)) throw new HttpError(404, `no stream "${stream}"`);
+    const frame = this.latestFrames.get(stream);
+    const dets = (this.graph?.latest.get(stream)?.detections ?? []) as Array<
+      Detection & { trackId?: number }
+    >;
+    if (!frame) throw new HttpError(409, `stream "${stream}" has no frame yet`);
+    const pick = trackId !== undefined ? dets.find((d) => d.trackId === trackId) : largestFace(dets);
+    if (!pick)
+      throw new HttpError(
+        422,
+        trackId !== undefined
+          ? `no face with track ${trackId} on "${stream}" now`
+          : `no face on "${stream}" now`,
+      );
+    frame.retain();
+    try {
+      return await cropJpeg({ width: frame.width, height: frame.height, pixels: frame.pixels }, pick.box, {
+        margin: 0.6,
+        size: 400,
+        quality: 92,
+      });
+    } finally {
+      frame.release();
+    }
   }
 
   /** The detector as a batch runner, with per-call metrics. */

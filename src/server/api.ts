@@ -20,6 +20,8 @@ export interface ApiDeps {
   health: () => unknown;
   /** Present when the pipeline recognises faces. */
   faces?: { service: FaceService; alerts: AlertStore };
+  /** A JPEG of a face on a live camera now (a track, or the largest face). */
+  liveFace?: (stream: string, trackId?: number) => Promise<Buffer>;
   maxBodyBytes: number;
   log?: (msg: string, err?: unknown) => void;
 }
@@ -162,6 +164,19 @@ export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
         const name = url.searchParams.get('name');
         if (name === null) throw new HttpError(400, 'name is required');
         return { status: 201, json: await f.service.enroll(name, [snap]) };
+      },
+    ],
+    [
+      'POST',
+      /^\/api\/people\/from-stream\/([A-Za-z0-9_-]{1,64})$/,
+      async (_req, m, url) => {
+        const f = faces();
+        if (!d.liveFace) throw new HttpError(409, 'live enrollment is not available');
+        const name = url.searchParams.get('name');
+        if (name === null) throw new HttpError(400, 'name is required');
+        const track = url.searchParams.get('track');
+        const jpeg = await d.liveFace(m[1] as string, track === null ? undefined : id(track));
+        return { status: 201, json: await f.service.enroll(name, [jpeg]) };
       },
     ],
     [

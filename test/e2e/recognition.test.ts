@@ -126,4 +126,23 @@ describe.skipIf(why)('live recognition end to end (RTSP, one-shot enrollment, tr
     expect(m).toMatch(/vigil_alerts_total\{stream="stage",person="lin_manuel_miranda"\} [1-9]/);
     expect(m).toMatch(/vigil_gallery_people 3/);
   });
+
+  it('enrolls the face on the live camera now (the page’s "take the current face")', async () => {
+    const bad = await fetch(`${base}/api/people/from-stream/nope?name=x`, { method: 'POST' });
+    expect(bad.status).toBe(404);
+    expect(((await bad.json()) as { error: string }).error).toContain('no stream "nope"');
+    let res: Response | undefined;
+    for (let i = 0; i < 40; i++) {
+      res = await fetch(
+        `${base}/api/people/from-stream/stage?name=${encodeURIComponent('person on stage')}`,
+        { method: 'POST' },
+      );
+      if (res.status === 201) break;
+      expect([422, 201]).toContain(res.status); // 422: no face on camera at this moment (audience shots)
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(res?.status).toBe(201);
+    const people = (await (await fetch(`${base}/api/people`)).json()) as Array<{ name: string }>;
+    expect(people.map((p) => p.name)).toContain('person on stage');
+  });
 });

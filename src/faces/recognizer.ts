@@ -177,7 +177,6 @@ export class Recognizer {
       t.recognizing = false;
       const f = faces[i];
       if (!f) continue;
-      const before = t.identity?.label;
       const vote = g
         ? identify(f.rows, f.sims, g, this.opts.threshold)
         : { personId: null, label: 'unknown', similarity: 0 };
@@ -192,7 +191,9 @@ export class Recognizer {
         { personId: vote.personId, label: vote.label, similarity: vote.similarity },
         quality(t),
       );
-      if (!now || now.label === before) continue;
+      if (!now) continue;
+      // An unknown face alerts only once two recognitions agree (one bad angle is not a stranger).
+      if (now.personId === null && t.votes.filter((v) => v.personId === null).length < 2) continue;
       if (!this.rules.shouldFire(job.streamId, t.id, now.label, Date.now())) continue;
       await this.fire(job, t, now.label, now.personId, now.similarity);
     }

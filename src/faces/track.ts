@@ -10,6 +10,8 @@ export interface TrackerOptions {
   refreshMs: number;
   /** "Much better": face area x score grew by this factor since the last recognition. */
   qualityGain: number;
+  /** A track not (yet) matched to anyone is re-checked this soon, to confirm or correct it quickly. */
+  unknownRefreshMs?: number;
 }
 
 export const DEFAULT_TRACKER: TrackerOptions = {
@@ -157,7 +159,9 @@ export class FaceTracker {
   needsRecognition(t: Track, now: number): boolean {
     if (t.recognizing) return false;
     if (!t.votes.length) return true;
-    if (now - t.lastRecognizedAt >= this.opts.refreshMs) return true;
+    const unsure = t.identity === null || (t.identity.personId === null && t.votes.length < 3);
+    if (now - t.lastRecognizedAt >= (unsure ? (this.opts.unknownRefreshMs ?? 600) : this.opts.refreshMs))
+      return true;
     return quality(t) >= t.bestQuality * this.opts.qualityGain;
   }
 

@@ -32,7 +32,9 @@ export class FrameSplitter {
     private readonly onDrop: () => void = () => {},
   ) {
     this.frameSize = opts.width * opts.height * 3;
-    this.pool = new BufferPool(this.frameSize, opts.poolSize ?? 8);
+    // Holders: inference slot + in flight, recognition slot + in flight, encoder running + waiting, the
+    // newest frame kept for live enrollment, one being cut: 12 leaves headroom.
+    this.pool = new BufferPool(this.frameSize, opts.poolSize ?? 12);
     this.seq = opts.firstSeq ?? 0;
     this.now = opts.now ?? Date.now;
   }

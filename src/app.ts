@@ -130,6 +130,15 @@ export class Vigil {
           });
           this.undo.push(() => gallery.close());
           const alerts = new AlertStore(gallery.db);
+          const purge = () => {
+            const r = alerts.purge(c.retention);
+            if (r.snapshots || r.alerts)
+              this.log.info({ ...r, retention: c.retention }, 'retention: expired face data removed');
+          };
+          purge();
+          const purger = setInterval(purge, 3_600_000);
+          purger.unref();
+          this.undo.push(() => clearInterval(purger));
           const service = new FaceService(this.host, gallery, threshold, rec);
           this.faces = { gallery, alerts, service, threshold };
           const missing = gallery.photosToEmbed().length;

@@ -122,6 +122,17 @@ export const ConfigSchema = z
     ffmpegPath: z.string().optional(),
     inference: InferenceSchema.default(InferenceSchema.parse({})),
     output: OutputSchema.default(OutputSchema.parse({})),
+    /**
+     * Face images are personal data: alert snapshots are deleted after `snapshotDays`, alerts after
+     * `alertDays` (0 keeps them forever). Purged hourly and at start-up.
+     */
+    retention: z
+      .object({
+        snapshotDays: z.number().min(0).default(30),
+        alertDays: z.number().min(0).default(365),
+      })
+      .strict()
+      .default({ snapshotDays: 30, alertDays: 365 }),
     /** Webhooks that receive every alert as JSON (POST, retried on failure). */
     alerts: z
       .object({

@@ -133,6 +133,28 @@ export class AlertStore {
     return rows.map((r) => this.row(r));
   }
 
+  /**
+   * Retention: drops snapshots older than `snapshotDays` and alerts older than `alertDays`
+   * (0: keep). Returns how many snapshots and alerts were removed.
+   */
+  purge(
+    opts: { snapshotDays: number; alertDays: number },
+    now = Date.now(),
+  ): { snapshots: number; alerts: number } {
+    const day = 86_400_000;
+    const snapshots =
+      opts.snapshotDays > 0
+        ? this.db
+            .prepare('UPDATE alerts SET snapshot = NULL WHERE snapshot IS NOT NULL AND time < ?')
+            .run(now - opts.snapshotDays * day).changes
+        : 0;
+    const alerts =
+      opts.alertDays > 0
+        ? this.db.prepare('DELETE FROM alerts WHERE time < ?').run(now - opts.alertDays * day).changes
+        : 0;
+    return { snapshots, alerts };
+  }
+
   snapshot(id: number): Buffer | undefined {
     const r = this.db.prepare('SELECT snapshot FROM alerts WHERE id = ?').get(id) as
       | { snapshot: Buffer | null }

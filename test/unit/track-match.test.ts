@@ -7,7 +7,11 @@ import { identify, verify } from '../../src/faces/match.js';
 import { DEFAULT_TRACKER, FaceTracker, matchScore, voteIdentity } from '../../src/faces/track.js';
 import type { Detection } from '../../src/inference/contract.js';
 
-const det = (x: number, y: number, w = 40, score = 0.9): Detection => ({ box: [x, y, x + w, y + w], score, landmarks: [] });
+const det = (x: number, y: number, w = 40, score = 0.9): Detection => ({
+  box: [x, y, x + w, y + w],
+  score,
+  landmarks: [],
+});
 
 describe('FaceTracker', () => {
   it('keeps a track id while the face moves, starts new ones for new faces, ends lost tracks', () => {
@@ -34,7 +38,9 @@ describe('FaceTracker', () => {
 
   it('asks for recognition once per track, then on refresh or a much better face', () => {
     const t = new FaceTracker({ ...DEFAULT_TRACKER, refreshMs: 1000 });
-    const tr = t.update([det(0, 0, 40)], 0).assigned[0] as NonNullable<ReturnType<FaceTracker['update']>['assigned'][0]>;
+    const tr = t.update([det(0, 0, 40)], 0).assigned[0] as NonNullable<
+      ReturnType<FaceTracker['update']>['assigned'][0]
+    >;
     expect(t.needsRecognition(tr, 0)).toBe(true);
     t.addVote(tr, { personId: 1, label: 'ada', similarity: 0.8 }, 40 * 40 * 0.9);
     tr.lastRecognizedAt = 0;
@@ -45,9 +51,16 @@ describe('FaceTracker', () => {
   });
 
   it('votes: one poor frame does not flip a name', () => {
-    const v = (label: string, similarity: number, personId: number | null = 1) => ({ label, similarity, personId });
+    const v = (label: string, similarity: number, personId: number | null = 1) => ({
+      label,
+      similarity,
+      personId,
+    });
     expect(voteIdentity([v('ada', 0.8), v('ada', 0.75), v('unknown', 0.3, null)])?.label).toBe('ada');
-    expect(voteIdentity([v('ada', 0.6), v('unknown', 0.3, null), v('unknown', 0.3, null), v('unknown', 0.2, null)])?.label).toBe('unknown');
+    expect(
+      voteIdentity([v('ada', 0.6), v('unknown', 0.3, null), v('unknown', 0.3, null), v('unknown', 0.2, null)])
+        ?.label,
+    ).toBe('unknown');
     expect(voteIdentity([])).toBeNull();
     expect(matchScore([0, 0, 10, 10], [100, 100, 110, 110], 0.3)).toBe(0);
   });
@@ -66,7 +79,11 @@ describe('decisions', () => {
     ]),
   };
   it('identifies the best person over all their photos, or unknown below the threshold', () => {
-    expect(identify([1, 2, 0], [0.9, 0.7, 0.5], g, 0.6)).toMatchObject({ personId: 7, label: 'ada', similarity: 0.9 });
+    expect(identify([1, 2, 0], [0.9, 0.7, 0.5], g, 0.6)).toMatchObject({
+      personId: 7,
+      label: 'ada',
+      similarity: 0.9,
+    });
     const u = identify([2, 0], [0.55, 0.4], g, 0.6);
     expect(u).toMatchObject({ personId: null, label: 'unknown', nearest: { personId: 9, name: 'bob' } });
     expect(identify([], [], g, 0.6).label).toBe('unknown');
@@ -140,7 +157,12 @@ describe('alerts', () => {
     try {
       expect(await postWebhook({ url }, alert, { baseDelayMs: 20 })).toBe(true);
       expect(calls).toBe(2);
-      expect(got[0]).toMatchObject({ type: 'new', camera: 'cam', sub_label: 'ada', after: { id: 1, track_id: 3 } });
+      expect(got[0]).toMatchObject({
+        type: 'new',
+        camera: 'cam',
+        sub_label: 'ada',
+        after: { id: 1, track_id: 3 },
+      });
       // a client error (4xx) is not retried
       const bad = `http://127.0.0.1:${(server.address() as AddressInfo).port}/nope`;
       calls = 0;
@@ -149,5 +171,25 @@ describe('alerts', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('retention', () => {
+  it('expires snapshots and alerts by age, keeping newer ones', async () => {
+    const Database = (await import('better-sqlite3')).default;
+    const { AlertStore } = await import('../../src/faces/alerts.js');
+    const db = new Database(':memory:');
+    const store = new AlertStore(db);
+    const day = 86_400;
+    const now = Date.now();
+    const base = { camera: 'cam', sub_label: 'unknown', person_id: null, score: 0.3, track_id: 1 };
+    const old = store.add({ ...base, start_time: now / 1000 - 40 * day }, Buffer.from('jpeg'));
+    const mid = store.add({ ...base, start_time: now / 1000 - 10 * day }, Buffer.from('jpeg'));
+    const fresh = store.add({ ...base, start_time: now / 1000 - 1 }, Buffer.from('jpeg'));
+    expect(store.purge({ snapshotDays: 7, alertDays: 30 }, now)).toEqual({ snapshots: 2, alerts: 1 });
+    expect(store.get(old.id)).toBeUndefined();
+    expect(store.get(mid.id)?.has_snapshot).toBe(false);
+    expect(store.snapshot(fresh.id)?.toString()).toBe('jpeg');
+    expect(store.purge({ snapshotDays: 0, alertDays: 0 }, now)).toEqual({ snapshots: 0, alerts: 0 });
   });
 });

@@ -19,6 +19,8 @@ export interface AnalyzedFace extends Detection {
   /** Best gallery rows and their cosine similarities (when the host has a gallery). */
   rows: number[];
   sims: number[];
+  /** The gallery version the worker matched against (undefined: it had none). */
+  galleryVersion: number | undefined;
 }
 
 /**
@@ -82,6 +84,7 @@ export class FaceEngine {
       topK,
     );
     return r.faces.map((e, i) => ({
+      galleryVersion: r.galleryVersion,
       ...(faces[i] as Detection),
       score: (faces[i] as Detection).score ?? 1,
       embedding: e.embedding,

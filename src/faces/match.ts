@@ -60,3 +60,17 @@ export function verify(a: Float32Array, b: Float32Array, threshold: number): Ver
     threshold: { similarity: threshold, distance: Math.sqrt(Math.max(0, 2 - 2 * threshold)) },
   };
 }
+
+/** Best rows of the gallery for one embedding, computed here (fallback when the worker's gallery version is gone). */
+export function topRows(e: Float32Array, g: GalleryMatrix, k: number): { rows: number[]; sims: number[] } {
+  const best: Array<{ r: number; s: number }> = [];
+  for (let r = 0; r < g.rows; r++) {
+    const s = dot(e, g.data.subarray(r * g.dim, (r + 1) * g.dim));
+    if (best.length < k || s > (best[best.length - 1] as { s: number }).s) {
+      best.push({ r, s });
+      best.sort((a, b) => b.s - a.s);
+      if (best.length > k) best.pop();
+    }
+  }
+  return { rows: best.map((b) => b.r), sims: best.map((b) => b.s) };
+}

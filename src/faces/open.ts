@@ -41,6 +41,10 @@ export async function openFaces(config: VigilConfig): Promise<{
     version: space,
     dim: host.embedDim,
   });
+  // The worker matches against the gallery: load it now and after every change.
+  const load = (m: ReturnType<Gallery['matrix']>) => host.setGallery(m.version, m.data, m.rows, m.dim);
+  load(gallery.matrix());
+  gallery.onChange(load);
   return {
     service: new FaceService(host, gallery, threshold, rec),
     gallery,

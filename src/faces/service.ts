@@ -1,9 +1,16 @@
 import sharp from 'sharp';
 import type { InferenceHost } from '../inference/host.js';
 import { type AnalyzedFace, FaceEngine, largestFace } from './engine.js';
-import { type Gallery, GalleryError, type Person, type PhotoInput, validName } from './gallery/gallery.js';
+import {
+  type Gallery,
+  GalleryError,
+  type GalleryMatrix,
+  type Person,
+  type PhotoInput,
+  validName,
+} from './gallery/gallery.js';
 import { cropJpeg, decodeImage, ImageError, type RgbImage } from './image.js';
-import { type Identity, identify, type Verification, verify } from './match.js';
+import { type Identity, identify, topRows, type Verification, verify } from './match.js';
 
 export interface IdentifiedFace {
   box: [number, number, number, number];
@@ -14,6 +21,8 @@ export interface IdentifiedFace {
 /** Enrollment, identification and verification of still images: what the HTTP API and the CLI call. */
 export class FaceService {
   readonly engine: FaceEngine;
+  /** Recent gallery versions: worker results name the version they matched against. */
+  private readonly versions = new Map<number, GalleryMatrix>();
   constructor(
     host: InferenceHost,
     readonly gallery: Gallery,
@@ -24,6 +33,12 @@ export class FaceService {
       { backend: 'auto', embedModel: embed.model, align: embed.align, context: embed.context },
       host,
     );
+    const keep = (m: GalleryMatrix) => {
+      this.versions.set(m.version, m);
+      for (const v of this.versions.keys()) if (v < m.version - 8) this.versions.delete(v);
+    };
+    keep(gallery.matrix());
+    gallery.onChange(keep);
   }
 
   /** One photo of one person: exactly one face, or a clear error naming the image. */
@@ -75,13 +90,17 @@ export class FaceService {
   async identify(image: Buffer): Promise<IdentifiedFace[]> {
     const img = await decodeImage(image);
     const faces = await this.engine.analyze(img, 5);
-    const g = this.gallery.matrix();
-    // The worker matched against its gallery version; the rows are re-checked against the current one.
-    return faces.map((f) => ({
-      box: f.box,
-      score: f.score,
-      identity: identify(f.rows, f.sims, g, this.threshold),
-    }));
+    return faces.map((f) => {
+      // Rows are read in the gallery version the worker matched against; if that version is gone
+      // (many changes meanwhile), the match is recomputed against the current gallery.
+      let g = f.galleryVersion === undefined ? undefined : this.versions.get(f.galleryVersion);
+      let { rows, sims } = f;
+      if (!g) {
+        g = this.gallery.matrix();
+        ({ rows, sims } = topRows(f.embedding, g, 5));
+      }
+      return { box: f.box, score: f.score, identity: identify(rows, sims, g, this.threshold) };
+    });
   }
 
   /** Is the main face of `a` the same person as the main face of `b`? */

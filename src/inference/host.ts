@@ -223,6 +223,8 @@ export class InferenceHost {
         backend: this.opts.backend,
         tasks: this.opts.tasks,
       } satisfies ToWorker);
+      // A restarted worker gets the current gallery too (it queues behind init in the worker).
+      if (this.gallery) worker.postMessage(this.gallery);
     });
   }
 

@@ -18,7 +18,19 @@ let detector:
 let embedder:
   | { model: LoadedModel; m: ModelManifest; size: number; dim: number; align: boolean; context: number }
   | undefined;
-let gallery: { version: number; matrix: SimilarityMatrix } | undefined;
+interface WorkerGallery {
+  version: number;
+  matrix: SimilarityMatrix;
+  /** Requests using it; a replaced gallery is disposed when the last one finishes. */
+  users: number;
+  retired: boolean;
+}
+let gallery: WorkerGallery | undefined;
+const release = (g: WorkerGallery | undefined) => {
+  if (!g) return;
+  g.users--;
+  if (g.retired && g.users === 0) g.matrix.dispose();
+};
 /** Messages that need the engine wait for initialisation. */
 let initDone: Promise<void> = Promise.resolve();
 
@@ -102,10 +114,27 @@ async function detect(frames: FramePayload[]): Promise<Detection[][]> {
     : perFrame;
 }
 
-async function embed(msg: Extract<ToWorker, { type: 'run'; task: 'embed' }>): Promise<EmbeddedFace[]> {
+async function embed(
+  msg: Extract<ToWorker, { type: 'run'; task: 'embed' }>,
+): Promise<{ faces: EmbeddedFace[]; version: number | undefined }> {
   const e = embedder;
+  // One gallery for the whole request: a swap while the model runs must not mix versions.
+  const g = gallery;
+  if (g) g.users++;
+  try {
+    return await embedWith(e, g, msg);
+  } finally {
+    release(g);
+  }
+}
+
+async function embedWith(
+  e: typeof embedder,
+  g: WorkerGallery | undefined,
+  msg: Extract<ToWorker, { type: 'run'; task: 'embed' }>,
+): Promise<{ faces: EmbeddedFace[]; version: number | undefined }> {
   if (!e) throw new Error('embed task not initialised');
-  if (!msg.faces.length) return [];
+  if (!msg.faces.length) return { faces: [], version: g?.version };
   const { size, dim } = e;
   const per = size * size * 3;
   const batch = new Float32Array(per * msg.faces.length);
@@ -131,15 +160,16 @@ async function embed(msg: Extract<ToWorker, { type: 'run'; task: 'embed' }>): Pr
   }
   let top: { indices: Int32Array; values: Float32Array } | undefined;
   let k = 0;
-  if (gallery && gallery.matrix.rows > 0 && msg.topK > 0) {
-    k = Math.min(msg.topK, gallery.matrix.rows);
-    top = await gallery.matrix.topK(embs, n, k);
+  if (g && g.matrix.rows > 0 && msg.topK > 0) {
+    k = Math.min(msg.topK, g.matrix.rows);
+    top = await g.matrix.topK(embs, n, k);
   }
-  return msg.faces.map((_, i) => ({
+  const faces = msg.faces.map((_, i) => ({
     embedding: embs.slice(i * dim, (i + 1) * dim),
     rows: top ? Array.from(top.indices.subarray(i * k, (i + 1) * k)) : [],
     sims: top ? Array.from(top.values.subarray(i * k, (i + 1) * k)) : [],
   }));
+  return { faces, version: g?.version };
 }
 
 port.on('message', (msg: ToWorker) => {
@@ -150,9 +180,17 @@ port.on('message', (msg: ToWorker) => {
       const old = gallery;
       gallery =
         msg.rows > 0
-          ? { version: msg.version, matrix: engine.matrix(msg.data, msg.rows, msg.dim) }
+          ? {
+              version: msg.version,
+              matrix: engine.matrix(msg.data, msg.rows, msg.dim),
+              users: 0,
+              retired: false,
+            }
           : undefined;
-      old?.matrix.dispose();
+      if (old) {
+        old.retired = true;
+        if (old.users === 0) old.matrix.dispose();
+      }
     });
   } else if (msg.type === 'crash') {
     // Fault injection for tests: an uncaught error kills this worker.
@@ -174,8 +212,7 @@ port.on('message', (msg: ToWorker) => {
           tensors: engine.memory().tensors,
         });
       } else if (msg.task === 'embed') {
-        const version = gallery?.version;
-        const faces = await embed(msg);
+        const { faces, version } = await embed(msg);
         send(
           {
             type: 'result',

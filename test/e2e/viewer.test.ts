@@ -1,83 +1,208 @@
+// The live page in a real Chromium against a real Vigil, with sources that need no data: the embedded
+// demo (faces) and an ffmpeg test pattern. Grid, overlay, per-tile stats, pausing hidden video,
+// reconnecting after a server restart. The RTSP / recognition parts are in viewer-rtsp.test.ts.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Vigil } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
-import { browserUnavailable, launchBrowser } from '../helpers/browser.js';
+import { browserUnavailable, launchBrowser, setPageVisibility, until } from '../helpers/browser.js';
 import { metricSum, parseMetrics } from '../helpers/ws-client.js';
 
 const unavailable = browserUnavailable();
 if (unavailable) console.warn(`SKIPPED viewer tests: ${unavailable}`);
 
-describe.skipIf(unavailable)('the live page in a real Chromium', () => {
+interface Snap {
+  state: string;
+  subscribed: boolean;
+  visible: boolean;
+  framesShown: number;
+  shownFps: number;
+  latencyMs: number | null;
+  rates: { processedFps: number } | null;
+  header: { seq: number; captureTs: number } | null;
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'vigil-viewer-'));
+const config = (port: number) =>
+  validateConfig({
+    server: { host: '127.0.0.1', port },
+    log: { level: 'silent' },
+    dataDir,
+    inference: { backend: 'wasm' },
+    streams: [
+      { id: 'demo', demo: true, detectFps: 5, displayFps: 10 },
+      {
+        id: 'pattern',
+        lavfi: 'testsrc2=size=320x180:rate=10',
+        width: 320,
+        height: 180,
+        detectFps: 1,
+        displayFps: 10,
+      },
+    ],
+  });
+
+const tile = (page: Page, id: string) =>
+  page.evaluate((i) => (window as unknown as { vigil: { tile(id: string): Snap } }).vigil.tile(i), id);
+
+describe.skipIf(unavailable)('the live page in a real Chromium (demo and test-pattern cameras)', () => {
   let vigil: Vigil;
+  let browser: Browser;
+  let page: Page;
+
   beforeAll(async () => {
-    vigil = await Vigil.start(
-      validateConfig({
-        server: { host: '127.0.0.1', port: 0 },
-        log: { level: 'silent' },
-        inference: { backend: 'wasm' },
-        streams: [{ id: 'demo', demo: true, detectFps: 5, displayFps: 10 }],
-      }),
+    [vigil, browser] = await Promise.all([Vigil.start(config(0)), launchBrowser()]);
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`http://127.0.0.1:${vigil.address.port}/`);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await vigil?.stop();
+  });
+
+  it('shows live video that changes, boxes on the overlay, and per-tile stats', async () => {
+    await page.waitForSelector('section.tile[data-stream="demo"][data-state="live"]', { timeout: 20_000 });
+    await page.waitForFunction(
+      () => (document.querySelector('[data-stream="demo"] canvas.video') as HTMLCanvasElement).width > 0,
+      null,
+      { timeout: 10_000 },
+    );
+    const sample = () =>
+      page.evaluate(() => {
+        const v = document.querySelector('[data-stream="demo"] canvas.video') as HTMLCanvasElement;
+        const d = (v.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, v.width, v.height).data;
+        let sum = 0;
+        for (let i = 0; i < d.length; i += 97) sum += d[i] as number;
+        return { w: v.width, h: v.height, sum };
+      });
+    const a = await sample();
+    await page.waitForTimeout(1500);
+    const b = await sample();
+    expect([a.w, a.h]).toEqual([640, 360]);
+    expect(a.sum).toBeGreaterThan(0);
+    expect(b.sum).not.toBe(a.sum); // the picture moves
+
+    // the demo shows faces: boxes are drawn on the overlay from the metadata, and can be turned off
+    const overlayPainted = () =>
+      page.evaluate(() => {
+        const o = document.querySelector('[data-stream="demo"] canvas.overlay') as HTMLCanvasElement;
+        const d = (o.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, o.width, o.height).data;
+        for (let i = 3; i < d.length; i += 4) if ((d[i] as number) > 0) return true;
+        return false;
+      });
+    await until(overlayPainted, 10_000, 'boxes on the overlay');
+    await page.uncheck('#overlay');
+    expect(await overlayPainted()).toBe(false);
+    await page.check('#overlay');
+    await until(overlayPainted, 5_000, 'boxes back on the overlay');
+
+    // per tile: fps shown (measured in the page), processed fps and drops (server stats), latency
+    await page.waitForFunction(
+      () => {
+        const t = (window as unknown as { vigil: { tile(id: string): Snap } }).vigil.tile('demo');
+        return t.shownFps > 3 && (t.rates?.processedFps ?? 0) > 0 && t.latencyMs !== null;
+      },
+      null,
+      { timeout: 10_000 },
+    );
+    const text = (cls: string) => page.locator(`[data-stream="demo"] .info .${cls}`).innerText();
+    expect(Number.parseFloat(await text('fps'))).toBeGreaterThan(3);
+    expect(Number.parseFloat(await text('processed'))).toBeGreaterThan(0);
+    expect(await text('drops')).toMatch(/^\d+\.\d\/s$/);
+    expect(await text('latency')).toMatch(/^\d+ ms$/);
+    expect(Number.parseFloat(await text('latency'))).toBeLessThan(5000);
+    // the page reports capture-to-display latency (displayed messages), exported as a metric
+    await until(
+      async () =>
+        metricSum(
+          parseMetrics(await (await fetch(`http://127.0.0.1:${vigil.address.port}/metrics`)).text()),
+          'vigil_capture_to_display_seconds_count',
+          { stream: 'demo' },
+        ) > 0,
+      5_000,
+      'vigil_capture_to_display_seconds',
+    );
+    // without recognition the alerts panel and the People view show the server's reason
+    expect(await page.locator('#alerts .panel-note').innerText()).toContain(
+      'face recognition is not enabled',
     );
   });
-  afterAll(() => vigil?.stop());
 
-  it('shows live video that changes over time, with the detections drawn on the overlay', async () => {
-    const browser = await launchBrowser();
-    try {
-      const page = await browser.newPage();
-      await page.goto(`http://127.0.0.1:${vigil.address.port}/`);
-      await page.waitForSelector('section.tile[data-state="live"]', { timeout: 20_000 });
-      const sample = () =>
-        page.evaluate(() => {
-          const v = document.querySelector('section.tile canvas.video') as HTMLCanvasElement;
-          const o = document.querySelector('section.tile canvas.overlay') as HTMLCanvasElement;
-          const px = (c: HTMLCanvasElement) =>
-            Array.from(
-              (c.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, c.width, c.height).data,
-            );
-          const video = px(v);
-          let sum = 0;
-          for (let i = 0; i < video.length; i += 97) sum += video[i] as number;
-          const overlayPainted = px(o)
-            .filter((_, i) => i % 4 === 3)
-            .some((a) => a > 0);
-          return { w: v.width, h: v.height, sum, overlayPainted };
-        });
-      await page.waitForFunction(
-        () => (document.querySelector('section.tile canvas.video') as HTMLCanvasElement)?.width > 0,
-        null,
-        { timeout: 10_000 },
-      );
-      const a = await sample();
-      await page.waitForTimeout(1500);
-      const b = await sample();
-      expect([a.w, a.h]).toEqual([640, 360]);
-      expect(a.sum).toBeGreaterThan(0);
-      expect(b.sum).not.toBe(a.sum); // the picture moves
-      // the demo shows faces: boxes are drawn on the overlay from the metadata
-      await page.waitForFunction(
-        () => {
-          const o = document.querySelector('section.tile canvas.overlay') as HTMLCanvasElement;
-          const d = (o.getContext('2d') as CanvasRenderingContext2D).getImageData(
-            0,
-            0,
-            o.width,
-            o.height,
-          ).data;
-          for (let i = 3; i < d.length; i += 4) if ((d[i] as number) > 0) return true;
-          return false;
-        },
-        null,
-        { timeout: 10_000 },
-      );
-      const fps = await page.locator('section.tile .fps').innerText();
-      expect(Number.parseFloat(fps)).toBeGreaterThan(3);
-      // the page reports capture-to-display latency, exported as a metric
-      await page.waitForTimeout(2000);
-      const m = parseMetrics(await (await fetch(`http://127.0.0.1:${vigil.address.port}/metrics`)).text());
-      expect(metricSum(m, 'vigil_capture_to_display_seconds_count', { stream: 'demo' })).toBeGreaterThan(0);
-    } finally {
-      await browser.close();
-    }
+  it('unsubscribes from video it cannot show (off-screen tile, hidden tab) and resumes at the newest frame', async () => {
+    await until(() => vigil.hub.hasSubscribers('pattern'), 10_000, 'the page to subscribe to pattern');
+    // a narrow window: one column, the second tile below the fold
+    await page.setViewportSize({ width: 640, height: 400 });
+    await until(() => !vigil.hub.hasSubscribers('pattern'), 5_000, 'pattern unsubscribed while off-screen');
+    expect(vigil.hub.hasSubscribers('demo')).toBe(true);
+    const before = (await tile(page, 'pattern')).framesShown;
+    await page.waitForTimeout(1000);
+    expect((await tile(page, 'pattern')).framesShown).toBe(before); // nothing arrives, nothing decoded
+
+    await page.locator('[data-stream="pattern"]').scrollIntoViewIfNeeded();
+    await until(
+      () => vigil.hub.hasSubscribers('pattern'),
+      5_000,
+      'pattern subscribed again when scrolled in',
+    );
+    await page.waitForFunction(
+      (n) =>
+        (window as unknown as { vigil: { tile(id: string): Snap } }).vigil.tile('pattern').framesShown > n,
+      before,
+      { timeout: 5_000 },
+    );
+    // it resumes at a fresh frame, not a backlog from while it was paused
+    const resumed = await tile(page, 'pattern');
+    expect(Date.now() - (resumed.header?.captureTs ?? 0)).toBeLessThan(2000);
+
+    // the whole tab hidden: no stream at all
+    await setPageVisibility(page, 'hidden');
+    await until(
+      () => !vigil.hub.hasSubscribers('pattern') && !vigil.hub.hasSubscribers('demo'),
+      5_000,
+      'every stream unsubscribed while the tab is hidden',
+    );
+    const hidden = (await tile(page, 'pattern')).framesShown;
+    await setPageVisibility(page, 'visible');
+    await until(() => vigil.hub.hasSubscribers('pattern'), 5_000, 'pattern subscribed when the tab shows');
+    await page.waitForFunction(
+      (n) =>
+        (window as unknown as { vigil: { tile(id: string): Snap } }).vigil.tile('pattern').framesShown > n,
+      hidden,
+      { timeout: 5_000 },
+    );
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await until(() => vigil.hub.hasSubscribers('demo'), 5_000, 'demo subscribed again');
+  });
+
+  it('comes back by itself when the server restarts on the same port, without a reload', async () => {
+    await page.evaluate(() => {
+      (window as unknown as { marker: number }).marker = 42;
+    });
+    const port = vigil.address.port;
+    await vigil.stop();
+    await page.waitForSelector('#conn.closed', { timeout: 5_000 });
+    await page.waitForSelector('section.tile[data-stream="demo"][data-state="offline"]', { timeout: 5_000 });
+    const shown = (await tile(page, 'demo')).framesShown;
+    vigil = await Vigil.start(config(port));
+    await page.waitForFunction(
+      (n) => {
+        const v = (window as unknown as { vigil: { connection: string; tile(id: string): Snap } }).vigil;
+        const t = v.tile('demo');
+        return v.connection === 'open' && t.state === 'live' && t.framesShown > n + 3;
+      },
+      shown,
+      { timeout: 25_000 },
+    );
+    expect(await page.evaluate(() => (window as unknown as { marker: number }).marker)).toBe(42);
+    expect(vigil.hub.hasSubscribers('demo')).toBe(true);
+    expect(await page.locator('#conn').textContent()).toBe('connected');
+
+    await page.goto(`http://127.0.0.1:${port}/#people`);
+    await expect
+      .poll(() => page.locator('#people-note').innerText(), { timeout: 5_000 })
+      .toContain('face recognition is not enabled');
   });
 });

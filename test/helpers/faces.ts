@@ -7,7 +7,7 @@ import { DEFAULT_DETECTOR } from '../../src/faces/detect/blazeface.js';
 import { type EmbeddingSpace, Gallery, type GalleryMatrix } from '../../src/faces/gallery/gallery.js';
 import { FaceService } from '../../src/faces/service.js';
 import { readThreshold, spaceVersion } from '../../src/faces/thresholds.js';
-import { InferenceHost } from '../../src/inference/host.js';
+import { type HostOptions, InferenceHost } from '../../src/inference/host.js';
 import { loadPipeline, planOf, type RecognizeStageConfig } from '../../src/pipeline/definition.js';
 
 /** The shared real data: ../shared/data from the project root (may be absent). */
@@ -88,7 +88,10 @@ export function recognizeSettings(override: Partial<Pick<RecognizeStageConfig, '
 }
 
 /** A real inference host (one worker thread) for the recognize pipeline's models, as openFaces starts it. */
-export async function startHost(rec: RecognizeStageConfig): Promise<InferenceHost> {
+export async function startHost(
+  rec: RecognizeStageConfig,
+  extra: Pick<HostOptions, 'onRestart' | 'log'> = {},
+): Promise<InferenceHost> {
   const plan = planOf(loadPipeline('recognize'));
   const host = new InferenceHost({
     workers: 1,
@@ -101,6 +104,7 @@ export async function startHost(rec: RecognizeStageConfig): Promise<InferenceHos
       },
       embed: { model: rec.model, align: rec.align, context: rec.context },
     },
+    ...extra,
   });
   await host.start();
   return host;

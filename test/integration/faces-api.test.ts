@@ -37,7 +37,8 @@ describe('faces HTTP API end to end (pipeline recognize, real models, real SQLit
   ): Promise<Res> {
     const headers: Record<string, string> = {};
     if (type !== null && body !== undefined) headers['content-type'] = type;
-    const r = await fetch(`${base}${path}`, { method, body, headers });
+    const payload = body === undefined || typeof body === 'string' ? body : new Uint8Array(body);
+    const r = await fetch(`${base}${path}`, { method, body: payload, headers });
     const buf = Buffer.from(await r.arrayBuffer());
     const ct = r.headers.get('content-type') ?? '';
     return {

@@ -53,9 +53,17 @@ describe.skipIf(missing)('Gallery + FaceService: real models in a worker, a real
   let detach: () => void = () => {};
   const others: Gallery[] = [];
   const ids: Record<string, number> = {};
+  const restarts: number[] = [];
+  /** A second photo of each enrolled person (the first was enrolled). */
+  const queries: Record<string, [string, string]> = {
+    Biden: ['biden', 'biden2.jpg'],
+    Alex: ['alex_lacamoire', 'img1.jpg'],
+    Rose: ['rose_leslie', 'img2.jpg'],
+    Kit: ['kit_harington', 'johnsnow_test1.jpg'],
+  };
 
   beforeAll(async () => {
-    host = await startHost(rec);
+    host = await startHost(rec, { onRestart: () => restarts.push(Date.now()) });
     gallery = openGallery(file, rec.model, space, host.embedDim);
     ({ service, detach } = serviceOn(host, gallery, rec, threshold));
   });
@@ -302,5 +310,52 @@ describe.skipIf(missing)('Gallery + FaceService: real models in a worker, a real
       service.enroll('Twice', [photo('biden', 'biden2.jpg'), readFileSync(samplePhoto(2))]),
     ).rejects.toThrow(/^image 2: \d+ faces found/);
     expect(galleryState(gallery.db)).toEqual(before);
+  });
+
+  it('identification racing a gallery change never attributes a face to the wrong person', async () => {
+    // Known people and a second photo of each; the first matrix row's person is deleted while the
+    // identify's embedding is in flight, so every row after it shifts.
+    const m = gallery.matrix();
+    const victim = m.rowPerson[0] as number;
+    const [name, [d, f]] = Object.entries(queries).find(([n]) => ids[n] !== victim) as [
+      string,
+      [string, string],
+    ];
+    const query = photo(d, f);
+    const calm = await whoIs(service, query);
+    expect(calm.personId).toBe(ids[name]);
+
+    const embed = host.embed.bind(host);
+    host.embed = (...args: Parameters<InferenceHost['embed']>) => {
+      const p = embed(...args); // the worker has the request; now the gallery changes
+      host.embed = embed;
+      gallery.delete(victim);
+      return p;
+    };
+    try {
+      const raced = await whoIs(service, query);
+      expect(raced.personId, JSON.stringify(raced)).toBe(ids[name]);
+      expect(raced.label).toBe(name);
+      expect(raced.similarity).toBeCloseTo(calm.similarity, 4);
+    } finally {
+      host.embed = embed;
+    }
+  });
+
+  it('a restarted inference worker still matches against the gallery', async () => {
+    const present = new Set(gallery.list().map((p) => p.id));
+    const [name, [d, f]] = Object.entries(queries).find(([n]) => present.has(ids[n] as number)) as [
+      string,
+      [string, string],
+    ];
+    const query = photo(d, f);
+    expect((await whoIs(service, query)).personId).toBe(ids[name]);
+    const n = restarts.length;
+    host.crashWorker(0);
+    await waitFor(() => (restarts.length > n ? true : undefined), 10_000, 'the worker restart');
+    await waitFor(() => (host.idle > 0 ? true : undefined), 20_000, 'the restarted worker to be ready');
+    const after = await whoIs(service, query);
+    expect(after.personId, JSON.stringify(after)).toBe(ids[name]);
+    expect(after.similarity).toBeGreaterThanOrEqual(threshold);
   });
 });

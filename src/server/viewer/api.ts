@@ -1,0 +1,34 @@
+// The HTTP API (/api/*): every error is JSON {error}; the page shows that message as is.
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, 'the server cannot be reached');
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  if (!res.ok) {
+    const msg = (body as { error?: unknown } | undefined)?.error;
+    throw new ApiError(res.status, typeof msg === 'string' ? msg : `HTTP ${res.status} ${res.statusText}`);
+  }
+  return body as T;
+}
+
+export const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));

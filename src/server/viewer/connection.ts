@@ -1,0 +1,122 @@
+// The WebSocket to Vigil: reconnects by itself, keeps the server clock offset (ping/pong) and
+// subscribes to exactly the streams the page can show (nothing is sent for hidden video).
+import type { FrameHeader, ServerMessage } from './protocol.js';
+
+export type ConnState = 'connecting' | 'open' | 'closed';
+
+export interface ConnectionEvents {
+  onState(state: ConnState): void;
+  onMessage(m: ServerMessage): void;
+  onFrame(header: FrameHeader, jpeg: Blob): void;
+}
+
+const PING_MS = 10_000;
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 5_000;
+
+export class Connection {
+  state: ConnState = 'connecting';
+  /** Server clock minus page clock, ms (from the ping with the shortest round trip). */
+  clockOffset = 0;
+  /** Round trip of that ping, ms. */
+  rttMs = Number.NaN;
+  /** Streams this socket is subscribed to now. */
+  readonly subscribed = new Set<string>();
+  private wanted = new Set<string>();
+  private ws: WebSocket | undefined;
+  private retryMs = RETRY_MIN_MS;
+  private pings: Array<{ rtt: number; offset: number }> = [];
+  private readonly decoder = new TextDecoder();
+
+  constructor(
+    private readonly url: string,
+    private readonly ev: ConnectionEvents,
+  ) {}
+
+  connect(): void {
+    const sock = new WebSocket(this.url);
+    sock.binaryType = 'arraybuffer';
+    this.ws = sock;
+    this.setState('connecting');
+    let pinger: number | undefined;
+    sock.onopen = () => {
+      this.retryMs = RETRY_MIN_MS;
+      this.subscribed.clear();
+      this.pings = [];
+      this.setState('open');
+      // A few quick pings for a good offset at once, then one every 10 s.
+      for (const ms of [0, 300, 900]) window.setTimeout(() => this.ping(), ms);
+      pinger = window.setInterval(() => this.ping(), PING_MS);
+      this.sync();
+    };
+    sock.onmessage = (ev) => {
+      if (ev.data instanceof ArrayBuffer) return this.onBinary(ev.data);
+      let m: ServerMessage;
+      try {
+        m = JSON.parse(ev.data as string) as ServerMessage;
+      } catch {
+        return;
+      }
+      if (m.type === 'pong') this.onPong(m.t, m.serverTs);
+      else if (m.type === 'hello' && !this.pings.length) this.clockOffset = m.serverTs - Date.now();
+      else if (m.type === 'error') console.warn(`vigil: ${m.message}`);
+      this.ev.onMessage(m);
+    };
+    sock.onclose = () => {
+      window.clearInterval(pinger);
+      if (this.ws !== sock) return;
+      this.subscribed.clear();
+      this.setState('closed');
+      // The server restarted or the network dropped: reconnect with capped backoff (±20% jitter).
+      const delay = this.retryMs * (0.8 + Math.random() * 0.4);
+      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+      window.setTimeout(() => this.connect(), delay);
+    };
+  }
+
+  /** Subscribes to these streams only (subscribe/unsubscribe for the difference). */
+  want(streams: Iterable<string>): void {
+    this.wanted = new Set(streams);
+    this.sync();
+  }
+
+  send(m: object): void {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(m));
+  }
+
+  private sync(): void {
+    if (this.ws?.readyState !== WebSocket.OPEN) return;
+    const add = [...this.wanted].filter((s) => !this.subscribed.has(s));
+    const drop = [...this.subscribed].filter((s) => !this.wanted.has(s));
+    if (add.length) this.send({ type: 'subscribe', streams: add });
+    if (drop.length) this.send({ type: 'unsubscribe', streams: drop });
+    for (const s of add) this.subscribed.add(s);
+    for (const s of drop) this.subscribed.delete(s);
+  }
+
+  private ping(): void {
+    this.send({ type: 'ping', t: Date.now() });
+  }
+
+  private onPong(t: number, serverTs: number): void {
+    const now = Date.now();
+    this.pings.push({ rtt: now - t, offset: serverTs - (t + now) / 2 });
+    if (this.pings.length > 8) this.pings.shift();
+    const best = this.pings.reduce((a, b) => (b.rtt < a.rtt ? b : a));
+    this.clockOffset = best.offset;
+    this.rttMs = best.rtt;
+  }
+
+  private onBinary(buf: ArrayBuffer): void {
+    const len = new DataView(buf).getUint32(0, true);
+    const header = JSON.parse(this.decoder.decode(new Uint8Array(buf, 4, len))) as FrameHeader;
+    // Frames still in flight for a stream just unsubscribed are dropped, not decoded.
+    if (!this.subscribed.has(header.stream)) return;
+    this.ev.onFrame(header, new Blob([new Uint8Array(buf, 4 + len)], { type: 'image/jpeg' }));
+  }
+
+  private setState(s: ConnState): void {
+    this.state = s;
+    this.ev.onState(s);
+  }
+}

@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { VigilConfig } from './config/schema.js';
+import type { AuthConfig, VigilConfig } from './config/schema.js';
+import { checkExposure, resolveAuth } from './server/auth.js';
 import type { Detection } from './inference/contract.js';
 import { InferenceHost } from './inference/host.js';
 import { PROJECT_ROOT } from './inference/model-loader.js';
@@ -50,6 +51,7 @@ export class Vigil {
   /** The newest decoded frame of each stream. */
   readonly latestFrames = new Map<string, Frame>();
   private readonly undo: Array<() => Promise<void> | void> = [];
+  private auth!: AuthConfig;
 
   private constructor(
     readonly config: VigilConfig,
@@ -77,6 +79,13 @@ export class Vigil {
   private initSteps(): Array<[string, () => Promise<void> | void]> {
     const c = this.config;
     return [
+      [
+        'access',
+        () => {
+          this.auth = resolveAuth(c.server.auth);
+          checkExposure(c.server.host, this.auth);
+        },
+      ],
       ['metrics', () => this.undo.push(trackEventLoopLag(this.metrics.eventLoopLag))],
       [
         'ffmpeg',
@@ -273,10 +282,11 @@ export class Vigil {
               }),
               faces: this.faces ? { service: this.faces.service, alerts: this.faces.alerts } : undefined,
               liveFace: (stream, trackId) => this.liveFace(stream, trackId),
-              maxBodyBytes: 20 * 1024 * 1024,
+              maxBodyBytes: c.server.maxUploadBytes,
               log: (m, err) => this.log.error({ err: (err as Error)?.message }, m),
             }),
             onUpgrade: (req, socket, head) => this.hub.handleUpgrade(req, socket, head),
+            auth: this.auth,
           });
           await new Promise<void>((resolve, reject) => {
             server.once('error', (e: NodeJS.ErrnoException) =>

@@ -72,6 +72,26 @@ export const ServerSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(8080),
+    /** Largest accepted request body (image uploads). */
+    maxUploadBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(512 * 1024 * 1024)
+      .default(20 * 1024 * 1024),
+    auth: z
+      .object({
+        /** Required for the API and WebSocket (Bearer header or ?token=); env VIGIL_TOKEN. */
+        token: z.string().min(16, 'use at least 16 characters').optional(),
+        /** Required for enrollment, renaming and deletion; env VIGIL_ADMIN_TOKEN. */
+        adminToken: z.string().min(16, 'use at least 16 characters').optional(),
+        /** Also require the token for /metrics (Prometheus: authorization.credentials). */
+        protectMetrics: z.boolean().default(false),
+        /** Other origins allowed to call the API / open the WebSocket (CORS is closed by default). */
+        allowedOrigins: z.array(z.url()).default([]),
+      })
+      .strict()
+      .default({ protectMetrics: false, allowedOrigins: [] }),
   })
   .strict();
 
@@ -166,6 +186,7 @@ export const ConfigSchema = z
   });
 
 export type VigilConfig = z.infer<typeof ConfigSchema>;
+export type AuthConfig = z.infer<typeof ServerSchema>['auth'];
 export type StreamConfig = z.infer<typeof StreamSchema>;
 export type ReconnectConfig = z.infer<typeof ReconnectSchema>;
 export type InferenceConfig = z.infer<typeof InferenceSchema>;

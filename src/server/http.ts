@@ -2,6 +2,8 @@ import { createReadStream, existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import type { Registry } from 'prom-client';
+import type { AuthConfig } from '../config/schema.js';
+import { accessOf, originAllowed } from './auth.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -19,7 +21,11 @@ export interface HttpDeps {
   /** Handles /api/ requests (returns false for other paths). */
   api: (req: IncomingMessage, res: ServerResponse) => boolean;
   onUpgrade: (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void;
+  auth: AuthConfig;
 }
+
+const ADMIN_PATHS = /^\/api\/(people|unknowns)(\/|$)/;
+const TOKEN_HELP = 'missing or wrong token: send "Authorization: Bearer <token>" or ?token=<token>';
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -35,6 +41,41 @@ export function createHttpServer(d: HttpDeps): Server {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
+    // CORS is closed unless an origin is allowed; cross-site requests are refused outright.
+    if (!originAllowed(req, d.auth)) {
+      req.resume();
+      return json(res, 403, {
+        error: `cross-origin request from ${req.headers.origin} refused (server.auth.allowedOrigins)`,
+      });
+    }
+    if (req.headers.origin && d.auth.allowedOrigins.length) {
+      res.setHeader('access-control-allow-origin', req.headers.origin);
+      res.setHeader('vary', 'Origin');
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, {
+          'access-control-allow-methods': 'GET, POST, PATCH, DELETE',
+          'access-control-allow-headers': 'authorization, content-type',
+          'access-control-max-age': '600',
+        });
+        return res.end();
+      }
+    }
+    const access = accessOf(req, d.auth);
+    const guarded =
+      (path.startsWith('/api/') && path !== '/api/health') || (path === '/metrics' && d.auth.protectMetrics);
+    if (guarded) {
+      if (access === 'denied') {
+        req.resume();
+        return json(res, 401, { error: TOKEN_HELP });
+      }
+      const mutating = req.method !== 'GET' && req.method !== 'HEAD';
+      if (mutating && ADMIN_PATHS.test(path) && d.auth.adminToken && access !== 'admin') {
+        req.resume();
+        return json(res, 403, {
+          error: 'enrollment, renaming and deletion need the admin token (server.auth.adminToken)',
+        });
+      }
+    }
     if (d.api(req, res)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       req.resume();
@@ -65,8 +106,13 @@ export function createHttpServer(d: HttpDeps): Server {
     createReadStream(file).pipe(res);
   });
   server.on('upgrade', (req, socket, head) => {
-    if (new URL(req.url ?? '/', 'http://localhost').pathname === '/ws') d.onUpgrade(req, socket, head);
-    else socket.destroy();
+    const refuse = (status: string) => {
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    };
+    if (new URL(req.url ?? '/', 'http://localhost').pathname !== '/ws') return refuse('404 Not Found');
+    if (!originAllowed(req, d.auth)) return refuse('403 Forbidden');
+    if (accessOf(req, d.auth) === 'denied') return refuse('401 Unauthorized');
+    d.onUpgrade(req, socket, head);
   });
   return server;
 }

@@ -14,7 +14,8 @@ function problems(text: string): string[] {
 describe('config', () => {
   it('fills defaults for a minimal file', () => {
     const c = parseConfig('streams: [{id: cam1, url: "rtsp://127.0.0.1/x"}]');
-    expect(c.server).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(c.server).toMatchObject({ host: '127.0.0.1', port: 8080, maxUploadBytes: 20 * 1024 * 1024 });
+    expect(c.server.auth).toEqual({ protectMetrics: false, allowedOrigins: [] });
     expect(c.streams[0]?.width).toBe(640);
     expect(c.streams[0]?.rtspTransport).toBe('tcp');
     expect(c.inference.maxBatch).toBe(8);

@@ -4,6 +4,7 @@ import type { AlertStore } from '../faces/alerts.js';
 import { GalleryError } from '../faces/gallery/gallery.js';
 import { ImageError } from '../faces/image.js';
 import type { FaceService } from '../faces/service.js';
+import { requestUrl } from './auth.js';
 
 /** An API error with its HTTP status. */
 export class HttpError extends Error {
@@ -270,8 +271,8 @@ export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
   ];
 
   return (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (!url.pathname.startsWith('/api/')) return false;
+    const url = requestUrl(req);
+    if (!url?.pathname.startsWith('/api/')) return false;
     const method = req.method ?? 'GET';
     const matching = routes.filter(([, re]) => re.test(url.pathname));
     const route = matching.find(([m]) => m === method || (m === 'GET' && method === 'HEAD'));

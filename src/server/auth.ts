@@ -2,6 +2,15 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { AuthConfig } from '../config/schema.js';
 
+/** The request's URL, or null when it cannot be parsed (e.g. "///"): answer 400, never throw. */
+export function requestUrl(req: IncomingMessage): URL | null {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    return null;
+  }
+}
+
 /** Loopback addresses: only processes on this machine can connect. */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -39,7 +48,7 @@ function same(a: string, b: string): boolean {
 export function requestToken(req: IncomingMessage): string | undefined {
   const h = req.headers.authorization;
   if (h?.startsWith('Bearer ')) return h.slice(7).trim();
-  return new URL(req.url ?? '/', 'http://localhost').searchParams.get('token') ?? undefined;
+  return requestUrl(req)?.searchParams.get('token') ?? undefined;
 }
 
 export type Access = 'open' | 'user' | 'admin';

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { extname, join, normalize, sep } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { AuthConfig } from '../config/schema.js';
-import { accessOf, originAllowed } from './auth.js';
+import { accessOf, originAllowed, requestUrl } from './auth.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -39,7 +39,11 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 /** HTTP: the static viewer, /metrics, a small JSON API, and the WebSocket upgrade at /ws. */
 export function createHttpServer(d: HttpDeps): Server {
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req);
+    if (!url) {
+      req.resume();
+      return json(res, 400, { error: 'malformed request URL' });
+    }
     const path = url.pathname;
     // CORS is closed unless an origin is allowed; cross-site requests are refused outright.
     if (!originAllowed(req, d.auth)) {
@@ -109,7 +113,7 @@ export function createHttpServer(d: HttpDeps): Server {
     const refuse = (status: string) => {
       socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     };
-    if (new URL(req.url ?? '/', 'http://localhost').pathname !== '/ws') return refuse('404 Not Found');
+    if (requestUrl(req)?.pathname !== '/ws') return refuse('404 Not Found');
     if (!originAllowed(req, d.auth)) return refuse('403 Forbidden');
     if (accessOf(req, d.auth) === 'denied') return refuse('401 Unauthorized');
     d.onUpgrade(req, socket, head);

@@ -297,8 +297,23 @@ export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
     handler(req, re.exec(url.pathname) as RegExpExecArray, url)
       .then(done)
       .catch((e: unknown) => {
+        const code = (e as { code?: unknown }).code;
         if (e instanceof HttpError || e instanceof GalleryError || e instanceof ImageError) {
           done({ status: e.status, json: { error: e.message } });
+        } else if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+          d.log?.(`API ${method} ${url.pathname}: gallery database busy`, e);
+          done({
+            status: 503,
+            json: {
+              error: 'the gallery database is locked by another process; nothing was changed, try again',
+            },
+          });
+        } else if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE' || code === 'SQLITE_IOERR') {
+          d.log?.(`API ${method} ${url.pathname}: cannot write the gallery`, e);
+          done({
+            status: 507,
+            json: { error: `cannot write the gallery database (${code}: disk full?); nothing was changed` },
+          });
         } else {
           d.log?.(`API ${method} ${url.pathname} failed`, e);
           done({ status: 500, json: { error: `internal error: ${(e as Error).message}` } });

@@ -17,6 +17,9 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     detectFps: { type: 'string', default: '5' },
     displayFps: { type: 'string', default: '15' },
+    maxBatch: { type: 'string', default: '8' },
+    /** Write results under this name (bench/results/NAME.json), e.g. batching-8. */
+    name: { type: 'string', default: 'throughput' },
   },
 });
 const counts = (values.streams as string).split(',').map(Number);
@@ -31,77 +34,87 @@ progress(`input: ${inputName}`);
 
 const rows: Array<Record<string, string | number>> = [];
 const runs: unknown[] = [];
-for (const n of counts) {
-  progress(`${n} stream(s): starting`);
-  const vigil = await Vigil.start(
-    validateConfig({
-      server: { host: '127.0.0.1', port: 0 },
-      log: { level: 'warn' },
-      inference: { backend: 'wasm', workers: Number(values.workers), maxBatch: 8, maxWaitMs: 10 },
-      streams: Array.from({ length: n }, (_, i) => ({
-        id: `s${i + 1}`,
-        ...input,
-        width: 640,
-        height: 360,
-        detectFps: Number(values.detectFps),
-        displayFps: Number(values.displayFps),
-      })),
-    }),
-  );
-  const viewer = await TestViewer.connect(`ws://127.0.0.1:${vigil.address.port}/ws`);
-  await new Promise((r) => setTimeout(r, warmup * 1000));
-  const snap = async () => {
-    const m = await vigil.metrics.registry.getMetricsAsJSON();
-    const sum = (name: string, pred: (l: Record<string, string | number>) => boolean = () => true) =>
-      (m.find((x) => x.name === name)?.values ?? [])
-        .filter((v) => pred(v.labels as Record<string, string | number>))
-        .reduce((a, v) => a + v.value, 0);
-    return {
-      decoded: sum('vigil_frames_decoded_total'),
-      processed: sum('vigil_frames_processed_total'),
-      sent: sum('vigil_frames_sent_total'),
-      dropped: sum('vigil_frames_dropped_total'),
-      cpu: process.cpuUsage(),
-      ffmpegCpu: liveFfmpegPids().reduce((a, p) => a + procCpuSeconds(p), 0),
-      t: performance.now(),
-      received: viewer.received,
+const batchSizes = (values.maxBatch as string).split(',').map(Number);
+for (const n of counts)
+  for (const maxBatch of batchSizes) {
+    progress(`${n} stream(s), maxBatch ${maxBatch}: starting`);
+    const vigil = await Vigil.start(
+      validateConfig({
+        server: { host: '127.0.0.1', port: 0 },
+        log: { level: 'warn' },
+        inference: { backend: 'wasm', workers: Number(values.workers), maxBatch, maxWaitMs: 10 },
+        streams: Array.from({ length: n }, (_, i) => ({
+          id: `s${i + 1}`,
+          ...input,
+          width: 640,
+          height: 360,
+          detectFps: Number(values.detectFps),
+          displayFps: Number(values.displayFps),
+        })),
+      }),
+    );
+    const viewer = await TestViewer.connect(`ws://127.0.0.1:${vigil.address.port}/ws`);
+    await new Promise((r) => setTimeout(r, warmup * 1000));
+    const snap = async () => {
+      const m = await vigil.metrics.registry.getMetricsAsJSON();
+      const sum = (name: string, pred: (l: Record<string, string | number>) => boolean = () => true) =>
+        (m.find((x) => x.name === name)?.values ?? [])
+          .filter((v) => pred(v.labels as Record<string, string | number>))
+          .reduce((a, v) => a + v.value, 0);
+      return {
+        decoded: sum('vigil_frames_decoded_total'),
+        processed: sum('vigil_frames_processed_total'),
+        sent: sum('vigil_frames_sent_total'),
+        dropped: sum('vigil_frames_dropped_total'),
+        batches: (m.find((x) => x.name === 'vigil_batch_size')?.values ?? [])
+          .filter((v) => (v as { metricName?: string }).metricName === 'vigil_batch_size_count')
+          .reduce((a, v) => a + v.value, 0),
+        framesInBatches: (m.find((x) => x.name === 'vigil_batch_size')?.values ?? [])
+          .filter((v) => (v as { metricName?: string }).metricName === 'vigil_batch_size_sum')
+          .reduce((a, v) => a + v.value, 0),
+        cpu: process.cpuUsage(),
+        ffmpegCpu: liveFfmpegPids().reduce((a, p) => a + procCpuSeconds(p), 0),
+        t: performance.now(),
+        received: viewer.received,
+      };
     };
-  };
-  const a = await snap();
-  const latencies: number[] = [];
-  viewer.onFrame = (f) => latencies.push(f.receivedAt - f.header.captureTs);
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  const b = await snap();
-  viewer.onFrame = undefined;
-  latencies.sort((x, y) => x - y);
-  const el = (b.t - a.t) / 1000;
-  const nodeCpu = (b.cpu.user - a.cpu.user + b.cpu.system - a.cpu.system) / 1e6;
-  const ffCpu = b.ffmpegCpu - a.ffmpegCpu;
-  const row = {
-    streams: n,
-    'decoded fps/stream': (b.decoded - a.decoded) / el / n,
-    'detected fps/stream': (b.processed - a.processed) / el / n,
-    'shown fps/stream': (b.received - a.received) / el / n,
-    'c2s p50 ms': percentile(latencies, 50),
-    'c2s p95 ms': percentile(latencies, 95),
-    'drops/s': (b.dropped - a.dropped) / el,
-    'node CPU %': (nodeCpu / el) * 100,
-    'ffmpeg CPU %': (ffCpu / el) * 100,
-  };
-  rows.push(row);
-  runs.push({ ...row, seconds: el, latencySamples: latencies.length, backend: vigil.host?.backend });
-  progress(
-    `${n} stream(s): ${row['shown fps/stream'].toFixed(1)} fps shown per stream, p95 ${row['c2s p95 ms']} ms`,
-  );
-  viewer.close();
-  await vigil.stop();
-}
+    const a = await snap();
+    const latencies: number[] = [];
+    viewer.onFrame = (f) => latencies.push(f.receivedAt - f.header.captureTs);
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const b = await snap();
+    viewer.onFrame = undefined;
+    latencies.sort((x, y) => x - y);
+    const el = (b.t - a.t) / 1000;
+    const nodeCpu = (b.cpu.user - a.cpu.user + b.cpu.system - a.cpu.system) / 1e6;
+    const ffCpu = b.ffmpegCpu - a.ffmpegCpu;
+    const row = {
+      streams: n,
+      maxBatch,
+      'mean batch': (b.framesInBatches - a.framesInBatches) / Math.max(1, b.batches - a.batches),
+      'decoded fps/stream': (b.decoded - a.decoded) / el / n,
+      'detected fps/stream': (b.processed - a.processed) / el / n,
+      'shown fps/stream': (b.received - a.received) / el / n,
+      'c2s p50 ms': percentile(latencies, 50),
+      'c2s p95 ms': percentile(latencies, 95),
+      'drops/s': (b.dropped - a.dropped) / el,
+      'node CPU %': (nodeCpu / el) * 100,
+      'ffmpeg CPU %': (ffCpu / el) * 100,
+    };
+    rows.push(row);
+    runs.push({ ...row, seconds: el, latencySamples: latencies.length, backend: vigil.host?.backend });
+    progress(
+      `${n} stream(s): ${row['shown fps/stream'].toFixed(1)} fps shown per stream, p95 ${row['c2s p95 ms']} ms`,
+    );
+    viewer.close();
+    await vigil.stop();
+  }
 console.log(
   `\nthroughput: decode + BlazeFace detection (${values.detectFps} fps) + JPEG encode + WebSocket, 640x360, display ${values.displayFps} fps`,
 );
 console.log(`input: ${inputName}; CPU % is of one core (the machine has ${machine().cpus})\n`);
 printTable(rows);
-const file = writeResult('throughput', {
+const file = writeResult(values.name as string, {
   bench: 'throughput',
   date: new Date().toISOString(),
   machine: machine(),

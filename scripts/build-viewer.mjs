@@ -5,13 +5,19 @@ import { build } from 'esbuild';
 const src = 'src/server/viewer';
 const out = 'dist/viewer';
 mkdirSync(out, { recursive: true });
-await build({
-  entryPoints: [`${src}/main.ts`],
-  bundle: true,
-  format: 'iife',
-  target: 'es2022',
-  sourcemap: true,
-  outfile: `${out}/app.js`,
-  logLevel: 'warning',
-});
+// app.js: the page; decoder.js: its JPEG decoding worker.
+for (const [entry, file] of [
+  ['main.ts', 'app.js'],
+  ['decoder-worker.ts', 'decoder.js'],
+]) {
+  await build({
+    entryPoints: [`${src}/${entry}`],
+    bundle: true,
+    format: 'iife',
+    target: 'es2022',
+    sourcemap: true,
+    outfile: `${out}/${file}`,
+    logLevel: 'warning',
+  });
+}
 for (const f of ['index.html', 'style.css']) copyFileSync(`${src}/${f}`, `${out}/${f}`);

@@ -117,22 +117,20 @@ describe.skipIf(why)('the live page with recognition, over RTSP (real clip)', ()
         null,
         { timeout: 30_000 },
       );
-    await named();
-    // the README screenshot: taken while his name is on the overlay
+    // the README screenshot, taken while his name is on the overlay
+    const onScreen = () =>
+      page.evaluate(
+        () =>
+          document
+            .querySelector('[data-stream="stage"]')
+            ?.getAttribute('data-labels')
+            ?.split('|')
+            .includes('lin_manuel_miranda') ?? false,
+      );
     for (let i = 0; i < 5; i++) {
-      await page.screenshot({ path: join(SCREENSHOT_DIR, 'viewer-grid.png') });
-      if (
-        await named().then(() =>
-          page.evaluate(() =>
-            document
-              .querySelector('[data-stream="stage"]')
-              ?.getAttribute('data-labels')
-              ?.includes('lin_manuel_miranda'),
-          ),
-        )
-      )
-        break;
       await named();
+      await page.screenshot({ path: join(SCREENSHOT_DIR, 'viewer-grid.png') });
+      if (await onScreen()) break;
     }
   });
 
@@ -156,23 +154,27 @@ describe.skipIf(why)('the live page with recognition, over RTSP (real clip)', ()
       server.find((a) => a.id === ids[0])?.sub_label,
     );
 
-    // history: a fresh page load shows the newest 3 (?alertsPage=3), "Load older" the next 3
-    await page.reload();
-    await page.waitForFunction(() => document.querySelectorAll('#alerts .alert').length >= 3);
-    const first = await page.evaluate(() => (window as unknown as Hook).vigil.alertIds());
-    await page.click('#alerts button.more');
-    await page.waitForFunction(
-      (n) => document.querySelectorAll('#alerts .alert').length >= n + 3,
-      first.length,
+    // his alert: known (green), with his snapshot
+    const known = page.locator('#alerts .alert.known:has(.name:text-is("lin_manuel_miranda"))').first();
+    await known.waitFor({ timeout: 30_000 });
+    await expect
+      .poll(() => known.locator('img').evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 0))
+      .toBe(true);
+    // an unknown face: Enroll -> name -> Save (the one listed after his, for the screenshot); a
+    // refused name shows the server's message
+    const after = page.locator(
+      '#alerts .alert.known:has(.name:text-is("lin_manuel_miranda")) ~ .alert.unknown:has(button.enroll)',
     );
-    const paged = await page.evaluate(() => (window as unknown as Hook).vigil.alertIds());
-    const now = (await (await fetch(`${base}/api/alerts?limit=500`)).json()) as FaceAlert[];
-    const older = now.filter((a) => a.id < Math.min(...first)).slice(0, 3);
-    expect(paged).toEqual(expect.arrayContaining(older.map((a) => a.id)));
-
-    // an unknown face: Enroll -> name -> Save; a refused name shows the server's message
-    const candidate = page.locator('#alerts .alert.unknown:has(button.enroll)').first();
+    const candidate = (await after.count())
+      ? after.first()
+      : page.locator('#alerts .alert.unknown:has(button.enroll)').first();
     await candidate.waitFor({ timeout: 20_000 });
+    await known.evaluate((e) => {
+      const panel = document.getElementById('alerts') as HTMLElement;
+      const head = panel.querySelector('.panel-head') as HTMLElement;
+      panel.scrollTop +=
+        e.getBoundingClientRect().top - panel.getBoundingClientRect().top - head.offsetHeight - 40;
+    });
     const alertId = Number(await candidate.getAttribute('data-id'));
     const item = page.locator(`#alerts .alert[data-id="${alertId}"]`);
     await item.locator('button.enroll').click();
@@ -182,7 +184,14 @@ describe.skipIf(why)('the live page with recognition, over RTSP (real clip)', ()
       .poll(() => item.locator('.msg.error').textContent(), { timeout: 10_000 })
       .toBe('a person named "obama" already exists');
     await item.locator('input[name="name"]').fill('guest at the door');
-    await page.locator('#alerts').screenshot({ path: join(SCREENSHOT_DIR, 'viewer-alerts.png') });
+    // the panel down to its last alert on screen
+    const clip = await page.evaluate(() => {
+      const panel = (document.getElementById('alerts') as HTMLElement).getBoundingClientRect();
+      const list = (document.querySelector('#alerts .alert-list') as HTMLElement).getBoundingClientRect();
+      const bottom = Math.min(panel.bottom, list.bottom + 12);
+      return { x: panel.x, y: panel.y, width: panel.width, height: Math.max(200, bottom - panel.y) };
+    });
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'viewer-alerts.png'), clip });
     await item.locator('button[type="submit"]').click();
     await expect
       .poll(() => item.locator('.msg').textContent(), { timeout: 15_000 })
@@ -203,6 +212,20 @@ describe.skipIf(why)('the live page with recognition, over RTSP (real clip)', ()
       expect(res.status, `page said: ${outcome}`).toBeGreaterThanOrEqual(400);
       expect(outcome).toBe(((await res.json()) as { error: string }).error);
     }
+
+    // history: a fresh page load shows the newest 3 (?alertsPage=3), "Load older" the next 3
+    await page.reload();
+    await page.waitForFunction(() => document.querySelectorAll('#alerts .alert').length >= 3);
+    const first = await page.evaluate(() => (window as unknown as Hook).vigil.alertIds());
+    await page.click('#alerts button.more');
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('#alerts .alert').length >= n + 3,
+      first.length,
+    );
+    const paged = await page.evaluate(() => (window as unknown as Hook).vigil.alertIds());
+    const now = (await (await fetch(`${base}/api/alerts?limit=500`)).json()) as FaceAlert[];
+    const older = now.filter((a) => a.id < Math.min(...first)).slice(0, 3);
+    expect(paged).toEqual(expect.arrayContaining(older.map((a) => a.id)));
   });
 
   it('People view: takes the current face from a camera, renames, deletes (confirmed)', async () => {

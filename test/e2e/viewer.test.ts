@@ -108,8 +108,10 @@ describe.skipIf(unavailable)('the live page in a real Chromium (demo and test-pa
       null,
       { timeout: 10_000 },
     );
-    const text = (cls: string) => page.locator(`[data-stream="demo"] .info .${cls}`).innerText();
-    expect(Number.parseFloat(await text('fps'))).toBeGreaterThan(3);
+    const text = async (cls: string) =>
+      (await page.locator(`[data-stream="demo"] .info .${cls}`).textContent()) ?? '';
+    // the figures on the tile are refreshed once a second
+    await expect.poll(async () => Number.parseFloat(await text('fps')), { timeout: 3000 }).toBeGreaterThan(3);
     expect(Number.parseFloat(await text('processed'))).toBeGreaterThan(0);
     expect(await text('drops')).toMatch(/^\d+\.\d\/s$/);
     expect(await text('latency')).toMatch(/^\d+ ms$/);
@@ -126,7 +128,7 @@ describe.skipIf(unavailable)('the live page in a real Chromium (demo and test-pa
       'vigil_capture_to_display_seconds',
     );
     // without recognition the alerts panel and the People view show the server's reason
-    expect(await page.locator('#alerts .panel-note').innerText()).toContain(
+    expect(await page.locator('#alerts .panel-note').textContent()).toContain(
       'face recognition is not enabled',
     );
   });
@@ -202,7 +204,60 @@ describe.skipIf(unavailable)('the live page in a real Chromium (demo and test-pa
 
     await page.goto(`http://127.0.0.1:${port}/#people`);
     await expect
-      .poll(() => page.locator('#people-note').innerText(), { timeout: 5_000 })
+      .poll(() => page.locator('#people-note').textContent(), { timeout: 5_000 })
       .toContain('face recognition is not enabled');
+  });
+
+  it('asks for the access token when the server requires one (server.auth), and keeps it', async () => {
+    const token = 'viewer-test-token-0123456789';
+    const locked = await Vigil.start(
+      validateConfig({
+        server: { host: '127.0.0.1', port: 0, auth: { token, adminToken: 'admin-test-token-0123456789' } },
+        log: { level: 'silent' },
+        pipeline: 'passthrough',
+        dataDir,
+        streams: [
+          { id: 'pattern', lavfi: 'testsrc2=size=320x180:rate=10', width: 320, height: 180, displayFps: 10 },
+        ],
+      }),
+    );
+    const ctx = await browser.newContext();
+    try {
+      const p = await ctx.newPage();
+      const url = `http://127.0.0.1:${locked.address.port}/`;
+      await p.goto(url);
+      await p.waitForSelector('#token-form:not([hidden])', { timeout: 10_000 });
+      expect(await p.locator('#token-msg').textContent()).toContain('missing or wrong token');
+      await p.fill('#token-input', 'not-the-token-0123456789');
+      await p.click('#token-form button[type="submit"]');
+      await expect
+        .poll(() => p.locator('#token-msg').textContent(), { timeout: 10_000 })
+        .toContain('The saved token was refused');
+      await p.fill('#token-input', token);
+      await p.click('#token-form button[type="submit"]');
+      await p.waitForSelector('section.tile[data-stream="pattern"][data-state="live"]', { timeout: 10_000 });
+      await p.waitForFunction(
+        () =>
+          (window as unknown as { vigil: { tile(id: string): Snap } }).vigil.tile('pattern').framesShown > 0,
+      );
+      expect(await p.isHidden('#token-form')).toBe(true);
+      // kept in this browser: a reload connects at once
+      await p.reload();
+      await p.waitForFunction(
+        () =>
+          (window as unknown as { vigil: { tile(id: string): Snap } }).vigil.tile('pattern')?.framesShown > 0,
+        null,
+        { timeout: 10_000 },
+      );
+      // or given in the address once (?token=), which is then removed from it
+      const q = await browser.newPage();
+      await q.goto(`${url}?token=${token}`);
+      await q.waitForSelector('section.tile[data-stream="pattern"][data-state="live"]', { timeout: 10_000 });
+      expect(q.url()).toBe(url);
+      await q.close();
+    } finally {
+      await ctx.close();
+      await locked.stop();
+    }
   });
 });

@@ -1,6 +1,7 @@
 // The alerts panel: live `alert` events (newest first), history paged from GET /api/alerts, and
 // enrolling an unknown face from its snapshot in two clicks (Enroll -> name -> Save).
 import { ApiError, api, message } from './api.js';
+import { auth } from './auth.js';
 import { el, formatTime } from './dom.js';
 import type { FaceAlert, Person } from './protocol.js';
 
@@ -37,6 +38,16 @@ export class AlertsPanel {
     root.addEventListener('scroll', () => {
       if (root.scrollTop < 20) this.markSeen();
     });
+  }
+
+  /** Forgets every alert shown (a new token: the snapshots' URLs change) and loads them again. */
+  async reset(): Promise<void> {
+    this.items.clear();
+    this.list.replaceChildren();
+    this.oldest = undefined;
+    this.exhausted = false;
+    this.unseen = 0;
+    await this.refresh();
   }
 
   /** (Re)loads the newest page: on start and after a reconnect (alerts missed meanwhile). */
@@ -87,7 +98,11 @@ export class AlertsPanel {
   private showNote(e: unknown): void {
     this.note.hidden = false;
     this.note.textContent =
-      e instanceof ApiError && e.status === 409 ? `Alerts are off: ${e.message}` : `Alerts: ${message(e)}`;
+      e instanceof ApiError && e.status === 409
+        ? `Alerts are off: ${e.message}`
+        : e instanceof ApiError && e.status === 401
+          ? 'Alerts appear once the access token is given.'
+          : `Alerts: ${message(e)}`;
   }
 
   private markSeen(): void {
@@ -137,7 +152,7 @@ export class AlertsPanel {
     if (a.has_snapshot) {
       const img = el(
         'img',
-        { attrs: { alt: `face of ${a.sub_label}`, src: a.snapshot_url, decoding: 'async' } },
+        { attrs: { alt: `face of ${a.sub_label}`, src: auth.url(a.snapshot_url), decoding: 'async' } },
         fig,
       );
       img.addEventListener('error', () => fig.classList.add('missing'));

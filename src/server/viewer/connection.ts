@@ -6,8 +6,10 @@ export type ConnState = 'connecting' | 'open' | 'closed';
 
 export interface ConnectionEvents {
   onState(state: ConnState): void;
+  /** The socket closed without ever opening (server down, or the upgrade refused, e.g. 401). */
+  onRefused?(): void;
   onMessage(m: ServerMessage): void;
-  onFrame(header: FrameHeader, jpeg: Blob): void;
+  onFrame(header: FrameHeader, jpeg: Uint8Array<ArrayBuffer>): void;
 }
 
 const PING_MS = 10_000;
@@ -28,28 +30,36 @@ export class Connection {
   private pings: Array<{ rtt: number; offset: number }> = [];
   private readonly decoder = new TextDecoder();
 
+  private retryTimer: number | undefined;
+  private pinger: number | undefined;
+
   constructor(
-    private readonly url: string,
+    /** The WebSocket URL, asked for at each attempt (the token may have changed). */
+    private readonly url: () => string,
     private readonly ev: ConnectionEvents,
   ) {}
 
   connect(): void {
-    const sock = new WebSocket(this.url);
+    window.clearTimeout(this.retryTimer);
+    const sock = new WebSocket(this.url());
+    let opened = false;
     sock.binaryType = 'arraybuffer';
     this.ws = sock;
     this.setState('connecting');
-    let pinger: number | undefined;
     sock.onopen = () => {
+      opened = true;
       this.retryMs = RETRY_MIN_MS;
       this.subscribed.clear();
       this.pings = [];
       this.setState('open');
       // A few quick pings for a good offset at once, then one every 10 s.
       for (const ms of [0, 300, 900]) window.setTimeout(() => this.ping(), ms);
-      pinger = window.setInterval(() => this.ping(), PING_MS);
+      window.clearInterval(this.pinger);
+      this.pinger = window.setInterval(() => this.ping(), PING_MS);
       this.sync();
     };
     sock.onmessage = (ev) => {
+      if (this.ws !== sock) return;
       if (ev.data instanceof ArrayBuffer) return this.onBinary(ev.data);
       let m: ServerMessage;
       try {
@@ -63,15 +73,27 @@ export class Connection {
       this.ev.onMessage(m);
     };
     sock.onclose = () => {
-      window.clearInterval(pinger);
       if (this.ws !== sock) return;
+      window.clearInterval(this.pinger);
       this.subscribed.clear();
       this.setState('closed');
       // The server restarted or the network dropped: reconnect with capped backoff (±20% jitter).
       const delay = this.retryMs * (0.8 + Math.random() * 0.4);
       this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-      window.setTimeout(() => this.connect(), delay);
+      this.retryTimer = window.setTimeout(() => this.connect(), delay);
+      if (!opened) this.ev.onRefused?.();
     };
+  }
+
+  /** Drops the socket and connects again at once (a new token). */
+  reconnect(): void {
+    const old = this.ws;
+    this.ws = undefined; // its close event is ignored
+    old?.close();
+    window.clearInterval(this.pinger);
+    this.subscribed.clear();
+    this.retryMs = RETRY_MIN_MS;
+    this.connect();
   }
 
   /** Subscribes to these streams only (subscribe/unsubscribe for the difference). */
@@ -112,7 +134,7 @@ export class Connection {
     const header = JSON.parse(this.decoder.decode(new Uint8Array(buf, 4, len))) as FrameHeader;
     // Frames still in flight for a stream just unsubscribed are dropped, not decoded.
     if (!this.subscribed.has(header.stream)) return;
-    this.ev.onFrame(header, new Blob([new Uint8Array(buf, 4 + len)], { type: 'image/jpeg' }));
+    this.ev.onFrame(header, new Uint8Array(buf, 4 + len));
   }
 
   private setState(s: ConnState): void {

@@ -1,6 +1,8 @@
 // Vigil's live page: the camera grid with overlays and per-camera stats, the alerts panel, and the
 // People view (#people). Plain TypeScript bundled by scripts/build-viewer.mjs; nothing from outside.
 import { AlertsPanel } from './alerts.js';
+import { whenUnauthorized } from './api.js';
+import { auth } from './auth.js';
 import { type ConnState, Connection } from './connection.js';
 import { byId } from './dom.js';
 import { PeopleView } from './people.js';
@@ -13,9 +15,15 @@ const overlayToggle = byId<HTMLInputElement>('overlay');
 const liveView = byId('live-view');
 const peopleView = byId('people-view');
 
+const tokenForm = byId<HTMLFormElement>('token-form');
+const tokenInput = byId<HTMLInputElement>('token-input');
+const tokenMsg = byId('token-msg');
+const tokenBtn = byId<HTMLButtonElement>('token-btn');
+
 const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-const conn = new Connection(`${proto}://${location.host}/ws`, {
+const conn = new Connection(() => `${proto}://${location.host}${auth.url('/ws')}`, {
   onState,
+  onRefused,
   onMessage,
   onFrame: (header, jpeg) => void grid.tiles.get(header.stream)?.show(header, jpeg),
 });
@@ -39,6 +47,25 @@ function onState(s: ConnState): void {
   document.body.dataset.conn = s;
   if (s === 'closed') grid.setOffline();
   syncSubscriptions();
+}
+
+/** The socket never opened: if the server wants a token (401), ask for one. */
+async function onRefused(): Promise<void> {
+  if (!tokenForm.hidden) return;
+  try {
+    const res = await fetch('/api/streams', { headers: auth.headers() });
+    if (res.status === 401) askToken(((await res.json()) as { error?: string }).error ?? '');
+  } catch {
+    // the server is down: keep retrying
+  }
+}
+
+function askToken(reason: string): void {
+  tokenMsg.textContent = auth.token ? `The saved token was refused: ${reason}` : reason;
+  if (tokenForm.hidden) {
+    tokenForm.hidden = false;
+    tokenInput.focus();
+  }
 }
 
 function onMessage(m: ServerMessage): void {
@@ -88,6 +115,27 @@ overlayToggle.addEventListener('change', () => {
   grid.redraw();
 });
 document.addEventListener('visibilitychange', syncSubscriptions);
+whenUnauthorized(askToken);
+tokenForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (!tokenInput.value.trim()) return tokenInput.focus();
+  auth.set(tokenInput.value);
+  tokenInput.value = '';
+});
+byId('token-forget').addEventListener('click', () => auth.set(undefined));
+tokenBtn.addEventListener('click', () => {
+  tokenMsg.textContent = 'Paste another token (the admin token also allows enrolling, renaming, deleting).';
+  tokenForm.hidden = !tokenForm.hidden;
+  if (!tokenForm.hidden) tokenInput.focus();
+});
+auth.onChange(() => {
+  tokenForm.hidden = true;
+  tokenBtn.hidden = !auth.token;
+  conn.reconnect();
+  void alerts.reset();
+  if (route() === 'people') void people.refresh();
+});
+tokenBtn.hidden = !auth.token;
 window.addEventListener('hashchange', showRoute);
 
 // Read-only state for tests and for debugging from the console.

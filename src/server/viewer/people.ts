@@ -1,6 +1,7 @@
 // The People view (#people): enrolled people with thumbnails; enroll from a photo or from the face on a
 // live camera now; rename; delete (confirmed). The server's error messages are shown as they are.
 import { ApiError, api, message } from './api.js';
+import { auth } from './auth.js';
 import { byId, el } from './dom.js';
 import type { Person } from './protocol.js';
 
@@ -129,7 +130,12 @@ export class PeopleView {
       'img',
       {
         className: 'thumb',
-        attrs: { src: `${p.thumbnail_url}?v=${p.photos}`, alt: p.name, loading: 'lazy', decoding: 'async' },
+        attrs: {
+          src: auth.url(`${p.thumbnail_url}?v=${p.photos}`),
+          alt: p.name,
+          loading: 'lazy',
+          decoding: 'async',
+        },
       },
       li,
     );

@@ -1,6 +1,7 @@
 // The camera grid: one tile per stream, JPEG frames drawn on a canvas (latest wins, never a backlog),
 // boxes / names / similarity / track ids drawn crisply on an overlay canvas from the frame metadata.
 import type { Connection } from './connection.js';
+import { decodeJpeg } from './decode.js';
 import { el } from './dom.js';
 import type { Detection, FrameHeader, StreamRates, StreamStatus } from './protocol.js';
 
@@ -10,6 +11,8 @@ const MIN_TILE_PX = 300;
 const INFO_PX = 34;
 /** Window for the fps measured in the page, ms. */
 const FPS_WINDOW_MS = 2000;
+/** How often a tile reports its capture-to-display latency to the server, ms. */
+const REPORT_MS = 1500;
 
 export interface TileSnapshot {
   id: string;
@@ -43,8 +46,9 @@ export class Tile {
   latencyMs: number | null = null;
   framesShown = 0;
   private shownAt: number[] = [];
+  private reportedAt = 0;
   private decoding = false;
-  private pending: { header: FrameHeader; jpeg: Blob } | undefined;
+  private pending: { header: FrameHeader; jpeg: Uint8Array<ArrayBuffer> } | undefined;
   private readonly ctx: CanvasRenderingContext2D;
 
   constructor(
@@ -105,8 +109,8 @@ export class Tile {
 
   setRates(r: StreamRates): void {
     this.rates = r;
-    this.processed.textContent = `${r.processedFps.toFixed(1)} fps`;
-    this.drops.textContent = `${r.droppedPerSecond.toFixed(1)}/s`;
+    setText(this.processed, `${r.processedFps.toFixed(1)} fps`);
+    setText(this.drops, `${r.droppedPerSecond.toFixed(1)}/s`);
     this.drops.classList.toggle('warn', r.droppedPerSecond >= 0.5);
   }
 
@@ -115,25 +119,26 @@ export class Tile {
     if (!on) this.pending = undefined;
   }
 
-  /** Refreshes the page-measured fps (also when no frame comes). */
+  /** Refreshes the figures once a second (not per frame: no layout work per frame). */
   tick(now: number): void {
-    while (this.shownAt.length && (this.shownAt[0] as number) < now - FPS_WINDOW_MS) this.shownAt.shift();
-    this.fps.textContent = `${this.shownFps().toFixed(1)} fps`;
+    setText(this.fps, `${this.shownFps(now).toFixed(1)} fps`);
+    if (this.latencyMs !== null) setText(this.latency, `${Math.round(this.latencyMs)} ms`);
   }
 
-  shownFps(): number {
+  shownFps(now = Date.now()): number {
+    while (this.shownAt.length && (this.shownAt[0] as number) < now - FPS_WINDOW_MS) this.shownAt.shift();
     return this.shownAt.length / (FPS_WINDOW_MS / 1000);
   }
 
   /** Newest frame wins: while one is decoding only the latest arrival is kept, never a queue. */
-  async show(header: FrameHeader, jpeg: Blob): Promise<void> {
+  async show(header: FrameHeader, jpeg: Uint8Array<ArrayBuffer>): Promise<void> {
     if (this.decoding) {
       this.pending = { header, jpeg };
       return;
     }
     this.decoding = true;
     try {
-      const bmp = await createImageBitmap(jpeg);
+      const bmp = await decodeJpeg(jpeg);
       if (this.video.width !== bmp.width || this.video.height !== bmp.height) {
         this.video.width = bmp.width;
         this.video.height = bmp.height;
@@ -141,24 +146,27 @@ export class Tile {
       }
       this.ctx.drawImage(bmp, 0, 0);
       bmp.close();
+      const prev = this.lastHeader;
       this.lastHeader = header;
-      this.drawOverlay();
+      // an overlay with nothing on it before or now is left alone (no clear, no repaint)
+      if (header.detections.length || prev?.detections.length || !prev) this.drawOverlay();
       const now = Date.now();
       this.framesShown++;
       this.shownAt.push(now);
-      this.tick(now);
-      this.root.classList.add('has-frame');
+      if (!this.root.classList.contains('has-frame')) this.root.classList.add('has-frame');
       const latency = now + this.grid.conn.clockOffset - header.captureTs;
       if (latency >= 0) {
         this.latencyMs = this.latencyMs === null ? latency : this.latencyMs * 0.8 + latency * 0.2;
-        this.latency.textContent = `${Math.round(this.latencyMs)} ms`;
-        if (header.seq % 15 === 0)
+        // reported back about every 1.5 s (capture-to-display latency metric on the server)
+        if (now - this.reportedAt >= REPORT_MS) {
+          this.reportedAt = now;
           this.grid.conn.send({
             type: 'displayed',
             stream: header.stream,
             seq: header.seq,
             latencyMs: latency,
           });
+        }
       }
     } catch {
       // a corrupt JPEG: skip it
@@ -185,10 +193,11 @@ export class Tile {
     const g = c.getContext('2d') as CanvasRenderingContext2D;
     g.clearRect(0, 0, cw, ch);
     if (!h) return;
-    this.root.dataset.labels = h.detections
+    const labels = h.detections
       .map((d) => d.label)
       .filter(Boolean)
       .join('|');
+    if (this.root.dataset.labels !== labels) this.root.dataset.labels = labels;
     // Frames with burnt-in boxes (output.burnIn) need no overlay.
     if (!this.grid.overlayOn || h.annotated) return;
     const sx = cw / h.width;
@@ -218,6 +227,10 @@ export class Tile {
   private setAspect(w: number, h: number): void {
     this.view.style.setProperty('--ar', String(w / h));
   }
+}
+
+function setText(e: HTMLElement, text: string): void {
+  if (e.textContent !== text) e.textContent = text;
 }
 
 function labelOf(d: Detection): { text: string; color: string } {

@@ -150,6 +150,11 @@ export class Vigil {
           this.undo.push(() => clearInterval(purger));
           const service = new FaceService(this.host, gallery, threshold, rec);
           this.faces = { gallery, alerts, service, threshold };
+          // Viewers refresh their people list on any change (also changes made by the CLI).
+          const off = gallery.onChange((m) =>
+            this.hub?.broadcast({ type: 'people', version: m.version, people: m.names.size }),
+          );
+          this.undo.push(off);
           const missing = gallery.photosToEmbed().length;
           if (missing)
             this.log.warn(
@@ -198,6 +203,7 @@ export class Vigil {
             knownStreams: () => c.streams.map((s) => s.id),
             hello: () => ({
               pipeline: this.plan.name,
+              recognition: Boolean(this.faces),
               streams: this.sources.map((s) => ({
                 ...s.status,
                 width: s.config.width,

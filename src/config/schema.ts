@@ -35,6 +35,8 @@ export const StreamSchema = z
     rtspTransport: z.enum(['tcp', 'udp']).default('tcp'),
     /** RTSP socket timeout handed to ffmpeg. */
     socketTimeoutSeconds: z.number().positive().max(300).default(5),
+    /** No first frame this long after ffmpeg started: a failed connection (many streams starting at once are slow). */
+    connectTimeoutSeconds: z.number().positive().max(600).default(20),
     /** No frame for this long: ffmpeg is killed and the stream reconnects. */
     watchdogSeconds: z.number().positive().max(600).default(8),
     /** V4L2 input options for `device` streams. */

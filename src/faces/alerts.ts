@@ -15,6 +15,8 @@ export interface FaceAlert {
   start_time: number;
   has_snapshot: boolean;
   snapshot_url: string;
+  /** Set when the face of this alert was enrolled (from its snapshot). */
+  enrolled_person_id: number | null;
 }
 
 export interface AlertRule {
@@ -50,10 +52,13 @@ export class AlertStore {
       );
       CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
     `);
+    const cols = db.prepare('PRAGMA table_info(alerts)').all() as Array<{ name: string }>;
+    if (!cols.some((c) => c.name === 'enrolled_person_id'))
+      db.exec('ALTER TABLE alerts ADD COLUMN enrolled_person_id INTEGER');
   }
 
   add(
-    a: Omit<FaceAlert, 'id' | 'type' | 'has_snapshot' | 'snapshot_url'>,
+    a: Omit<FaceAlert, 'id' | 'type' | 'has_snapshot' | 'snapshot_url' | 'enrolled_person_id'>,
     snapshot: Buffer | undefined,
   ): FaceAlert {
     const id = Number(
@@ -74,6 +79,11 @@ export class AlertStore {
     return this.get(id) as FaceAlert;
   }
 
+  /** Records that the face of an alert was enrolled as a person. */
+  markEnrolled(id: number, personId: number): void {
+    this.db.prepare('UPDATE alerts SET enrolled_person_id = ? WHERE id = ?').run(personId, id);
+  }
+
   private row(r: {
     id: number;
     time: number;
@@ -82,6 +92,7 @@ export class AlertStore {
     person_id: number | null;
     score: number;
     track_id: number;
+    enrolled_person_id: number | null;
     has: number;
   }): FaceAlert {
     return {
@@ -95,23 +106,30 @@ export class AlertStore {
       start_time: r.time / 1000,
       has_snapshot: Boolean(r.has),
       snapshot_url: `/api/alerts/${r.id}/snapshot.jpg`,
+      enrolled_person_id: r.enrolled_person_id ?? null,
     };
   }
 
   get(id: number): FaceAlert | undefined {
     const r = this.db
       .prepare(
-        'SELECT id, time, camera, label, person_id, score, track_id, snapshot IS NOT NULL AS has FROM alerts WHERE id = ?',
+        'SELECT id, time, camera, label, person_id, score, track_id, enrolled_person_id, snapshot IS NOT NULL AS has FROM alerts WHERE id = ?',
       )
       .get(id) as Parameters<AlertStore['row']>[0] | undefined;
     return r ? this.row(r) : undefined;
   }
 
   /** Newest first; `before` is an alert id for the next page. */
-  list(opts: { before?: number; limit?: number; camera?: string; label?: string } = {}): FaceAlert[] {
+  list(
+    opts: { before?: number; after?: number; limit?: number; camera?: string; label?: string } = {},
+  ): FaceAlert[] {
     const limit = Math.min(Math.max(1, opts.limit ?? 50), 500);
     const where: string[] = [];
     const args: unknown[] = [];
+    if (opts.after) {
+      where.push('id > ?');
+      args.push(opts.after);
+    }
     if (opts.before) {
       where.push('id < ?');
       args.push(opts.before);
@@ -126,7 +144,7 @@ export class AlertStore {
     }
     const rows = this.db
       .prepare(
-        `SELECT id, time, camera, label, person_id, score, track_id, snapshot IS NOT NULL AS has FROM alerts
+        `SELECT id, time, camera, label, person_id, score, track_id, enrolled_person_id, snapshot IS NOT NULL AS has FROM alerts
          ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
       )
       .all(...args, limit) as Array<Parameters<AlertStore['row']>[0]>;

@@ -164,7 +164,9 @@ export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
         if (!snap) throw new HttpError(404, `alert ${m[1]} has no snapshot`);
         const name = url.searchParams.get('name');
         if (name === null) throw new HttpError(400, 'name is required');
-        return { status: 201, json: await f.service.enroll(name, [snap]) };
+        const person = await f.service.enroll(name, [snap]);
+        f.alerts.markEnrolled(id(m[1]), person.id);
+        return { status: 201, json: person };
       },
     ],
     [
@@ -252,6 +254,7 @@ export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
           status: 200,
           json: faces().alerts.list({
             before: before ? id(before) : undefined,
+            after: q('after') ? id(q('after')) : undefined,
             limit: lim ? Math.max(1, Math.min(500, Number(lim) || 50)) : undefined,
             camera: q('camera'),
             label: q('label'),

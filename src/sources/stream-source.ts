@@ -197,11 +197,19 @@ export class StreamSource {
     this.lastActivity = Date.now();
     clearInterval(this.watchdog);
     const limitMs = this.config.watchdogSeconds * 1000;
+    const connectMs = Math.max(limitMs, this.config.connectTimeoutSeconds * 1000);
     this.watchdog = setInterval(
       () => {
         if (gen !== this.generation || this.stopped) return;
-        if (Date.now() - this.lastActivity > limitMs) {
-          this.disconnect(gen, 'watchdog', `no frame for ${this.config.watchdogSeconds} s`);
+        const live = this.status$.value.state === 'live';
+        if (Date.now() - this.lastActivity > (live ? limitMs : connectMs)) {
+          this.disconnect(
+            gen,
+            'watchdog',
+            live
+              ? `no frame for ${this.config.watchdogSeconds} s`
+              : `no first frame within ${connectMs / 1000} s`,
+          );
         }
       },
       Math.min(1000, limitMs / 4),

@@ -193,3 +193,32 @@ describe('retention', () => {
     expect(store.purge({ snapshotDays: 0, alertDays: 0 }, now)).toEqual({ snapshots: 0, alerts: 0 });
   });
 });
+
+describe('alert history', () => {
+  it('pages backwards (before) and catches up forwards (after), and records enrollment from an alert', async () => {
+    const Database = (await import('better-sqlite3')).default;
+    const { AlertStore } = await import('../../src/faces/alerts.js');
+    const store = new AlertStore(new Database(':memory:'));
+    const ids = Array.from(
+      { length: 5 },
+      (_, i) =>
+        store.add(
+          {
+            camera: 'cam',
+            sub_label: 'unknown',
+            person_id: null,
+            score: 0.3,
+            track_id: i,
+            start_time: 1000 + i,
+          },
+          undefined,
+        ).id,
+    );
+    expect(store.list({ limit: 2 }).map((a) => a.id)).toEqual([ids[4], ids[3]]);
+    expect(store.list({ before: ids[3], limit: 2 }).map((a) => a.id)).toEqual([ids[2], ids[1]]);
+    expect(store.list({ after: ids[2] }).map((a) => a.id)).toEqual([ids[4], ids[3]]);
+    expect(store.get(ids[0] as number)?.enrolled_person_id).toBeNull();
+    store.markEnrolled(ids[0] as number, 42);
+    expect(store.get(ids[0] as number)?.enrolled_person_id).toBe(42);
+  });
+});

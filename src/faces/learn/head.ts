@@ -285,10 +285,15 @@ export function loadHead(nameOrPath: string): Head {
  * Checks that a head fits the embedding in use (model, space, dimension): a head trained on another
  * model's vectors would silently produce nonsense.
  */
-export function checkHeadBase(head: Pick<Head, 'manifest'>, model: string, space: string, dim: number): void {
+export function checkHeadBase(
+  head: { manifest: { name: string; base: LearnedBase['base'] } },
+  model: string,
+  space: string,
+  dim: number,
+): void {
   const b = head.manifest.base;
   if (b.model !== model || b.space !== space || b.dim !== dim)
     throw new Error(
-      `head ${head.manifest.name} was trained on ${b.model} (${b.space}, ${b.dim}-d), the embedding in use is ${model} (${space}, ${dim}-d)`,
+      `${head.manifest.name} was trained on ${b.model} (${b.space}, ${b.dim}-d), the embedding in use is ${model} (${space}, ${dim}-d)`,
     );
 }

@@ -162,7 +162,7 @@ export async function trainTriplet(
           // Mining pass: the current head's squared distances (2 - 2 cos on the unit sphere).
           const dist = tf.tidy(() => {
             const e = headForward(tf, recipe.kind, vars, x);
-            return tf.sub(2, tf.mul(tf.matMul(e, e, false, true), 2));
+            return tf.sub(2, tf.mul(tf.matMul(e, tf.transpose(e)), 2));
           });
           const d = await dist.data();
           dist.dispose();

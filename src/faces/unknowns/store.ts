@@ -158,7 +158,6 @@ export class UnknownStore {
   private cache: Map<number, CachedCluster> | undefined;
   private dataVersion = -1;
   private tracks = new Map<string, { n: number; last: number }>();
-  private inserts = 0;
 
   constructor(
     readonly db: Database.Database,
@@ -386,7 +385,6 @@ export class UnknownStore {
       throw e;
     }
     this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
-    this.inserts++;
     return r;
   }
 

@@ -1,0 +1,28 @@
+import { join } from 'node:path';
+import type { VigilConfig } from '../../config/schema.js';
+import { loadPipeline, planOf, type RecognizeStageConfig } from '../../pipeline/definition.js';
+import { Gallery } from '../gallery/gallery.js';
+import { type RecognitionSettings, recognitionSpace } from '../learn/space.js';
+import { UnknownStore, type UnknownStoreOptions } from './store.js';
+
+/**
+ * The gallery and the unknown-face store of a configuration's data directory, for the CLI: no
+ * inference needed (listing, naming with stored embeddings, searching). The space is the recognize
+ * stage's (the configured pipeline's, else pipelines/recognize.yaml), head included.
+ */
+export async function openUnknowns(
+  config: VigilConfig,
+  opts: Partial<UnknownStoreOptions> = {},
+): Promise<{ store: UnknownStore; gallery: Gallery; close: () => void }> {
+  let plan = planOf(loadPipeline(config.pipeline));
+  if (!plan.recognize) plan = planOf(loadPipeline('recognize'));
+  const rec = plan.recognize as RecognizeStageConfig & Pick<RecognitionSettings, 'head'>;
+  const sp = recognitionSpace(rec);
+  const gallery = new Gallery(join(config.dataDir, 'vigil.db'), {
+    model: sp.model,
+    version: sp.version,
+    dim: sp.dim,
+  });
+  const store = new UnknownStore(gallery.db, gallery.space, { threshold: sp.threshold, ...opts });
+  return { store, gallery, close: () => gallery.close() };
+}

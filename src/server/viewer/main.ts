@@ -88,6 +88,9 @@ function onMessage(m: ServerMessage): void {
     case 'alert':
       alerts.push(m.alert);
       break;
+    case 'people':
+      if (route() === 'people') void people.refresh();
+      break;
   }
 }
 

@@ -75,6 +75,8 @@ export type ServerMessage =
   | { type: 'status'; status: StreamStatus }
   | { type: 'stats'; streams: Record<string, StreamRates> }
   | { type: 'alert'; alert: FaceAlert }
+  /** The gallery changed (this page, another browser or the CLI). */
+  | { type: 'people'; version: number; people: number }
   | { type: 'pong'; t: number; serverTs: number }
   | { type: 'subscribed'; streams: '*' | string[] }
   | { type: 'error'; message: string };

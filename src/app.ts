@@ -21,6 +21,7 @@ import { AlertStore } from './faces/alerts.js';
 import { Gallery } from './faces/gallery/gallery.js';
 import { Recognizer } from './faces/recognizer.js';
 import { FaceService } from './faces/service.js';
+import { UnknownStore } from './faces/unknowns/store.js';
 import { readThreshold, spaceVersion } from './faces/thresholds.js';
 import { type FfmpegInfo, resolveFfmpeg } from './sources/ffmpeg.js';
 import type { Frame } from './sources/frame.js';
@@ -46,7 +47,15 @@ export class Vigil {
   hub!: WsHub;
   graph: RunningGraph | undefined;
   server: Server | undefined;
-  faces: { gallery: Gallery; alerts: AlertStore; service: FaceService; threshold: number } | undefined;
+  faces:
+    | {
+        gallery: Gallery;
+        alerts: AlertStore;
+        service: FaceService;
+        threshold: number;
+        unknowns: UnknownStore;
+      }
+    | undefined;
   recognizer: Recognizer | undefined;
   /** The newest decoded frame of each stream. */
   readonly latestFrames = new Map<string, Frame>();
@@ -139,6 +148,14 @@ export class Vigil {
           });
           this.undo.push(() => gallery.close());
           const alerts = new AlertStore(gallery.db);
+          // Unknown faces seen on the cameras: kept (bounded, expiring) and clustered for naming.
+          const unknowns = new UnknownStore(gallery.db, gallery.space, {
+            threshold,
+            log: (m) => this.log.warn(m),
+          });
+          const upkeep = setInterval(() => unknowns.maintain(), 60_000);
+          upkeep.unref();
+          this.undo.push(() => clearInterval(upkeep));
           const purge = () => {
             const r = alerts.purge(c.retention);
             if (r.snapshots || r.alerts)
@@ -149,7 +166,7 @@ export class Vigil {
           purger.unref();
           this.undo.push(() => clearInterval(purger));
           const service = new FaceService(this.host, gallery, threshold, rec);
-          this.faces = { gallery, alerts, service, threshold };
+          this.faces = { gallery, alerts, service, threshold, unknowns };
           // Viewers refresh their people list on any change (also changes made by the CLI).
           const off = gallery.onChange((m) =>
             this.hub?.broadcast({ type: 'people', version: m.version, people: m.names.size }),
@@ -225,6 +242,7 @@ export class Vigil {
               model: rec.model,
               gallery: this.faces.gallery,
               alertStore: this.faces.alerts,
+              unknowns: this.faces.unknowns,
               webhooks: c.alerts.webhooks,
               metrics: this.metrics,
               publish: (alert) => this.hub.broadcast({ type: 'alert', alert }),
@@ -286,7 +304,9 @@ export class Vigil {
                 streams: this.sources.length,
                 people: this.faces?.gallery.list().length ?? null,
               }),
-              faces: this.faces ? { service: this.faces.service, alerts: this.faces.alerts } : undefined,
+              faces: this.faces
+                ? { service: this.faces.service, alerts: this.faces.alerts, unknowns: this.faces.unknowns }
+                : undefined,
               liveFace: (stream, trackId) => this.liveFace(stream, trackId),
               maxBodyBytes: c.server.maxUploadBytes,
               log: (m, err) => this.log.error({ err: (err as Error)?.message }, m),

@@ -118,7 +118,7 @@ function verifierOptions(c: Command, prefix = ''): Command {
       `--${prefix}weight-decay <x>`,
       'L2 pull of the verifier towards the cosine-only rule',
       num('weight decay', 0, 1e6),
-      1e-3,
+      10,
     )
     .option(
       '--impostor-ratio <x>',

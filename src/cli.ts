@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { Vigil } from './app.js';
+import { registerLearnCommands } from './cli-learn.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { PROJECT_ROOT } from './inference/model-loader.js';
 import { resolveFfmpeg } from './sources/ffmpeg.js';
@@ -306,5 +307,7 @@ evalCmd
       }
     },
   );
+
+registerLearnCommands(program);
 
 program.parseAsync().catch(fail);

@@ -13,6 +13,7 @@ import {
   type Webhook,
 } from './alerts.js';
 import type { Gallery, GalleryMatrix } from './gallery/gallery.js';
+import type { UnknownStore } from './unknowns/store.js';
 import { cropJpeg } from './image.js';
 import { identify } from './match.js';
 import { FaceTracker, quality, type Track, type TrackerOptions } from './track.js';
@@ -45,6 +46,8 @@ export interface RecognizerDeps {
   model: string;
   gallery: Gallery;
   alertStore: AlertStore;
+  /** Keeps unknown faces for clustering (optional). */
+  unknowns?: UnknownStore;
   webhooks: Webhook[];
   metrics: VigilMetrics;
   /** Pushes an alert to viewers (WebSocket). */
@@ -192,6 +195,18 @@ export class Recognizer {
         quality(t),
       );
       if (!now) continue;
+      if (now.personId === null && vote.personId === null) {
+        // copies the face pixels synchronously and never rejects: the frame can go back to its pool
+        void this.deps.unknowns?.offer({
+          camera: job.streamId,
+          trackId: t.id,
+          time: job.frame.captureTs,
+          embedding: f.embedding,
+          image: job.frame,
+          box: t.box,
+          similarity: vote.similarity,
+        });
+      }
       // An unknown face alerts only once two recognitions agree (one bad angle is not a stranger).
       if (now.personId === null && t.votes.filter((v) => v.personId === null).length < 2) continue;
       if (!this.rules.shouldFire(job.streamId, t.id, now.label, Date.now())) continue;

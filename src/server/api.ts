@@ -4,6 +4,8 @@ import type { AlertStore } from '../faces/alerts.js';
 import { GalleryError } from '../faces/gallery/gallery.js';
 import { ImageError } from '../faces/image.js';
 import type { FaceService } from '../faces/service.js';
+import type { UnknownStore } from '../faces/unknowns/store.js';
+import { createUnknownRoutes } from './api-unknowns.js';
 import { requestUrl } from './auth.js';
 
 /** An API error with its HTTP status. */
@@ -20,7 +22,7 @@ export interface ApiDeps {
   streams: () => unknown;
   health: () => unknown;
   /** Present when the pipeline recognises faces. */
-  faces?: { service: FaceService; alerts: AlertStore };
+  faces?: { service: FaceService; alerts: AlertStore; unknowns?: UnknownStore };
   /** A JPEG of a face on a live camera now (a track, or the largest face). */
   liveFace?: (stream: string, trackId?: number) => Promise<Buffer>;
   maxBodyBytes: number;
@@ -272,6 +274,16 @@ export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
       },
     ],
   ];
+
+  routes.push(
+    ...createUnknownRoutes({
+      faces: () => {
+        const f = faces();
+        if (!f.unknowns) throw new HttpError(409, 'the unknown-face store is not enabled');
+        return { unknowns: f.unknowns, gallery: f.service.gallery };
+      },
+    }),
+  );
 
   return (req, res) => {
     const url = requestUrl(req);

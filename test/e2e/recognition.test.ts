@@ -125,6 +125,15 @@ describe.skipIf(why)('live recognition end to end (RTSP, one-shot enrollment, tr
     expect(m).toMatch(/vigil_recognitions_total\{stream="stage",result="known"\} [1-9]/);
     expect(m).toMatch(/vigil_alerts_total\{stream="stage",person="lin_manuel_miranda"\} [1-9]/);
     expect(m).toMatch(/vigil_gallery_people 3/);
+    // the strangers' faces are kept and grouped for the operator to name
+    const clusters = (await (await fetch(`${base}/api/unknowns`)).json()) as Array<{
+      sightings: number;
+      cameras: Array<{ camera: string }>;
+      summary: string;
+    }>;
+    expect(clusters.length).toBeGreaterThan(0);
+    expect(clusters[0]?.cameras.map((c) => c.camera)).toEqual(['stage']);
+    expect(clusters[0]?.summary).toMatch(/seen \d+ times? on/);
   });
 
   it('enrolls the face on the live camera now (the page’s "take the current face")', async () => {

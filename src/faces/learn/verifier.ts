@@ -15,7 +15,10 @@ import { loadTf } from './tf.js';
 export interface VerifierRecipe {
   epochs: number;
   lr: number;
-  /** L2 pull of the weights towards the cosine-only start. */
+  /**
+   * L2 pull of the weights towards the cosine-only start. Strong by default (10): with 2d + 1 = 2049
+   * features and tens of identities, weaker pulls over-fit (docs/learning.md has the sweep).
+   */
   weightDecay: number;
   /** Impostor pairs sampled per genuine pair each epoch (1 = balanced). */
   impostorRatio: number;
@@ -27,7 +30,7 @@ export interface VerifierRecipe {
 export const DEFAULT_VERIFIER_RECIPE: VerifierRecipe = {
   epochs: 60,
   lr: 0.01,
-  weightDecay: 1e-3,
+  weightDecay: 10,
   impostorRatio: 1,
   batchSize: 512,
   seed: 1,

@@ -104,7 +104,7 @@ describe('fuzzing the API and the WebSocket protocol', () => {
     await alive();
     const created = files(root).filter((f) => !before.has(f));
     expect(
-      created.every((f) => f.startsWith(dataDir + '/')),
+      created.every((f) => f.startsWith(`${dataDir}/`)),
       created.join(', '),
     ).toBe(true);
     expect(vigil.faces?.gallery.list()).toEqual([]);

@@ -65,21 +65,30 @@ export async function decodeImage(input: Buffer | string, opts: DecodeOptions = 
   }
 }
 
-/** A JPEG of a region of an RGB image (face snapshots and thumbnails). */
-export async function cropJpeg(
-  img: RgbImage,
+/** The region a face crop takes: the box plus `margin` of its size on each side, clipped to the image. */
+export function cropRect(
+  img: Pick<RgbImage, 'width' | 'height'>,
   box: [number, number, number, number],
-  opts: { margin?: number; size?: number; quality?: number } = {},
-): Promise<Buffer> {
-  const margin = opts.margin ?? 0.25;
+  margin: number,
+) {
   const w = box[2] - box[0];
   const h = box[3] - box[1];
   const left = Math.max(0, Math.floor(box[0] - w * margin));
   const top = Math.max(0, Math.floor(box[1] - h * margin));
   const right = Math.min(img.width, Math.ceil(box[2] + w * margin));
   const bottom = Math.min(img.height, Math.ceil(box[3] + h * margin));
+  return { left, top, width: Math.max(1, right - left), height: Math.max(1, bottom - top) };
+}
+
+/** A JPEG of a region of an RGB image (face snapshots and thumbnails). */
+export async function cropJpeg(
+  img: RgbImage,
+  box: [number, number, number, number],
+  opts: { margin?: number; size?: number; quality?: number } = {},
+): Promise<Buffer> {
+  const rect = cropRect(img, box, opts.margin ?? 0.25);
   return sharp(img.pixels, { raw: { width: img.width, height: img.height, channels: 3 } })
-    .extract({ left, top, width: Math.max(1, right - left), height: Math.max(1, bottom - top) })
+    .extract(rect)
     .resize({ width: opts.size ?? 160, height: opts.size ?? 160, fit: 'inside' })
     .jpeg({ quality: opts.quality ?? 85 })
     .toBuffer();

@@ -11,15 +11,21 @@ export interface Labeled {
   embedding: Float32Array;
 }
 
-/** Similarities of every unordered pair, split into genuine (same identity) and impostor pairs. */
-export function pairScores(items: Labeled[]): { genuine: number[]; impostor: number[] } {
+/**
+ * Scores of every unordered pair (cosine similarity by default, or any `score`), split into
+ * genuine (same identity) and impostor pairs.
+ */
+export function pairScores(
+  items: Labeled[],
+  score: (a: Float32Array, b: Float32Array) => number = dot,
+): { genuine: number[]; impostor: number[] } {
   const genuine: number[] = [];
   const impostor: number[] = [];
   for (let i = 0; i < items.length; i++)
     for (let j = i + 1; j < items.length; j++) {
       const a = items[i] as Labeled;
       const b = items[j] as Labeled;
-      (a.identity === b.identity ? genuine : impostor).push(dot(a.embedding, b.embedding));
+      (a.identity === b.identity ? genuine : impostor).push(score(a.embedding, b.embedding));
     }
   return { genuine, impostor };
 }

@@ -1,4 +1,4 @@
-import { dot, type Labeled, rocAuc, tarAtFar } from '../metrics.js';
+import { dot, type Labeled, pairScores, rocAuc, tarAtFar } from '../metrics.js';
 import { kFoldIdentities, type Sample } from './data.js';
 import { DEFAULT_HEAD_RECIPE, type HeadRecipe } from './head.js';
 import { projectItems, trainTriplet, transientHead } from './train.js';
@@ -56,15 +56,7 @@ export function oneShotRank1(items: Labeled[], score: Score): { rank1: number; q
 
 /** Genuine and impostor scores of every pair of a set. */
 export function scorePairs(items: Labeled[], score: Score): { genuine: number[]; impostor: number[] } {
-  const genuine: number[] = [];
-  const impostor: number[] = [];
-  for (let i = 0; i < items.length; i++)
-    for (let j = i + 1; j < items.length; j++) {
-      const a = items[i] as Labeled;
-      const b = items[j] as Labeled;
-      (a.identity === b.identity ? genuine : impostor).push(score(a.embedding, b.embedding));
-    }
-  return { genuine, impostor };
+  return pairScores(items, score);
 }
 
 /** Test figures of one method: test items (already in the method's space) and its score. */

@@ -8,7 +8,7 @@ import {
   type PhotoInput,
   validName,
 } from '../gallery/gallery.js';
-import { cropJpeg, type RgbImage } from '../image.js';
+import { cropJpeg, cropRect, type RgbImage } from '../image.js';
 import {
   type ClusterSum,
   bestCluster,
@@ -104,16 +104,11 @@ export async function faceSnapshot(
   size = 192,
 ): Promise<{ jpeg: Buffer; box: [number, number, number, number] }> {
   const margin = 0.25;
-  const w = box[2] - box[0];
-  const h = box[3] - box[1];
-  const left = Math.max(0, Math.floor(box[0] - w * margin));
-  const top = Math.max(0, Math.floor(box[1] - h * margin));
-  const right = Math.min(img.width, Math.ceil(box[2] + w * margin));
-  const bottom = Math.min(img.height, Math.ceil(box[3] + h * margin));
+  const { left, top, width, height } = cropRect(img, box, margin);
   const jpeg = await cropJpeg(img, box, { margin, size, quality: 90 });
   const meta = await sharp(jpeg).metadata();
-  const sx = (meta.width ?? 1) / Math.max(1, right - left);
-  const sy = (meta.height ?? 1) / Math.max(1, bottom - top);
+  const sx = (meta.width ?? 1) / width;
+  const sy = (meta.height ?? 1) / height;
   return {
     jpeg,
     box: [(box[0] - left) * sx, (box[1] - top) * sy, (box[2] - left) * sx, (box[3] - top) * sy],

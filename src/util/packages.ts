@@ -6,7 +6,14 @@ const require = createRequire(import.meta.url);
 
 /** Root folder of an installed npm package (works when its "exports" hide package.json). */
 export function packageRoot(name: string): string {
-  let dir = dirname(require.resolve(name));
+  let entry: string;
+  try {
+    entry = require.resolve(name);
+  } catch {
+    // a package of data files only (no main): its package.json is reachable when no "exports" hide it
+    entry = require.resolve(`${name}/package.json`);
+  }
+  let dir = dirname(entry);
   for (;;) {
     const pj = join(dir, 'package.json');
     if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === name)

@@ -442,6 +442,7 @@ export class Vigil {
       run: async (frames) => {
         const r = await host.run('detect', frames);
         this.metrics.inferenceDuration.observe({ model, backend: host.backend }, r.ms / 1000);
+        this.metrics.workerTensors.set(r.tensors);
         this.metrics.batchSize.observe({ model }, frames.length);
         return r.detections;
       },

@@ -98,6 +98,7 @@ export class Recognizer {
             opts.topK,
           );
           metrics.inferenceDuration.observe({ model, backend: host.backend }, r.ms / 1000);
+          metrics.workerTensors.set(r.tensors);
           metrics.batchSize.observe({ model }, faces.length);
           let k = 0;
           return jobs.map((j) => {

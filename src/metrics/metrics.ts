@@ -35,6 +35,7 @@ export class VigilMetrics {
   readonly inferencePending: Gauge;
   readonly backendInfo: Gauge<'backend' | 'engine'>;
   readonly workerRestarts: Counter;
+  readonly workerTensors: Gauge;
   readonly eventLoopLag: Gauge;
   readonly recognitions: Counter<'stream' | 'result'>;
   readonly matchSimilarity: Histogram<'stream'>;
@@ -172,6 +173,11 @@ export class VigilMetrics {
     this.galleryEmbeddings = new Gauge({
       name: 'vigil_gallery_embeddings',
       help: 'Gallery embeddings in the current embedding space (one per enrolled photo)',
+      registers,
+    });
+    this.workerTensors = new Gauge({
+      name: 'vigil_inference_worker_tensors',
+      help: 'Live tensors in the inference worker after its last batch (flat over time: no leak)',
       registers,
     });
     this.eventLoopLag = new Gauge({

@@ -168,9 +168,17 @@ export class Vigil {
           const service = new FaceService(this.host, gallery, threshold, rec);
           this.faces = { gallery, alerts, service, threshold, unknowns };
           // Viewers refresh their people list on any change (also changes made by the CLI).
-          const off = gallery.onChange((m) =>
-            this.hub?.broadcast({ type: 'people', version: m.version, people: m.names.size }),
-          );
+          // Per-person metric series end with the person (labels stay bounded by the gallery).
+          let names = new Set(gallery.matrix().names.values());
+          const off = gallery.onChange((m) => {
+            this.hub?.broadcast({ type: 'people', version: m.version, people: m.names.size });
+            const now = new Set(m.names.values());
+            for (const gone of names) {
+              if (now.has(gone)) continue;
+              for (const s of c.streams) this.metrics.alerts.remove({ stream: s.id, person: gone });
+            }
+            names = now;
+          });
           this.undo.push(off);
           const missing = gallery.photosToEmbed().length;
           if (missing)

@@ -22,7 +22,7 @@ import { Gallery } from './faces/gallery/gallery.js';
 import { Recognizer } from './faces/recognizer.js';
 import { FaceService } from './faces/service.js';
 import { UnknownStore } from './faces/unknowns/store.js';
-import { readThreshold, spaceVersion } from './faces/thresholds.js';
+import { recognitionSpace } from './faces/learn/space.js';
 import { type FfmpegInfo, resolveFfmpeg } from './sources/ffmpeg.js';
 import type { Frame } from './sources/frame.js';
 import { StreamSource } from './sources/stream-source.js';
@@ -123,7 +123,9 @@ export class Vigil {
             backend: c.inference.backend,
             tasks: {
               detect: { model, options, tiles },
-              ...(rec ? { embed: { model: rec.model, align: rec.align, context: rec.context } } : {}),
+              ...(rec
+                ? { embed: { model: rec.model, align: rec.align, context: rec.context, head: rec.head } }
+                : {}),
             },
             debugDelayMs: c.inference.debugDelayMs,
             onRestart: () => this.metrics.workerRestarts.inc(),
@@ -139,8 +141,8 @@ export class Vigil {
         () => {
           const rec = this.plan.recognize;
           if (!rec || !this.host) return;
-          const space = spaceVersion(rec.align, rec.context);
-          const threshold = rec.threshold ?? readThreshold(rec.model, space).similarity;
+          // The vectors' space: the model's (with its calibrated threshold), or a trained head's.
+          const { version: space, threshold } = recognitionSpace(rec);
           const gallery = new Gallery(join(c.dataDir, 'vigil.db'), {
             model: rec.model,
             version: space,

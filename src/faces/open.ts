@@ -5,7 +5,7 @@ import { loadPipeline, planOf, type RecognizeStageConfig } from '../pipeline/def
 import { DEFAULT_DETECTOR } from './detect/blazeface.js';
 import { Gallery } from './gallery/gallery.js';
 import { FaceService } from './service.js';
-import { readThreshold, spaceVersion } from './thresholds.js';
+import { recognitionSpace } from './learn/space.js';
 
 /**
  * The gallery and a face service outside the running service (CLI): recognition settings come from
@@ -21,8 +21,7 @@ export async function openFaces(config: VigilConfig): Promise<{
   let plan = planOf(loadPipeline(config.pipeline));
   if (!plan.recognize) plan = planOf(loadPipeline('recognize'));
   const rec = plan.recognize as RecognizeStageConfig;
-  const space = spaceVersion(rec.align, rec.context);
-  const threshold = rec.threshold ?? readThreshold(rec.model, space).similarity;
+  const { version: space, threshold } = recognitionSpace(rec);
   const host = new InferenceHost({
     workers: 1,
     backend: config.inference.backend,
@@ -32,7 +31,7 @@ export async function openFaces(config: VigilConfig): Promise<{
         options: { ...DEFAULT_DETECTOR, ...plan.detect },
         tiles: plan.detect?.tiles,
       },
-      embed: { model: rec.model, align: rec.align, context: rec.context },
+      embed: { model: rec.model, align: rec.align, context: rec.context, head: rec.head },
     },
   });
   await host.start();

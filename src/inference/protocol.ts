@@ -6,13 +6,18 @@ import type { BackendPreference } from './tfjs-engine.js';
 export interface TaskSpec {
   detect?: {
     model: string;
-    options: DetectorOptions /** square tiles per frame side (1 = whole frame) */;
+    options: DetectorOptions;
+    /** Square tiles along the frame's long side (1 = whole frame). */
     tiles?: number;
   };
   embed?: {
-    model: string /** warp faces by their keypoints (else a box crop) */;
-    align: boolean /** crop context; default from the manifest */;
+    model: string;
+    /** Warp faces by their keypoints (else a box crop). */
+    align: boolean;
+    /** Crop context; default from the manifest. */
     context?: number;
+    /** A trained projection head (models/heads/NAME), applied after L2 normalisation. */
+    head?: string;
   };
 }
 

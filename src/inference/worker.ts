@@ -6,6 +6,8 @@ import { manifest } from './model-loader.js';
 import { type Letterbox, letterboxInto, type Rect, tileRects } from './preprocess.js';
 import type { EmbeddedFace, FramePayload, FromWorker, ToWorker } from './protocol.js';
 import { createTfjsEngine } from './tfjs-engine.js';
+import { applyHeadFlat, checkHeadBase, type Head, loadHead } from '../faces/learn/head.js';
+import { spaceVersion } from '../faces/thresholds.js';
 
 /** Inference worker: one single-threaded backend; tasks run one batch at a time. */
 const port = parentPort;
@@ -26,6 +28,7 @@ interface WorkerGallery {
   retired: boolean;
 }
 let gallery: WorkerGallery | undefined;
+let head: Head | undefined;
 const release = (g: WorkerGallery | undefined) => {
   if (!g) return;
   g.users--;
@@ -68,13 +71,20 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
       shape: [1, size, size, 3],
     });
     embedder.dim = out[0]?.shape[1] ?? embedder.dim;
+    const headName = msg.tasks.embed.head;
+    if (headName) {
+      // A trained projection head on top of the frozen embedding (vigil learn triplet).
+      const h = loadHead(headName);
+      checkHeadBase(h, m.name, spaceVersion(embedder.align, embedder.context), embedder.dim);
+      head = h;
+    }
   }
   send({
     type: 'ready',
     engine: engine.engine,
     backend: engine.backend,
     warmupMs: performance.now() - t0,
-    embedDim: embedder?.dim,
+    embedDim: head ? head.manifest.outDim : embedder?.dim,
   });
 }
 
@@ -158,14 +168,17 @@ async function embedWith(
     const inv = 1 / Math.max(Math.sqrt(norm), 1e-12);
     for (let j = 0; j < dim; j++) embs[i * dim + j] = (out.data[i * dim + j] as number) * inv;
   }
+  // With a head, vectors live in the head's space (L2-normalised again by the head).
+  const final = head ? applyHeadFlat(head, embs, n) : embs;
+  const outDim = head ? head.manifest.outDim : dim;
   let top: { indices: Int32Array; values: Float32Array } | undefined;
   let k = 0;
   if (g && g.matrix.rows > 0 && msg.topK > 0) {
     k = Math.min(msg.topK, g.matrix.rows);
-    top = await g.matrix.topK(embs, n, k);
+    top = await g.matrix.topK(final, n, k);
   }
   const faces = msg.faces.map((_, i) => ({
-    embedding: embs.slice(i * dim, (i + 1) * dim),
+    embedding: final.slice(i * outDim, (i + 1) * outDim),
     rows: top ? Array.from(top.indices.subarray(i * k, (i + 1) * k)) : [],
     sims: top ? Array.from(top.values.subarray(i * k, (i + 1) * k)) : [],
   }));

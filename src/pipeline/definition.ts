@@ -23,6 +23,8 @@ const RecognizeStage = z
     align: z.boolean().default(false),
     /** Crop context around the face (1 = tight). */
     context: z.number().min(0.8).max(3).default(1.3),
+    /** A projection head trained by `vigil learn triplet` (models/heads/NAME); docs/learning.md. */
+    head: z.string().min(1).optional(),
     /** Cosine-similarity threshold; default: the calibrated one in models/thresholds.yaml. */
     threshold: z.number().min(-1).max(1).optional(),
     minFacePx: z.number().min(0).default(24),

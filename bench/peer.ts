@@ -13,7 +13,7 @@ import { decodeImage, type RgbImage } from '../src/faces/image.js';
 import { readThreshold } from '../src/faces/thresholds.js';
 import { FaceTracker } from '../src/faces/track.js';
 import { resolveFfmpeg } from '../src/sources/ffmpeg.js';
-import { type FaceApiResult, loadFaceApiModels, wasmTf } from './_faceapi.js';
+import { type FaceApiResult, loadFaceApiModels, wasmTf } from '../test/helpers/faceapi.js';
 import { machine, printTable, progress, writeResult } from './_util.js';
 
 const { values } = parseArgs({

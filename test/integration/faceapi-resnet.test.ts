@@ -1,11 +1,11 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFaceApiResnet } from '../../src/faces/embed/faceapi-resnet.js';
+import { loadFaceApi as loadSharedFaceApi } from '../helpers/faceapi.js';
 import type { LoadedModel, ModelManifest } from '../../src/inference/contract.js';
 import { packageRoot } from '../../src/util/packages.js';
 
@@ -40,40 +40,9 @@ interface FaceApiRecognition {
  * methods the union package registers (t.as3D(), t.div(), t.mean() ...) are added to
  * Tensor.prototype as thin wrappers of the tfjs-core ops.
  */
+/** face-api's own code, loaded against the installed tfjs packages (test/helpers/faceapi.ts). */
 function loadFaceApi(): FaceApiRecognition {
-  const require = createRequire(import.meta.url);
-  const Module = require('node:module') as {
-    _resolveFilename: (req: string, ...rest: unknown[]) => string;
-    new (id: string): { filename: string; loaded: boolean; exports: unknown };
-  };
-  const core = require('@tensorflow/tfjs-core') as Record<string, unknown> & typeof tf;
-  if (core.Tensor !== tf.Tensor) throw new Error('tfjs-core: ESM import and require() differ');
-  const proto = core.Tensor.prototype as unknown as Record<string, unknown>;
-  for (const k of ['as1D', 'as2D', 'as3D', 'as4D', 'as5D'])
-    if (!(k in proto))
-      proto[k] = function (this: tf.Tensor, ...shape: number[]) {
-        return core.reshape(this, shape);
-      };
-  for (const [k, f] of Object.entries(core))
-    if (typeof f === 'function' && /^[a-z]/.test(k) && !(k in proto))
-      proto[k] = function (this: tf.Tensor, ...args: unknown[]) {
-        return (f as (...a: unknown[]) => unknown)(this, ...args);
-      };
-  const virtual = join(packageRoot('@tensorflow/tfjs-core'), '..', 'tfjs', 'virtual-union.js');
-  const m = new Module(virtual);
-  m.filename = virtual;
-  m.loaded = true;
-  m.exports = { ...core, ...(require('@tensorflow/tfjs-converter') as object) };
-  require.cache[virtual] = m as unknown as NodeJS.Module;
-  const orig = Module._resolveFilename;
-  Module._resolveFilename = function (this: unknown, req: string, ...rest: unknown[]) {
-    return req === '@tensorflow/tfjs' ? virtual : orig.call(this, req, ...rest);
-  };
-  try {
-    return require(join(packageRoot('@vladmandic/face-api'), 'dist', 'face-api.node-wasm.js'));
-  } finally {
-    Module._resolveFilename = orig;
-  }
+  return loadSharedFaceApi() as unknown as FaceApiRecognition;
 }
 
 interface Face {

@@ -1,5 +1,5 @@
 // @vladmandic/face-api (its node-wasm build) loaded against the tfjs packages installed here, for
-// benchmarks that compare with it. The approach is test/integration/faceapi-resnet.test.ts's: that
+// tests and benchmarks that compare with it. That
 // build requires "@tensorflow/tfjs" (the union package, not installed), so a require-cache entry made
 // of tfjs-core + tfjs-converter stands in for it, and the chained tensor methods the union package
 // registers (t.as3D(), t.div(), t.mean() ...) are added to Tensor.prototype as thin wrappers of the
@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type * as tfCore from '@tensorflow/tfjs-core';
-import { packageRoot } from '../src/util/packages.js';
+import { packageRoot } from '../../src/util/packages.js';
 
 export type Tf = typeof tfCore;
 

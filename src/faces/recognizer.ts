@@ -190,16 +190,6 @@ export class Recognizer {
       });
       if (f.sims.length)
         metrics.matchSimilarity.observe({ stream: job.streamId }, Math.max(0, f.sims[0] as number));
-      // Continuity: if this face no longer matches the person the track is named after (a scene
-      // cut, or a tracker swap), the old votes do not count: the track's name follows the new face.
-      const named = t.identity?.personId;
-      if (g && named !== null && named !== undefined) {
-        let simToNamed = Number.NEGATIVE_INFINITY;
-        f.rows.forEach((r, k) => {
-          if (g.rowPerson[r] === named) simToNamed = Math.max(simToNamed, f.sims[k] as number);
-        });
-        if (simToNamed < this.opts.threshold) t.votes = [];
-      }
       const now = tracker.addVote(
         t,
         { personId: vote.personId, label: vote.label, similarity: vote.similarity },

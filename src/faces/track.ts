@@ -124,9 +124,6 @@ export class FaceTracker {
       usedT.add(p.t);
       const t = this.tracks[p.t] as Track;
       const d = dets[p.d] as Detection;
-      // A jump (matched by centre distance, not overlap: a fast move, or a scene cut that put
-      // another face where this one was) must be confirmed by a recognition at once.
-      if (p.iou < this.opts.iouThreshold) t.lastRecognizedAt = Number.NEGATIVE_INFINITY;
       t.box = d.box;
       t.landmarks = d.landmarks;
       t.score = d.score;

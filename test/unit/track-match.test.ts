@@ -222,16 +222,3 @@ describe('alert history', () => {
     expect(store.get(ids[0] as number)?.enrolled_person_id).toBe(42);
   });
 });
-
-describe('track continuity', () => {
-  it('a jump matched by centre distance forces a recognition at once', () => {
-    const t = new FaceTracker(DEFAULT_TRACKER);
-    const tr = t.update([det(100, 100)], 0).assigned[0] as NonNullable<ReturnType<FaceTracker['update']>['assigned'][0]>;
-    t.addVote(tr, { personId: 1, label: 'ada', similarity: 0.8 }, 1000);
-    tr.lastRecognizedAt = 0;
-    t.update([det(102, 101)], 100); // overlap: same face, no new recognition
-    expect(t.needsRecognition(tr, 100)).toBe(false);
-    t.update([det(124, 104)], 200); // no overlap, near: could be someone else (a cut)
-    expect(t.needsRecognition(tr, 200)).toBe(true);
-  });
-});

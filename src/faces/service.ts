@@ -18,6 +18,16 @@ export interface IdentifiedFace {
   identity: Identity;
 }
 
+/** Decodes an upload; a refusal names which image it was ("image 2: not a readable image"). */
+async function decodeLabelled(image: Buffer, label: string): Promise<RgbImage> {
+  try {
+    return await decodeImage(image);
+  } catch (e) {
+    if (e instanceof ImageError) throw new ImageError(`${label}: ${e.message}`, e.status);
+    throw e;
+  }
+}
+
 /** Enrollment, identification and verification of still images: what the HTTP API and the CLI call. */
 export class FaceService {
   readonly engine: FaceEngine;
@@ -43,13 +53,7 @@ export class FaceService {
 
   /** One photo of one person: exactly one face, or a clear error naming the image. */
   async photo(image: Buffer, label: string): Promise<PhotoInput> {
-    let img: RgbImage;
-    try {
-      img = await decodeImage(image);
-    } catch (e) {
-      if (e instanceof ImageError) throw new ImageError(`${label}: ${e.message}`, e.status);
-      throw e;
-    }
+    const img = await decodeLabelled(image, label);
     const faces = await this.engine.detect(img);
     if (!faces.length) throw new ImageError(`${label}: no face found`);
     if (faces.length > 1)
@@ -129,13 +133,7 @@ export class FaceService {
   }
 
   private async mainFace(image: Buffer, label: string): Promise<Float32Array> {
-    let img: RgbImage;
-    try {
-      img = await decodeImage(image);
-    } catch (e) {
-      if (e instanceof ImageError) throw new ImageError(`${label}: ${e.message}`, e.status);
-      throw e;
-    }
+    const img = await decodeLabelled(image, label);
     const face = largestFace(await this.engine.detect(img));
     if (!face) throw new ImageError(`${label}: no face found`);
     const [f] = await this.engine.embedFaces(img, [face], 0);

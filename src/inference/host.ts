@@ -4,13 +4,28 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Detection } from './contract.js';
 import { PROJECT_ROOT } from './model-loader.js';
-import type { EmbeddedFace, FaceRequest, FramePayload, FromWorker, TaskSpec, ToWorker } from './protocol.js';
+import { describeReport } from './onnx/select.js';
+import type {
+  EmbeddedFace,
+  EngineName,
+  EngineSettings,
+  FaceRequest,
+  FramePayload,
+  FromWorker,
+  ModelEngineReport,
+  TaskSpec,
+  ToWorker,
+} from './protocol.js';
 import type { BackendPreference } from './tfjs-engine.js';
 
 export interface HostOptions {
   workers: number;
   backend: BackendPreference;
   tasks: TaskSpec;
+  /** Per-model engine choice (tfjs / ONNX Runtime / auto); absent: tfjs for every model. */
+  engines?: EngineSettings;
+  /** Image for the ONNX equivalence checks (default: a sample photo of @vladmandic/face-api). */
+  probe?: Pixels;
   debugDelayMs?: number;
   onRestart?: (workerIndex: number, reason: string) => void;
   log?: (msg: string) => void;
@@ -74,13 +89,34 @@ export class InferenceHost {
   backend = '';
   /** Length of the embedding vectors (when an embed task runs). */
   embedDim = 0;
+  /** How each model's engine was chosen (with engine settings; empty without). */
+  models: ModelEngineReport[] = [];
+  /** Engine per model as decided by the first worker; later and restarted workers reuse it. */
+  private resolved: Record<string, EngineName> | undefined;
+  private probe: FramePayload | undefined;
   private gallery: Extract<ToWorker, { type: 'gallery' }> | undefined;
 
   constructor(private readonly opts: HostOptions) {}
 
   /** Starts every worker and waits until each has loaded and warmed up its models. */
   async start(): Promise<void> {
-    await Promise.all(Array.from({ length: this.opts.workers }, (_, i) => this.spawn(i)));
+    const es = this.opts.engines;
+    const needsChecks = es && (es.engine !== 'tfjs' || Object.values(es.models).some((c) => c !== 'tfjs'));
+    if (!needsChecks) {
+      await Promise.all(Array.from({ length: this.opts.workers }, (_, i) => this.spawn(i)));
+      return;
+    }
+    // The first worker converts, checks and times the models alone (no other worker competes for
+    // the cores while it measures); the others load what it chose.
+    this.probe = await loadProbe(this.opts.probe).catch(() => undefined);
+    await this.spawn(0);
+    await Promise.all(Array.from({ length: this.opts.workers - 1 }, (_, i) => this.spawn(i + 1)));
+  }
+
+  /** The engine and backend running `model` (the worker's tfjs backend when unknown). */
+  backendOf(model: string): { engine: string; backend: string } {
+    const r = this.models.find((x) => x.model === model);
+    return r ? { engine: r.engine, backend: r.backend } : { engine: this.engine, backend: this.backend };
   }
 
   /** Workers ready and not running a batch. */
@@ -183,12 +219,19 @@ export class InferenceHost {
       worker.on('message', (m: FromWorker) => {
         if (m.type === 'ready') {
           slot.ready = true;
-          this.engine = m.engine;
-          this.backend = m.backend;
+          // the detector's engine is "the" engine (metrics and health); backendOf() has every model's
+          const main = m.models?.find((r) => r.task === 'detect') ?? m.models?.[0];
+          this.engine = main?.engine ?? m.engine;
+          this.backend = main?.backend ?? m.backend;
           this.embedDim = m.embedDim ?? 0;
           this.opts.log?.(
-            `inference worker ${index} ready: ${m.engine}/${m.backend}, warm-up ${m.warmupMs.toFixed(0)} ms`,
+            `inference worker ${index} ready: ${this.engine}/${this.backend}, warm-up ${m.warmupMs.toFixed(0)} ms`,
           );
+          if (m.models && !this.resolved) {
+            this.models = m.models;
+            this.resolved = Object.fromEntries(m.models.map((r) => [r.model, r.engine]));
+            for (const r of m.models) this.opts.log?.(`inference model ${describeReport(r)}`);
+          }
           resolve();
           this.notifyIdle();
         } else if (m.type === 'init-error') {
@@ -218,10 +261,17 @@ export class InferenceHost {
           this.opts.log?.(`inference worker ${index} restart failed: ${e.message}`),
         );
       });
+      const engines = this.opts.engines
+        ? { ...this.opts.engines, ...(this.resolved ? { resolved: this.resolved } : {}) }
+        : undefined;
       worker.postMessage({
         type: 'init',
         backend: this.opts.backend,
         tasks: this.opts.tasks,
+        engines,
+        workers: this.opts.workers,
+        // the probe is only needed where checks run (the first worker); copied, the host keeps it
+        probe: engines && !this.resolved ? this.probe : undefined,
       } satisfies ToWorker);
       // A restarted worker gets the current gallery too (it queues behind init in the worker).
       if (this.gallery) worker.postMessage(this.gallery);
@@ -238,4 +288,24 @@ export class InferenceHost {
     }
     if (free > 0) while (this.idleWaiters.length) this.idleWaiters.shift()?.();
   }
+}
+
+/** The equivalence-check photo: the given pixels, else sample1.jpg of @vladmandic/face-api (always installed). */
+async function loadProbe(given?: Pixels): Promise<FramePayload> {
+  if (given) {
+    const copy = new Uint8Array(given.pixels.length);
+    copy.set(given.pixels);
+    return { width: given.width, height: given.height, pixels: copy.buffer };
+  }
+  const { default: sharp } = await import('sharp');
+  const { packageRoot } = await import('../util/packages.js');
+  const file = join(packageRoot('@vladmandic/face-api'), 'demo', 'sample1.jpg');
+  const { data, info } = await sharp(file)
+    .resize({ width: 640, height: 640, fit: 'inside', withoutEnlargement: true })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const px = new Uint8Array(data.length);
+  px.set(data);
+  return { width: info.width, height: info.height, pixels: px.buffer };
 }

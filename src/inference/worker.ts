@@ -1,10 +1,27 @@
 import { parentPort } from 'node:worker_threads';
 import { alignTransform, boxTransform, RGB_255, warpInto } from '../faces/align.js';
 import { blazefaceAnchors, type DetectorOptions, decodeBlazeface, nms } from '../faces/detect/blazeface.js';
-import type { Detection, InferenceEngine, LoadedModel, ModelManifest, SimilarityMatrix } from './contract.js';
+import type {
+  Detection,
+  InferenceEngine,
+  LoadedModel,
+  ModelManifest,
+  SimilarityMatrix,
+  TensorData,
+} from './contract.js';
 import { manifest } from './model-loader.js';
+import { createOnnxEngine, type OnnxEngine } from './onnx/engine.js';
+import { chooseEngine } from './onnx/select.js';
+import { compareDetections, compareEmbeddings, type Equivalence } from './onnx/verify.js';
 import { type Letterbox, letterboxInto, type Rect, tileRects } from './preprocess.js';
-import type { EmbeddedFace, FramePayload, FromWorker, ToWorker } from './protocol.js';
+import type {
+  EmbeddedFace,
+  EngineChoice,
+  FramePayload,
+  FromWorker,
+  ModelEngineReport,
+  ToWorker,
+} from './protocol.js';
 import { createTfjsEngine } from './tfjs-engine.js';
 import { applyHeadFlat, checkHeadBase, type Head, loadHead } from '../faces/learn/head.js';
 import { spaceVersion } from '../faces/thresholds.js';
@@ -39,33 +56,127 @@ let initDone: Promise<void> = Promise.resolve();
 
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
-async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
+type InitMsg = Extract<ToWorker, { type: 'init' }>;
+
+/**
+ * Loads a model on its engine: tfjs when no engine settings are given, else the configured choice
+ * (see onnx/select.ts); `check` compares both engines on the probe photo.
+ */
+async function loadModel(
+  msg: InitMsg,
+  m: ModelManifest,
+  task: ModelEngineReport['task'],
+  check: (ref: LoadedModel, cand: LoadedModel) => Promise<Equivalence>,
+  reports: ModelEngineReport[],
+): Promise<LoadedModel> {
+  const es = msg.engines;
+  if (!es) return engine.load(m);
+  const requested: EngineChoice = es.models[m.name] ?? es.engine;
+  const size = m.input[0];
+  const { model, report } = await chooseEngine({
+    manifest: m,
+    task,
+    requested,
+    resolved: es.resolved?.[m.name],
+    tfjs: engine,
+    onnx: () => {
+      onnxEngine ??= createOnnxEngine({ ...es.onnx, workers: msg.workers ?? 1 });
+      return onnxEngine;
+    },
+    check,
+    timingInput: { data: new Float32Array(size * m.input[1] * m.input[2]), shape: [1, ...m.input] },
+  });
+  reports.push(report);
+  return model;
+}
+let onnxEngine: Promise<OnnxEngine> | undefined;
+
+/** The probe photo, or a synthetic gradient when the host sent none. */
+function probeFrames(msg: InitMsg): { frames: FramePayload[]; label: string } {
+  if (msg.probe) return { frames: [msg.probe], label: 'a sample photo' };
+  const w = 320;
+  const h = 240;
+  const px = new Uint8Array(w * h * 3);
+  for (let i = 0; i < w * h; i++) {
+    px[i * 3] = (i % w) * 0.8;
+    px[i * 3 + 1] = Math.floor(i / w);
+    px[i * 3 + 2] = 128;
+  }
+  return { frames: [{ width: w, height: h, pixels: px.buffer }], label: 'a synthetic gradient' };
+}
+
+async function init(msg: InitMsg): Promise<void> {
   const t0 = performance.now();
   engine = await createTfjsEngine(msg.backend);
+  const reports: ModelEngineReport[] = [];
+  const probe = probeFrames(msg);
   if (msg.tasks.detect) {
     const m = manifest(msg.tasks.detect.model);
     const size = m.input[0];
-    detector = {
-      model: await engine.load(m),
+    const spec = {
       size,
       anchors: blazefaceAnchors(size),
       options: msg.tasks.detect.options,
       tiles: msg.tasks.detect.tiles ?? 1,
     };
+    const model = await loadModel(
+      msg,
+      m,
+      'detect',
+      async (ref, cand) =>
+        compareDetections(
+          await detectWith({ ...spec, model: ref }, probe.frames),
+          await detectWith({ ...spec, model: cand }, probe.frames),
+          probe.label,
+        ),
+      reports,
+    );
+    detector = { ...spec, model };
     // Warm-up: the first call compiles kernels; do it before real frames arrive.
     await detector.model.run({ data: new Float32Array(size * size * 3), shape: [1, size, size, 3] });
   }
   if (msg.tasks.embed) {
     const m = manifest(msg.tasks.embed.model);
     const size = m.input[0];
-    embedder = {
-      model: await engine.load(m),
+    const spec = {
       m,
       size,
       dim: m.dim ?? 0,
       align: msg.tasks.embed.align,
       context: msg.tasks.embed.context ?? m.context ?? 1.6,
     };
+    const model = await loadModel(
+      msg,
+      m,
+      'embed',
+      async (ref, cand) => {
+        // real face crops: the faces the detector finds in the probe photo (else its centre)
+        const frame = probe.frames[0] as FramePayload;
+        let faces = detector ? ((await detectWith(detector, probe.frames))[0] ?? []).slice(0, 4) : [];
+        if (!faces.length) {
+          const s = Math.min(frame.width, frame.height) / 2;
+          const cx = frame.width / 2;
+          const cy = frame.height / 2;
+          faces = [{ box: [cx - s / 2, cy - s / 2, cx + s / 2, cy + s / 2], score: 1, landmarks: [] }];
+        }
+        const input = cropFaces(
+          { ...spec, model: ref },
+          probe.frames,
+          faces.map((f) => ({ frame: 0, box: f.box, landmarks: f.landmarks })),
+        );
+        const [a] = await ref.run(input);
+        const [b] = await cand.run(input);
+        if (!a || !b) throw new Error('no embedding output');
+        return compareEmbeddings(
+          a.data,
+          b.data,
+          faces.length,
+          `${faces.length} face crop(s) of ${probe.label}`,
+        );
+      },
+      reports,
+    );
+    embedder = { ...spec, model };
     const out = await embedder.model.run({
       data: new Float32Array(size * size * 3),
       shape: [1, size, size, 3],
@@ -85,12 +196,16 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
     backend: engine.backend,
     warmupMs: performance.now() - t0,
     embedDim: head ? head.manifest.outDim : embedder?.dim,
+    models: msg.engines ? reports : undefined,
   });
 }
 
 async function detect(frames: FramePayload[]): Promise<Detection[][]> {
-  const d = detector;
-  if (!d) throw new Error('detect task not initialised');
+  if (!detector) throw new Error('detect task not initialised');
+  return detectWith(detector, frames);
+}
+
+async function detectWith(d: NonNullable<typeof detector>, frames: FramePayload[]): Promise<Detection[][]> {
   const { size } = d;
   const per = size * size * 3;
   // Each frame becomes one input (whole frame) or several (tiles); all of them go in one batch.
@@ -145,20 +260,8 @@ async function embedWith(
 ): Promise<{ faces: EmbeddedFace[]; version: number | undefined }> {
   if (!e) throw new Error('embed task not initialised');
   if (!msg.faces.length) return { faces: [], version: g?.version };
-  const { size, dim } = e;
-  const per = size * size * 3;
-  const batch = new Float32Array(per * msg.faces.length);
-  const fmt = e.m.pixels ?? RGB_255;
-  msg.faces.forEach((face, i) => {
-    const f = msg.frames[face.frame];
-    if (!f) throw new Error(`face ${i} refers to frame ${face.frame}, not in the batch`);
-    const t =
-      e.align && face.landmarks.length >= 4
-        ? alignTransform(face.landmarks, size, e.context)
-        : boxTransform(face.box, size, e.context);
-    warpInto(new Uint8Array(f.pixels), f.width, f.height, t, size, batch, i * per, fmt);
-  });
-  const [out] = await e.model.run({ data: batch, shape: [msg.faces.length, size, size, 3] });
+  const { dim } = e;
+  const [out] = await e.model.run(cropFaces(e, msg.frames, msg.faces));
   if (!out) throw new Error('embedding model returned nothing');
   const n = msg.faces.length;
   const embs = new Float32Array(n * dim);
@@ -183,6 +286,28 @@ async function embedWith(
     sims: top ? Array.from(top.values.subarray(i * k, (i + 1) * k)) : [],
   }));
   return { faces, version: g?.version };
+}
+
+/** The model input for a batch of faces: each warped (aligned or box crop) in the model's pixel format. */
+function cropFaces(
+  e: NonNullable<typeof embedder>,
+  frames: FramePayload[],
+  faces: Array<{ frame: number; box: Detection['box']; landmarks: Detection['landmarks'] }>,
+): TensorData {
+  const { size } = e;
+  const per = size * size * 3;
+  const batch = new Float32Array(per * faces.length);
+  const fmt = e.m.pixels ?? RGB_255;
+  faces.forEach((face, i) => {
+    const f = frames[face.frame];
+    if (!f) throw new Error(`face ${i} refers to frame ${face.frame}, not in the batch`);
+    const t =
+      e.align && face.landmarks.length >= 4
+        ? alignTransform(face.landmarks, size, e.context)
+        : boxTransform(face.box, size, e.context);
+    warpInto(new Uint8Array(f.pixels), f.width, f.height, t, size, batch, i * per, fmt);
+  });
+  return { data: batch, shape: [faces.length, size, size, 3] };
 }
 
 port.on('message', (msg: ToWorker) => {

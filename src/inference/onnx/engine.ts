@@ -1,0 +1,150 @@
+/**
+ * ONNX Runtime (onnxruntime-node) behind the inference contract. Models are Vigil's own conversions
+ * of the tfjs graph models (see convert.ts), cached on disk; sessions run with every graph
+ * optimisation, a configurable intra-op thread count and the configured execution providers
+ * (CPU here; CUDA / TensorRT on GPU hosts that installed them).
+ */
+import { availableParallelism } from 'node:os';
+import type * as Ort from 'onnxruntime-node';
+import type {
+  InferenceEngine,
+  LoadedModel,
+  ModelManifest,
+  SimilarityMatrix,
+  TensorData,
+} from '../contract.js';
+import { convertCached } from './cache.js';
+
+export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt';
+
+export interface OnnxEngineOptions {
+  /** Intra-op threads per session; 0 = the machine's cores divided by the worker count. */
+  intraOpThreads: number;
+  /** Tried in order; `cpu` is always appended as the last resort. */
+  executionProviders: ExecutionProvider[];
+  /** Where converted models are cached. */
+  cacheDir: string;
+  /** Worker threads sharing the machine (for the default thread count). */
+  workers?: number;
+}
+
+/** The ORT engine, with what it loaded each model from. */
+export interface OnnxEngine extends InferenceEngine {
+  readonly version: string;
+  readonly threads: number;
+  /** Loads an ONNX model from bytes; `outputs` in the order `run` returns them. */
+  loadBytes(name: string, bytes: Uint8Array, outputs: string[]): Promise<LoadedModel>;
+  /** Details of the last `load`: conversion time and whether the cache was used. */
+  lastLoad?: { ms: number; cached: boolean; path: string };
+}
+
+/** Intra-op threads: configured, else an even share of the cores per worker (at least 1). */
+export function defaultThreads(configured: number, workers = 1, cores = availableParallelism()): number {
+  if (configured > 0) return configured;
+  return Math.max(1, Math.floor(cores / Math.max(1, workers)));
+}
+
+/** Loads onnxruntime-node (an error names the package when it is missing or broken). */
+export async function loadOrt(): Promise<typeof Ort> {
+  try {
+    const mod = (await import('onnxruntime-node')) as typeof Ort & { default?: typeof Ort };
+    return mod.InferenceSession ? mod : (mod.default as typeof Ort);
+  } catch (e) {
+    throw new Error(`onnxruntime-node is not usable: ${(e as Error).message}`);
+  }
+}
+
+/** Starts the ONNX Runtime engine; fails if onnxruntime-node cannot load. */
+export async function createOnnxEngine(opts: OnnxEngineOptions): Promise<OnnxEngine> {
+  const ort = await loadOrt();
+  const threads = defaultThreads(opts.intraOpThreads, opts.workers);
+  const providers: ExecutionProvider[] = [...opts.executionProviders.filter((p) => p !== 'cpu'), 'cpu'];
+  let backend = providers[0] as string;
+  const sessionOptions = (eps: string[]): Ort.InferenceSession.SessionOptions => ({
+    executionProviders: eps,
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+  });
+  const create = async (bytes: Uint8Array, name: string) => {
+    try {
+      return await ort.InferenceSession.create(bytes, sessionOptions(providers));
+    } catch (e) {
+      if (providers.length === 1)
+        throw new Error(`ONNX Runtime could not load "${name}": ${(e as Error).message}`);
+      // A GPU provider that is not installed or has no device: CPU, and the backend says so.
+      backend = 'cpu';
+      return await ort.InferenceSession.create(bytes, sessionOptions(['cpu']));
+    }
+  };
+  const engine: OnnxEngine = {
+    engine: 'onnx',
+    get backend() {
+      return backend;
+    },
+    version: ort.env.versions.common ?? 'unknown',
+    threads,
+    memory: () => ({ tensors: 0, bytes: 0 }),
+    matrix: (data, rows, dim) => jsMatrix(data, rows, dim),
+    async loadBytes(name, bytes, outputs) {
+      const session = await create(bytes, name);
+      const input = session.inputNames[0] as string;
+      for (const o of outputs)
+        if (!session.outputNames.includes(o))
+          throw new Error(
+            `ONNX model "${name}" has no output "${o}" (it has ${session.outputNames.join(', ')})`,
+          );
+      return {
+        name,
+        async run(x: TensorData): Promise<TensorData[]> {
+          const feeds = { [input]: new ort.Tensor('float32', x.data, x.shape) };
+          const res = await session.run(feeds, outputs);
+          return outputs.map((o) => {
+            const t = res[o] as Ort.Tensor;
+            return { data: t.data as Float32Array, shape: [...t.dims] };
+          });
+        },
+        dispose: () => {
+          session.release().catch(() => {});
+        },
+      };
+    },
+    async load(m: ModelManifest) {
+      const c = convertCached(m, opts.cacheDir);
+      engine.lastLoad = { ms: c.ms, cached: c.cached, path: c.path };
+      return engine.loadBytes(m.name, c.bytes, m.outputs);
+    },
+  };
+  return engine;
+}
+
+/** A gallery held in JS: one pass over the rows per query (used only if a worker has no tfjs). */
+function jsMatrix(data: Float32Array, rows: number, dim: number): SimilarityMatrix {
+  const g = Float32Array.from(data);
+  return {
+    rows,
+    async topK(queries, n, k) {
+      const kk = Math.min(k, rows);
+      const indices = new Int32Array(n * kk);
+      const values = new Float32Array(n * kk);
+      const sims = new Float32Array(rows);
+      for (let q = 0; q < n; q++) {
+        for (let r = 0; r < rows; r++) {
+          let s = 0;
+          for (let j = 0; j < dim; j++) s += (queries[q * dim + j] as number) * (g[r * dim + j] as number);
+          sims[r] = s;
+        }
+        const order = Array.from({ length: rows }, (_, i) => i).sort(
+          (a, b) => (sims[b] as number) - (sims[a] as number),
+        );
+        for (let i = 0; i < kk; i++) {
+          indices[q * kk + i] = order[i] as number;
+          values[q * kk + i] = sims[order[i] as number] as number;
+        }
+      }
+      return { indices, values };
+    },
+    dispose: () => {},
+  };
+}

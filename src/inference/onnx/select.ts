@@ -1,0 +1,152 @@
+/**
+ * Per-model engine choice in a worker: tfjs, ONNX Runtime, or `auto` (both loaded, checked for
+ * equivalence on a real input, timed briefly, the faster kept). A converted model that cannot be
+ * built, loaded or that misses its tolerance is never used: the model runs on tfjs and the report
+ * says why (logged by the host, exported as a metric).
+ */
+import type { InferenceEngine, LoadedModel, ModelManifest, TensorData } from '../contract.js';
+import type { EngineChoice, EngineName, ModelEngineReport } from '../protocol.js';
+import type { OnnxEngine } from './engine.js';
+import { describeEquivalence, type Equivalence } from './verify.js';
+
+export interface ChooseArgs {
+  manifest: ModelManifest;
+  task: ModelEngineReport['task'];
+  requested: EngineChoice;
+  /** Decided earlier (by the first worker): load that engine, no checks, no timing. */
+  resolved?: EngineName;
+  tfjs: InferenceEngine;
+  /** The ORT engine, started on first use (throws if onnxruntime-node is unusable). */
+  onnx: () => Promise<OnnxEngine>;
+  /** Runs both models on the same real input(s) and compares what they produce. */
+  check: (reference: LoadedModel, candidate: LoadedModel) => Promise<Equivalence>;
+  /** A batch-1 input for the start-up timing. */
+  timingInput: TensorData;
+  /** Timed calls per engine (after one warm-up call). */
+  timingRuns?: number;
+}
+
+/** Median wall time (ms) of `runs` calls after one warm-up call. */
+export async function timeModel(model: LoadedModel, input: TensorData, runs: number): Promise<number> {
+  await model.run(input);
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await model.run(input);
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  return ms[Math.floor(ms.length / 2)] as number;
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/** Loads `manifest` on the chosen engine; see the module comment. */
+export async function chooseEngine(
+  a: ChooseArgs,
+): Promise<{ model: LoadedModel; report: ModelEngineReport }> {
+  const base = { model: a.manifest.name, task: a.task, requested: a.requested };
+  const onTfjs = async (
+    fallback?: ModelEngineReport['fallback'],
+    extra: Partial<ModelEngineReport> = {},
+  ) => ({
+    model: await a.tfjs.load(a.manifest),
+    report: {
+      ...base,
+      engine: 'tfjs' as const,
+      backend: a.tfjs.backend,
+      ...extra,
+      ...(fallback ? { fallback } : {}),
+    },
+  });
+  const want = a.resolved ?? a.requested;
+  if (want === 'tfjs') return onTfjs();
+
+  let ort: OnnxEngine;
+  try {
+    ort = await a.onnx();
+  } catch (e) {
+    return onTfjs({ reason: 'unavailable', message: (e as Error).message });
+  }
+  let candidate: LoadedModel;
+  try {
+    candidate = await ort.load(a.manifest);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const reason = /ONNX Runtime could not load/.test(msg) ? 'load' : 'conversion';
+    return onTfjs({ reason, message: msg });
+  }
+  const ortInfo = {
+    convertMs: round(ort.lastLoad?.ms ?? 0),
+    cached: ort.lastLoad?.cached ?? false,
+    threads: ort.threads,
+  };
+  if (a.resolved === 'onnx')
+    return { model: candidate, report: { ...base, engine: 'onnx', backend: ort.backend, ...ortInfo } };
+
+  const reference = await a.tfjs.load(a.manifest);
+  let eq: Equivalence;
+  try {
+    eq = await a.check(reference, candidate);
+  } catch (e) {
+    candidate.dispose();
+    return {
+      model: reference,
+      report: {
+        ...base,
+        engine: 'tfjs',
+        backend: a.tfjs.backend,
+        ...ortInfo,
+        fallback: { reason: 'load', message: `the ONNX model failed to run: ${(e as Error).message}` },
+      },
+    };
+  }
+  if (!eq.ok) {
+    candidate.dispose();
+    return {
+      model: reference,
+      report: {
+        ...base,
+        engine: 'tfjs',
+        backend: a.tfjs.backend,
+        ...ortInfo,
+        equivalence: eq,
+        fallback: { reason: 'not_equivalent', message: `${eq.measure} ${eq.value} misses ${eq.tolerance}` },
+      },
+    };
+  }
+  const runs = a.timingRuns ?? 3;
+  const timings: Partial<Record<EngineName, number>> = {
+    onnx: round(await timeModel(candidate, a.timingInput, runs)),
+  };
+  if (a.requested === 'auto') timings.tfjs = round(await timeModel(reference, a.timingInput, runs));
+  const useOnnx =
+    a.requested === 'onnx' || (timings.onnx as number) <= (timings.tfjs ?? Number.POSITIVE_INFINITY);
+  (useOnnx ? reference : candidate).dispose();
+  return {
+    model: useOnnx ? candidate : reference,
+    report: {
+      ...base,
+      engine: useOnnx ? 'onnx' : 'tfjs',
+      backend: useOnnx ? ort.backend : a.tfjs.backend,
+      ...ortInfo,
+      equivalence: eq,
+      timings,
+    },
+  };
+}
+
+/** One line per model for the log and `vigil doctor`. */
+export function describeReport(r: ModelEngineReport): string {
+  const parts: string[] = [`${r.model} (${r.task}): ${r.engine}/${r.backend}, requested ${r.requested}`];
+  const t = r.timings;
+  if (t?.onnx !== undefined)
+    parts.push(
+      `start-up timing onnx ${t.onnx.toFixed(1)} ms${t.tfjs !== undefined ? ` vs tfjs ${t.tfjs.toFixed(1)} ms` : ''} per call`,
+    );
+  if (r.equivalence) parts.push(describeEquivalence(r.equivalence));
+  if (r.engine === 'onnx' && r.threads) parts.push(`${r.threads} intra-op thread(s)`);
+  if (r.fallback)
+    parts.push(`ONNX not used (${r.fallback.reason}): ${r.fallback.message}; falling back to tfjs`);
+  return parts.join('; ');
+}

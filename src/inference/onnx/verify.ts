@@ -1,0 +1,130 @@
+/**
+ * Equivalence of a converted model with its tfjs original, measured on the same real inputs:
+ * embeddings by cosine similarity, detectors by their decoded boxes, image models (style nets) by
+ * the largest absolute difference on the 0-255 scale. A model that misses its tolerance is not used.
+ */
+import { iou } from '../../faces/detect/blazeface.js';
+import type { Detection } from '../contract.js';
+
+/** The tolerances of issue #9. */
+export const TOLERANCE = {
+  /** Embeddings: every pair of vectors at least this similar. */
+  cosine: 0.9999,
+  /** Detectors: the same boxes, every coordinate within this many frame pixels. */
+  boxPx: 1,
+  /** Image outputs on the 0-255 scale: at most one 8-bit level apart. */
+  maxAbs255: 1,
+} as const;
+
+export type Measure = 'cosine' | 'box_px' | 'max_abs_255';
+
+export interface Equivalence {
+  measure: Measure;
+  /** Worst value over the inputs (lowest cosine, largest px / abs difference). */
+  value: number;
+  tolerance: number;
+  ok: boolean;
+  /** What was compared, e.g. "4 face crops". */
+  inputs: string;
+  /** Why it failed, when it did. */
+  detail?: string;
+}
+
+/** Cosine similarity of two vectors. */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as number;
+    const y = b[i] as number;
+    ab += x * y;
+    aa += x * x;
+    bb += y * y;
+  }
+  return ab / Math.max(Math.sqrt(aa) * Math.sqrt(bb), 1e-30);
+}
+
+/** Lowest cosine over `n` rows of `dim` values each. */
+export function compareEmbeddings(a: Float32Array, b: Float32Array, n: number, inputs: string): Equivalence {
+  if (a.length !== b.length) throw new Error(`embedding sizes differ: ${a.length} vs ${b.length}`);
+  const dim = a.length / n;
+  let worst = 1;
+  for (let i = 0; i < n; i++)
+    worst = Math.min(worst, cosine(a.subarray(i * dim, (i + 1) * dim), b.subarray(i * dim, (i + 1) * dim)));
+  return {
+    measure: 'cosine',
+    value: worst,
+    tolerance: TOLERANCE.cosine,
+    ok: worst >= TOLERANCE.cosine,
+    inputs,
+  };
+}
+
+/**
+ * Decoded detections of the same frames: each reference box must have a counterpart (best IoU) and
+ * every coordinate within `TOLERANCE.boxPx`; extra or missing boxes fail (value = Infinity).
+ */
+export function compareDetections(ref: Detection[][], got: Detection[][], inputs: string): Equivalence {
+  let worst = 0;
+  let detail: string | undefined;
+  ref.forEach((frame, f) => {
+    const other = got[f] ?? [];
+    if (other.length !== frame.length) {
+      worst = Number.POSITIVE_INFINITY;
+      detail ??= `frame ${f}: ${frame.length} boxes with tfjs, ${other.length} with ONNX`;
+      return;
+    }
+    for (const d of frame) {
+      let best: Detection | undefined;
+      let bestIou = -1;
+      for (const o of other) {
+        const v = iou(d.box, o.box);
+        if (v > bestIou) {
+          bestIou = v;
+          best = o;
+        }
+      }
+      if (!best) continue;
+      for (let k = 0; k < 4; k++)
+        worst = Math.max(worst, Math.abs((d.box[k] as number) - (best.box[k] as number)));
+    }
+  });
+  const ok = worst <= TOLERANCE.boxPx;
+  if (!ok) detail ??= `a box moved by ${worst.toFixed(2)} px`;
+  return {
+    measure: 'box_px',
+    value: worst,
+    tolerance: TOLERANCE.boxPx,
+    ok,
+    inputs,
+    ...(detail ? { detail } : {}),
+  };
+}
+
+/** Largest absolute difference, scaled to 0-255 (`scale255`: 255 for outputs in [0, 1], 1 if already 0-255). */
+export function compareImages(
+  a: Float32Array,
+  b: Float32Array,
+  scale255: number,
+  inputs: string,
+): Equivalence {
+  if (a.length !== b.length) throw new Error(`output sizes differ: ${a.length} vs ${b.length}`);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] as number) - (b[i] as number)));
+  const value = worst * scale255;
+  return {
+    measure: 'max_abs_255',
+    value,
+    tolerance: TOLERANCE.maxAbs255,
+    ok: value <= TOLERANCE.maxAbs255,
+    inputs,
+  };
+}
+
+/** One line for logs and `vigil doctor`. */
+export function describeEquivalence(e: Equivalence): string {
+  const v = e.measure === 'cosine' ? e.value.toFixed(6) : e.value.toFixed(3);
+  const cmp = e.measure === 'cosine' ? '>=' : '<=';
+  return `${e.measure} ${v} (${cmp} ${e.tolerance} ${e.ok ? 'ok' : 'FAILED'}) on ${e.inputs}${e.detail ? `: ${e.detail}` : ''}`;
+}

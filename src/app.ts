@@ -6,6 +6,7 @@ import { checkExposure, resolveAuth } from './server/auth.js';
 import type { Detection } from './inference/contract.js';
 import { InferenceHost } from './inference/host.js';
 import { PROJECT_ROOT } from './inference/model-loader.js';
+import { engineSettings } from './inference/onnx/settings.js';
 import { createLogger, type Logger } from './log.js';
 import { trackEventLoopLag } from './metrics/event-loop.js';
 import { VigilMetrics } from './metrics/metrics.js';
@@ -121,6 +122,7 @@ export class Vigil {
           this.host = new InferenceHost({
             workers: c.inference.workers,
             backend: c.inference.backend,
+            engines: engineSettings(c.inference, c.dataDir),
             tasks: {
               detect: { model, options, tiles },
               ...(rec
@@ -134,6 +136,7 @@ export class Vigil {
           this.undo.push(() => this.host?.close());
           await this.host.start();
           this.metrics.backendInfo.set({ engine: this.host.engine, backend: this.host.backend }, 1);
+          this.metrics.recordEngines(this.host.models);
         },
       ],
       [
@@ -451,7 +454,10 @@ export class Vigil {
       whenIdle: () => host.whenIdle(),
       run: async (frames) => {
         const r = await host.run('detect', frames);
-        this.metrics.inferenceDuration.observe({ model, backend: host.backend }, r.ms / 1000);
+        this.metrics.inferenceDuration.observe(
+          { model, backend: host.backendOf(model).backend },
+          r.ms / 1000,
+        );
         this.metrics.workerTensors.set(r.tensors);
         this.metrics.batchSize.observe({ model }, frames.length);
         return r.detections;

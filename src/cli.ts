@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { Vigil } from './app.js';
 import { registerLearnCommands } from './cli-learn.js';
+import { doctorEngines, registerModelCommands } from './cli-models.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { PROJECT_ROOT } from './inference/model-loader.js';
 import { resolveFfmpeg } from './sources/ffmpeg.js';
@@ -74,8 +75,9 @@ program
 
 program
   .command('doctor')
-  .description('show which ffmpeg and inference backend Vigil would use')
-  .action(async () => {
+  .description('show which ffmpeg and inference engines Vigil would use (and why, per model)')
+  .option('-c, --config <file>', 'YAML configuration (inference settings)', DEFAULT_CONFIG)
+  .action(async (o: { config: string }) => {
     const ff = resolveFfmpeg();
     process.stdout.write(
       `ffmpeg: ${ff.path} (${ff.version}, ${ff.source}), RTSP socket timeout flag -${ff.rtspSocketTimeoutFlag}\n`,
@@ -83,6 +85,11 @@ program
     const { createTfjsEngine } = await import('./inference/tfjs-engine.js');
     const e = await createTfjsEngine('auto');
     process.stdout.write(`inference: ${e.engine}/${e.backend}\n`);
+    try {
+      await doctorEngines(o.config);
+    } catch (err) {
+      fail(err);
+    }
   });
 
 /** Runs `fn` with the gallery and a face service of the config's data directory. */
@@ -309,5 +316,6 @@ evalCmd
   );
 
 registerLearnCommands(program);
+registerModelCommands(program, DEFAULT_CONFIG);
 
 program.parseAsync().catch(fail);

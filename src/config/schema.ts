@@ -97,6 +97,23 @@ export const ServerSchema = z
   })
   .strict();
 
+const EngineChoiceSchema = z.enum(['auto', 'tfjs', 'onnx']);
+
+/** ONNX Runtime session options. */
+export const OnnxSchema = z
+  .object({
+    /** Intra-op threads per worker; 0 = the machine's cores divided by `inference.workers`. */
+    intraOpThreads: z.number().int().min(0).max(256).default(0),
+    /** Execution providers in order of preference; cpu is always the last resort (GPU hosts: cuda, tensorrt). */
+    executionProviders: z
+      .array(z.enum(['cpu', 'cuda', 'tensorrt']))
+      .min(1)
+      .default(['cpu']),
+    /** Where converted models are cached (default: `<dataDir>/onnx`). */
+    cacheDir: z.string().min(1).optional(),
+  })
+  .strict();
+
 export const InferenceSchema = z
   .object({
     /** auto: tensorflow (tfjs-node-gpu / tfjs-node, if installed) > wasm > cpu. */
@@ -109,6 +126,15 @@ export const InferenceSchema = z
     maxWaitMs: z.number().min(0).max(10_000).default(10),
     /** Artificial delay per batch (testing latest-frame-wins; never in production). */
     debugDelayMs: z.number().min(0).max(60_000).default(0),
+    /**
+     * Engine per model: auto = ONNX Runtime (Vigil's own conversion) when it passes its equivalence
+     * check and is faster in a short start-up timing, else tfjs; tfjs; onnx (falls back to tfjs, with a
+     * log line and a metric, when the conversion fails or misses its tolerance).
+     */
+    engine: EngineChoiceSchema.default('auto'),
+    /** Per-model overrides: `{faceres: {engine: tfjs}}`. */
+    models: z.record(z.string().min(1), z.object({ engine: EngineChoiceSchema }).strict()).default({}),
+    onnx: OnnxSchema.default(OnnxSchema.parse({})),
   })
   .strict();
 

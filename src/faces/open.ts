@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { VigilConfig } from '../config/schema.js';
 import { InferenceHost } from '../inference/host.js';
+import { engineSettings } from '../inference/onnx/settings.js';
 import { loadPipeline, planOf, type RecognizeStageConfig } from '../pipeline/definition.js';
 import { DEFAULT_DETECTOR } from './detect/blazeface.js';
 import { Gallery } from './gallery/gallery.js';
@@ -25,6 +26,7 @@ export async function openFaces(config: VigilConfig): Promise<{
   const host = new InferenceHost({
     workers: 1,
     backend: config.inference.backend,
+    engines: engineSettings(config.inference, config.dataDir),
     tasks: {
       detect: {
         model: plan.detect?.model ?? 'blazeface',

@@ -97,7 +97,7 @@ export class Recognizer {
             faces,
             opts.topK,
           );
-          metrics.inferenceDuration.observe({ model, backend: host.backend }, r.ms / 1000);
+          metrics.inferenceDuration.observe({ model, backend: host.backendOf(model).backend }, r.ms / 1000);
           metrics.workerTensors.set(r.tensors);
           metrics.batchSize.observe({ model }, faces.length);
           let k = 0;

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { ModelEngineReport } from '../inference/protocol.js';
 
 /** Latency buckets in seconds: 1 ms .. 10 s. */
 export const LATENCY_BUCKETS = [
@@ -37,11 +38,16 @@ export class VigilMetrics {
   readonly workerRestarts: Counter;
   readonly workerTensors: Gauge;
   readonly eventLoopLag: Gauge;
+  readonly styleErrors: Counter<'stream' | 'style'>;
   readonly recognitions: Counter<'stream' | 'result'>;
   readonly matchSimilarity: Histogram<'stream'>;
   readonly alerts: Counter<'stream' | 'person'>;
   readonly galleryPeople: Gauge;
   readonly galleryEmbeddings: Gauge;
+  readonly modelEngine: Gauge<'model' | 'engine' | 'backend'>;
+  readonly engineTiming: Gauge<'model' | 'engine'>;
+  readonly engineFallbacks: Counter<'model'>;
+  readonly onnxEquivalent: Gauge<'model'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -180,6 +186,36 @@ export class VigilMetrics {
       help: 'Live tensors in the inference worker after its last batch (flat over time: no leak)',
       registers,
     });
+    this.modelEngine = new Gauge({
+      name: 'vigil_inference_model_engine_info',
+      help: 'Engine (tfjs or onnx) and backend running each model (value 1)',
+      labelNames: ['model', 'engine', 'backend'],
+      registers,
+    });
+    this.engineTiming = new Gauge({
+      name: 'vigil_inference_engine_startup_seconds',
+      help: 'Start-up timing of each model per engine: one batch-1 call (median), what inference.engine auto chooses by',
+      labelNames: ['model', 'engine'],
+      registers,
+    });
+    this.engineFallbacks = new Counter({
+      name: 'vigil_inference_engine_fallbacks_total',
+      help: 'Models that ONNX Runtime should have run but tfjs runs instead (conversion failed, not equivalent, ORT unavailable); the log says why',
+      labelNames: ['model'],
+      registers,
+    });
+    this.onnxEquivalent = new Gauge({
+      name: 'vigil_inference_onnx_equivalent',
+      help: 'Equivalence check of the converted ONNX model against tfjs at start-up: 1 within tolerance, 0 not (then unused)',
+      labelNames: ['model'],
+      registers,
+    });
+    this.styleErrors = new Counter({
+      name: 'vigil_style_errors_total',
+      help: 'Frames sent unstyled because their style could not run (missing or corrupt weights); the log says why',
+      labelNames: ['stream', 'style'],
+      registers,
+    });
     this.eventLoopLag = new Gauge({
       name: 'vigil_event_loop_lag_seconds',
       help: 'Main-thread event-loop lag, p99 over the last scrape interval',
@@ -190,6 +226,18 @@ export class VigilMetrics {
   /** Sets the state gauge of a stream: 1 for `state`, 0 for the others. */
   setStreamState(stream: string, state: StreamStateName): void {
     for (const s of STREAM_STATES) this.streamState.set({ stream, state: s }, s === state ? 1 : 0);
+  }
+
+  /** Exports how each model's engine was chosen (inference host start-up). */
+  recordEngines(reports: ModelEngineReport[]): void {
+    for (const r of reports) {
+      this.modelEngine.set({ model: r.model, engine: r.engine, backend: r.backend }, 1);
+      this.backendInfo.set({ engine: r.engine, backend: r.backend }, 1);
+      for (const [engine, ms] of Object.entries(r.timings ?? {}))
+        this.engineTiming.set({ model: r.model, engine }, (ms as number) / 1000);
+      if (r.equivalence) this.onnxEquivalent.set({ model: r.model }, r.equivalence.ok ? 1 : 0);
+      if (r.fallback) this.engineFallbacks.inc({ model: r.model });
+    }
   }
 
   drop(stream: string, reason: DropReason, n = 1): void {

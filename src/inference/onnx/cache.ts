@@ -4,9 +4,9 @@
  * changed model or converter converts again and an unchanged one loads in milliseconds.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ModelManifest } from '../contract.js';
-import { readArtifacts } from '../model-loader.js';
+import { makeBatchDynamic, readArtifacts } from '../model-loader.js';
 import {
   CONVERTER_VERSION,
   convertTfGraph,
@@ -52,6 +52,58 @@ export function tfGraphOf(m: ModelManifest): TfGraph {
     nodes: a.modelTopology.node as TfNode[],
     weightSpecs: a.weightSpecs as WeightSpec[],
     weightData: new Uint8Array(a.weightData),
+  };
+}
+
+/**
+ * A tfjs graph model from its model.json path (weights next to it). A file that is not a tfjs graph
+ * model, or whose weights are missing, is an error naming the file.
+ */
+export function readTfGraphFile(jsonPath: string, opts: { dynamicBatch?: boolean } = {}): TfGraph {
+  let json: {
+    modelTopology?: { node?: TfNode[] };
+    weightsManifest?: Array<{ paths: string[]; weights: WeightSpec[] }>;
+  };
+  try {
+    json = JSON.parse(readFileSync(jsonPath, 'utf8'));
+  } catch (e) {
+    throw new Error(`${jsonPath}: not a readable tfjs model.json (${(e as Error).message})`);
+  }
+  const nodes = json.modelTopology?.node;
+  if (!Array.isArray(nodes) || !Array.isArray(json.weightsManifest))
+    throw new Error(`${jsonPath}: not a tfjs graph model (no modelTopology.node / weightsManifest)`);
+  const parts = json.weightsManifest.flatMap((g) =>
+    g.paths.map((p) => {
+      const f = join(dirname(jsonPath), p);
+      if (!existsSync(f)) throw new Error(`${jsonPath}: weight file ${p} is missing`);
+      return readFileSync(f);
+    }),
+  );
+  const weightData = new Uint8Array(Buffer.concat(parts));
+  const weightSpecs = json.weightsManifest.flatMap((g) => g.weights);
+  if (opts.dynamicBatch) makeBatchDynamic(nodes as never, weightSpecs, weightData);
+  return { nodes, weightSpecs, weightData };
+}
+
+/**
+ * Converts a tfjs model.json file to ONNX bytes (no cache): `vigil models convert --file`, and Vigil's
+ * own style nets shipped as ONNX under models/.
+ */
+export function convertFile(
+  jsonPath: string,
+  opts: { outputs?: string[]; name?: string; dynamicBatch?: boolean } = {},
+): { bytes: Uint8Array; nodes: number; hash: string; outputs: string[] } {
+  const g = readTfGraphFile(jsonPath, opts);
+  const model = convertTfGraph(g, {
+    outputs: opts.outputs,
+    name: opts.name,
+    metadata: { source: jsonPath },
+  });
+  return {
+    bytes: encodeModel(model),
+    nodes: model.graph.node.length,
+    hash: sourceHash(g, opts.outputs ?? []),
+    outputs: model.graph.output.map((o) => o.name),
   };
 }
 

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { Vigil } from './app.js';
 import { registerLearnCommands } from './cli-learn.js';
 import { doctorEngines, registerModelCommands } from './cli-models.js';
+import { registerStyleCommands } from './cli-style.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { PROJECT_ROOT } from './inference/model-loader.js';
 import { resolveFfmpeg } from './sources/ffmpeg.js';
@@ -317,5 +318,6 @@ evalCmd
 
 registerLearnCommands(program);
 registerModelCommands(program, DEFAULT_CONFIG);
+await registerStyleCommands(program);
 
 program.parseAsync().catch(fail);

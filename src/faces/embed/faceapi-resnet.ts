@@ -75,7 +75,7 @@ interface WeightsManifestGroup {
 }
 
 /** Reads a tfjs weights manifest and its .bin shards and decodes them into named tensors. */
-function readWeightMap(tf: Tf, manifestFile: string): tfTypes.NamedTensorMap {
+export function readWeightMap(tf: Tf, manifestFile: string): tfTypes.NamedTensorMap {
   const groups = JSON.parse(readFileSync(manifestFile, 'utf8')) as WeightsManifestGroup[];
   if (!Array.isArray(groups) || groups.length === 0)
     throw new Error(`${manifestFile}: not a tfjs weights manifest (expected a non-empty array of groups)`);

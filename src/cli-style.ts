@@ -1,0 +1,139 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+
+/**
+ * `vigil style train|optimize|list` (docs/style.md). Registered by src/cli.ts: `registerStyleCommands(program)`.
+ */
+const num =
+  (what: string, min: number, max: number, int = false) =>
+  (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max || (int && !Number.isInteger(n)))
+      throw new InvalidArgumentError(
+        `${what} must be ${int ? 'an integer' : 'a number'} in [${min}, ${max}]`,
+      );
+    return n;
+  };
+
+function fail(e: unknown): never {
+  process.stderr.write(`vigil: ${(e as Error).message}\n`);
+  process.exit(2);
+}
+
+const backendOpt = () =>
+  new Option('--backend <b>', 'tfjs backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto');
+
+export async function registerStyleCommands(program: Command): Promise<void> {
+  const { TRAIN_DEFAULTS } = await import('./style/train.js');
+  const { OPTIMIZE_DEFAULTS } = await import('./style/optimize.js');
+  const { STYLE_ARCHS } = await import('./style/net.js');
+  const { LOSS_NETS } = await import('./style/loss-net.js');
+  const style = program
+    .command('style')
+    .description('neural style transfer: train feed-forward styles, optimise images');
+
+  style
+    .command('train')
+    .description('train a feed-forward style network from a painting (writes models/styles/NAME/)')
+    .requiredOption('--style <image>', 'the painting')
+    .requiredOption('--content <paths...>', 'content: folders of images, image files, video files')
+    .requiredOption('--name <name>', 'style name (folder under --out)')
+    .addOption(
+      new Option('--arch <a>', 'network size').choices(Object.keys(STYLE_ARCHS)).default(TRAIN_DEFAULTS.arch),
+    )
+    .addOption(
+      new Option('--loss-net <n>', 'loss network').choices([...LOSS_NETS]).default(TRAIN_DEFAULTS.lossNet),
+    )
+    .option('--steps <n>', 'training steps', num('--steps', 1, 1e7, true), TRAIN_DEFAULTS.steps)
+    .option('--batch <n>', 'crops per step', num('--batch', 1, 64, true), TRAIN_DEFAULTS.batch)
+    .option('--size <px>', 'crop side (multiple of 4)', num('--size', 32, 1024, true), TRAIN_DEFAULTS.size)
+    .option(
+      '--style-size <px>',
+      "the painting's longer side for its Gram matrices",
+      num('--style-size', 64, 2048, true),
+      TRAIN_DEFAULTS.styleSize,
+    )
+    .option('--lr <x>', 'Adam learning rate', num('--lr', 1e-6, 1), TRAIN_DEFAULTS.lr)
+    .option('--alpha <x>', 'content weight', num('--alpha', 0, 1e6), TRAIN_DEFAULTS.alpha)
+    .option('--beta <x>', 'style weight', num('--beta', 0, 1e6), TRAIN_DEFAULTS.beta)
+    .option('--gamma <x>', 'total variation weight', num('--gamma', 0, 1e6), TRAIN_DEFAULTS.gamma)
+    .option('--seed <n>', 'random seed', num('--seed', 0, 2 ** 31, true), TRAIN_DEFAULTS.seed)
+    .option(
+      '--checkpoint-every <n>',
+      'steps between checkpoints',
+      num('--checkpoint-every', 1, 1e7, true),
+      TRAIN_DEFAULTS.checkpointEvery,
+    )
+    .option('--resume', 'continue from NAME/checkpoint')
+    .option('--painting <credit>', 'credit line for the painting (viewer, docs)')
+    .option('--out <dir>', 'styles folder (default: models/styles)')
+    .addOption(backendOpt())
+    .action(async (o) => {
+      try {
+        const { trainStyle, STYLES_DIR } = await import('./style/train.js');
+        await trainStyle({ ...o, outRoot: o.out ?? STYLES_DIR, resume: Boolean(o.resume) });
+      } catch (e) {
+        fail(e);
+      }
+    });
+
+  style
+    .command('optimize')
+    .description('optimisation-based transfer: minimise the style cost over the pixels of one image')
+    .requiredOption('--content <image>', 'content image')
+    .requiredOption('--style <image>', 'style image')
+    .requiredOption('--out <file>', 'result (PNG or JPEG)')
+    .addOption(
+      new Option('--loss-net <n>', 'loss network').choices([...LOSS_NETS]).default(OPTIMIZE_DEFAULTS.lossNet),
+    )
+    .addOption(
+      new Option('--init <i>', 'start from').choices(['content', 'noise']).default(OPTIMIZE_DEFAULTS.init),
+    )
+    .option('--steps <n>', 'Adam steps', num('--steps', 1, 1e6, true), OPTIMIZE_DEFAULTS.steps)
+    .option('--lr <x>', 'step size in pixel units', num('--lr', 1e-3, 255), OPTIMIZE_DEFAULTS.lr)
+    .option('--size <px>', "result's longer side", num('--size', 32, 2048, true), OPTIMIZE_DEFAULTS.size)
+    .option(
+      '--style-size <px>',
+      "the style image's longer side",
+      num('--style-size', 64, 2048, true),
+      OPTIMIZE_DEFAULTS.styleSize,
+    )
+    .option('--alpha <x>', 'content weight', num('--alpha', 0, 1e6), OPTIMIZE_DEFAULTS.alpha)
+    .option('--beta <x>', 'style weight', num('--beta', 0, 1e6), OPTIMIZE_DEFAULTS.beta)
+    .option('--gamma <x>', 'total variation weight', num('--gamma', 0, 1e6), OPTIMIZE_DEFAULTS.gamma)
+    .option('--seed <n>', 'noise seed', num('--seed', 0, 2 ** 31, true), OPTIMIZE_DEFAULTS.seed)
+    .addOption(backendOpt())
+    .action(async (o) => {
+      try {
+        const { optimizeStyle } = await import('./style/optimize.js');
+        const r = await optimizeStyle(o);
+        process.stdout.write(
+          `wrote ${o.out} (${r.width}x${r.height}); loss ${r.first.total.toFixed(3)} -> ${r.last.total.toFixed(3)} (style ${r.first.style.toFixed(3)} -> ${r.last.style.toFixed(3)}), ${r.msPerStep.toFixed(0)} ms/step on ${r.backend}\n`,
+        );
+      } catch (e) {
+        fail(e);
+      }
+    });
+
+  style
+    .command('list')
+    .description('the styles Vigil can run')
+    .option('--json', 'JSON output')
+    .action(async (o: { json?: boolean }) => {
+      const { listStyles, loadStyleDir } = await import('./style/store.js');
+      const rows = [...listStyles()].map(([name, dir]) => {
+        try {
+          const m = loadStyleDir(dir).manifest;
+          return { name, arch: m.archName, params: m.params, painting: m.painting, losses: m.losses, dir };
+        } catch (e) {
+          return { name, error: (e as Error).message, dir };
+        }
+      });
+      if (o.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      else if (!rows.length) process.stdout.write('no styles\n');
+      else
+        for (const r of rows)
+          process.stdout.write(
+            `${r.name}  ${'error' in r ? `ERROR ${r.error}` : `${r.arch}, ${r.params} parameters, ${r.painting}`}\n`,
+          );
+    });
+}

@@ -1,0 +1,138 @@
+/**
+ * Runs a trained style on video frames with tfjs: RGB24 in, RGB24 out, same size. Frames whose sides
+ * are not multiples of 4 are padded (mirrored) and the result is cropped back. Runs the network with
+ * tfjs ops (src/style/net.ts forward: nearest-neighbour resizes are much faster on wasm than the
+ * DepthToSpace form the exported graph uses).
+ *
+ * Temporal smoothing (`smoothing` > 0) cuts flicker on still scenes: where the input barely changed
+ * since the previous frame, the output is blended with the previous output,
+ *   out_t = k * out_{t-1} + (1 - k) * net(x_t),  k = smoothing * max(0, 1 - change / changeLimit)
+ * with `change` the mean absolute difference of consecutive inputs (0..255), so moving scenes are not smeared.
+ */
+import type * as tfTypes from '@tensorflow/tfjs-core';
+import { forward, paramShapes, type StyleNetArch } from './net.js';
+import type { StoredStyle } from './store.js';
+
+type Tf = typeof tfTypes;
+type T4 = tfTypes.Tensor4D;
+
+export interface RunOptions {
+  /** 0 (off) .. 0.95: how much of the previous output a still scene keeps. */
+  smoothing?: number;
+  /** Mean absolute input change (0..255) at which smoothing stops. */
+  changeLimit?: number;
+}
+
+export class StyleRunner {
+  private readonly params: Record<string, tfTypes.Tensor>;
+  readonly arch: StyleNetArch;
+  private prev: { input: tfTypes.Tensor; output: tfTypes.Tensor; w: number; h: number } | undefined;
+
+  constructor(
+    private readonly tf: Tf,
+    readonly style: StoredStyle,
+  ) {
+    this.arch = style.manifest.arch;
+    this.params = Object.fromEntries(
+      Object.entries(style.params).map(([k, v]) => {
+        const shape = paramShape(style, k, v.length);
+        return [k, tf.tensor(v, shape, 'float32')];
+      }),
+    );
+  }
+
+  get name(): string {
+    return this.style.manifest.name;
+  }
+
+  /** Stylises one RGB24 frame; returns RGB24 of the same size. */
+  run(pixels: Uint8Array, width: number, height: number, opts: RunOptions = {}): Uint8Array {
+    if (pixels.length !== width * height * 3)
+      throw new Error(
+        `style ${this.name}: frame ${width}x${height} needs ${width * height * 3} bytes, got ${pixels.length}`,
+      );
+    const tf = this.tf;
+    const k0 = Math.min(0.95, Math.max(0, opts.smoothing ?? 0));
+    const limit = opts.changeLimit ?? 6;
+    const { out, input } = tf.tidy(() => {
+      const x = tf.tensor4d(Float32Array.from(pixels), [1, height, width, 3]);
+      const ph = (4 - (height % 4)) % 4;
+      const pw = (4 - (width % 4)) % 4;
+      const padded =
+        ph || pw
+          ? (tf.mirrorPad(
+              x,
+              [
+                [0, 0],
+                [0, ph],
+                [0, pw],
+                [0, 0],
+              ],
+              'symmetric',
+            ) as T4)
+          : x;
+      let y = forward(tf, this.arch, this.params, padded);
+      if (ph || pw) y = tf.slice(y, [0, 0, 0, 0], [1, height, width, 3]);
+      const p = this.prev;
+      if (k0 > 0 && p && p.w === width && p.h === height) {
+        const change = tf.mean(tf.abs(tf.sub(x, p.input))).dataSync()[0] as number;
+        const k = k0 * Math.max(0, 1 - change / limit);
+        if (k > 0) y = tf.add(tf.mul(p.output, k), tf.mul(y, 1 - k)) as T4;
+      }
+      return { out: tf.keep(y), input: tf.keep(x) };
+    });
+    const data = out.dataSync() as Float32Array;
+    const rgb = new Uint8Array(data.length);
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i] as number;
+      rgb[i] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+    }
+    if (this.prev) tf.dispose([this.prev.input, this.prev.output]);
+    if (k0 > 0) this.prev = { input, output: out, w: width, h: height };
+    else {
+      this.prev = undefined;
+      tf.dispose([input, out]);
+    }
+    return rgb;
+  }
+
+  /** Forgets the previous frame (a new scene, another stream). */
+  reset(): void {
+    if (this.prev) this.tf.dispose([this.prev.input, this.prev.output]);
+    this.prev = undefined;
+  }
+
+  dispose(): void {
+    this.reset();
+    this.tf.dispose(Object.values(this.params));
+  }
+}
+
+function paramShape(style: StoredStyle, name: string, n: number): number[] {
+  // shapes follow the architecture; recomputed here to avoid storing them twice
+  const shapes = shapeTable(style.manifest.arch);
+  const s = shapes.get(name);
+  if (!s || s.reduce((a, b) => a * b, 1) !== n)
+    throw new Error(`style ${style.manifest.name}: parameter ${name} has ${n} values`);
+  return s;
+}
+
+const shapeCache = new WeakMap<StyleNetArch, Map<string, number[]>>();
+function shapeTable(a: StyleNetArch): Map<string, number[]> {
+  let m = shapeCache.get(a);
+  if (!m) {
+    m = new Map(paramShapes(a).map((p) => [p.name, p.shape]));
+    shapeCache.set(a, m);
+  }
+  return m;
+}
+
+/** Blends a stylised frame with the original: strength 1 = stylised, 0 = original. */
+export function blend(original: Uint8Array, styled: Uint8Array, strength: number): Uint8Array {
+  if (strength >= 1) return styled;
+  const out = new Uint8Array(original.length);
+  const s = Math.max(0, strength);
+  for (let i = 0; i < out.length; i++)
+    out[i] = ((original[i] as number) * (1 - s) + (styled[i] as number) * s + 0.5) | 0;
+  return out;
+}

@@ -1,0 +1,333 @@
+/**
+ * `vigil style train`: trains a feed-forward style network (src/style/net.ts) on random crops of a
+ * content set against one painting, minimising J(G) = alpha J_content + beta J_style + gamma TV
+ * (src/style/loss.ts) measured by a fixed loss network (src/style/loss-net.ts), with Adam.
+ *
+ * Scales: each style layer's weight is 1 / (L * ||S_l||^2), the squared norm of the painting's Gram
+ * matrix at that layer, and the content cost is divided by the mean square of the content activations
+ * (measured on a few crops at the start), so alpha and beta are relative weights near 1 whatever the
+ * loss network. Checkpoints (parameters and Adam's moments) are written every `checkpointEvery` steps
+ * to NAME/checkpoint/ and `resume` continues from the last one.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type * as tfTypes from '@tensorflow/tfjs-core';
+import sharp from 'sharp';
+import { Rng } from '../faces/learn/rng.js';
+import type { BackendPreference } from '../inference/tfjs-engine.js';
+import { progress } from '../util/progress.js';
+import { styleTf, type Tf } from './backend.js';
+import { loadContent, randomCrop, readStyleImage } from './data.js';
+import { contentCost, gram, styleCost, tvCost } from './loss.js';
+import { createLossNet, type LossNet, type LossNetName } from './loss-net.js';
+import { forward, initParams, paramCount, paramShapes, STYLE_ARCHS } from './net.js';
+import { saveStyle, STYLE_NAME, STYLES_DIR, type StyleManifest } from './store.js';
+
+type T4 = tfTypes.Tensor4D;
+
+export interface TrainOptions {
+  name: string;
+  style: string;
+  content: string[];
+  arch: string;
+  lossNet: LossNetName;
+  steps: number;
+  batch: number;
+  /** Training crop side (multiple of 4). */
+  size: number;
+  /** The painting's longer side when its Gram matrices are taken. */
+  styleSize: number;
+  lr: number;
+  alpha: number;
+  beta: number;
+  gamma: number;
+  seed: number;
+  outRoot: string;
+  checkpointEvery: number;
+  resume: boolean;
+  painting?: string;
+  backend: BackendPreference;
+  maxContentImages?: number;
+  /** Progress line (default: stderr). Tests pass a no-op. */
+  quiet?: boolean;
+  log?: (m: string) => void;
+  /** Called every step with the step's losses (tests, benchmarks). */
+  onStep?: (step: number, losses: StepLosses) => void;
+}
+
+export interface StepLosses {
+  total: number;
+  content: number;
+  style: number;
+  tv: number;
+}
+
+export const TRAIN_DEFAULTS = {
+  arch: 'small',
+  lossNet: 'mobilenet' as LossNetName,
+  steps: 2000,
+  batch: 2,
+  size: 192,
+  styleSize: 384,
+  lr: 3e-3,
+  alpha: 1,
+  beta: 4,
+  gamma: 2,
+  seed: 1,
+  checkpointEvery: 100,
+};
+
+/** Targets derived from the painting and the loss network, shared by training and pixel optimisation. */
+export interface StyleTargets {
+  grams: tfTypes.Tensor3D[];
+  layerWeights: number[];
+  dispose(): void;
+}
+
+export function styleTargets(
+  tf: Tf,
+  net: LossNet,
+  style: { width: number; height: number; pixels: Uint8Array },
+): StyleTargets {
+  const grams = tf.tidy(() => {
+    const x = tf.tensor4d(Float32Array.from(style.pixels), [1, style.height, style.width, 3]);
+    const f = net.features(x);
+    return net.styleLayers.map((l) => tf.keep(gram(tf, f[l] as T4)));
+  });
+  const layerWeights = grams.map((g) => {
+    const e = tf.tidy(() => tf.sum(tf.square(g)).dataSync()[0] as number);
+    return 1 / (grams.length * Math.max(e, 1e-12));
+  });
+  return { grams, layerWeights, dispose: () => tf.dispose(grams) };
+}
+
+interface Checkpoint {
+  step: number;
+  names: string[];
+  shapes: number[][];
+  resumedAt: number[];
+  contentScale: number;
+}
+
+function writeCheckpoint(
+  dir: string,
+  step: number,
+  named: Array<{ name: string; tensor: tfTypes.Tensor }>,
+  meta: Omit<Checkpoint, 'step' | 'names' | 'shapes'>,
+): void {
+  mkdirSync(dir, { recursive: true });
+  const bufs = named.map((n) => Buffer.from((n.tensor.dataSync() as Float32Array).slice().buffer));
+  const state: Checkpoint = {
+    step,
+    names: named.map((n) => n.name),
+    shapes: named.map((n) => n.tensor.shape),
+    ...meta,
+  };
+  writeFileSync(join(dir, '.tensors.bin.tmp'), Buffer.concat(bufs));
+  renameSync(join(dir, '.tensors.bin.tmp'), join(dir, 'tensors.bin'));
+  writeFileSync(join(dir, '.state.json.tmp'), JSON.stringify(state));
+  renameSync(join(dir, '.state.json.tmp'), join(dir, 'state.json'));
+}
+
+function readCheckpoint(
+  tf: Tf,
+  dir: string,
+): { state: Checkpoint; tensors: Map<string, tfTypes.Tensor> } | null {
+  if (!existsSync(join(dir, 'state.json'))) return null;
+  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as Checkpoint;
+  const bin = readFileSync(join(dir, 'tensors.bin'));
+  const tensors = new Map<string, tfTypes.Tensor>();
+  let off = 0;
+  state.names.forEach((name, i) => {
+    const shape = state.shapes[i] as number[];
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (off + n * 4 > bin.length) throw new Error(`checkpoint ${dir}: tensors.bin is truncated at "${name}"`);
+    const data = new Float32Array(bin.buffer.slice(bin.byteOffset + off, bin.byteOffset + off + n * 4));
+    tensors.set(name, tf.tensor(data, shape, 'float32'));
+    off += n * 4;
+  });
+  return { state, tensors };
+}
+
+export async function trainStyle(o: TrainOptions): Promise<{ manifest: StyleManifest; dir: string }> {
+  if (!STYLE_NAME.test(o.name))
+    throw new Error(`style name "${o.name}" must match ${STYLE_NAME} (lower-case letters, digits, - and _)`);
+  const arch = STYLE_ARCHS[o.arch];
+  if (!arch)
+    throw new Error(`unknown style architecture "${o.arch}" (choose ${Object.keys(STYLE_ARCHS).join(', ')})`);
+  if (o.size % 4 !== 0 || o.size < 32)
+    throw new Error(`--size ${o.size}: must be a multiple of 4, at least 32`);
+  const log = o.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const { tf, backend } = await styleTf(o.backend);
+  const styleImg = await readStyleImage(o.style, o.styleSize);
+  const content = await loadContent(o.content, Math.round(o.size * 1.15), {
+    maxImages: o.maxContentImages,
+    log,
+  });
+  log(
+    `style train "${o.name}": ${arch.channels.join('/')} ch, ${paramCount(arch)} parameters, loss net ${o.lossNet}, ${content.length} content images, backend ${backend}`,
+  );
+  const dir = join(o.outRoot, o.name);
+  const ckDir = join(dir, 'checkpoint');
+  const net = createLossNet(tf, o.lossNet);
+  const targets = styleTargets(tf, net, styleImg);
+  const rng = new Rng(o.seed);
+  const batchData = new Float32Array(o.batch * o.size * o.size * 3);
+  const nextBatch = () => {
+    for (let b = 0; b < o.batch; b++) randomCrop(content, o.size, rng, batchData, b * o.size * o.size * 3);
+    return tf.tensor4d(batchData, [o.batch, o.size, o.size, 3]);
+  };
+
+  const init = initParams(tf, arch, o.seed);
+  const vars: Record<string, tfTypes.Variable> = {};
+  for (const { name } of paramShapes(arch))
+    vars[name] = tf.variable(init[name] as tfTypes.Tensor, true, `style/${name}`);
+  tf.dispose(Object.values(init));
+  const optimizer = tf.train.adam(o.lr);
+  let start = 0;
+  const resumedAt: number[] = [];
+  let contentScale = 0;
+  if (o.resume) {
+    const ck = readCheckpoint(tf, ckDir);
+    if (!ck) throw new Error(`--resume: no checkpoint in ${ckDir}`);
+    for (const [name, v] of Object.entries(vars)) {
+      const t = ck.tensors.get(`style/${name}`);
+      if (!t || t.shape.join() !== v.shape.join())
+        throw new Error(`--resume: checkpoint in ${ckDir} does not match architecture "${o.arch}" (${name})`);
+      v.assign(t);
+    }
+    const paramNames = new Set(Object.keys(vars).map((k) => `style/${k}`));
+    const opt = ck.state.names.filter((n) => !paramNames.has(n));
+    if (opt.length)
+      await optimizer.setWeights(
+        opt.map((name) => ({ name, tensor: ck.tensors.get(name) as tfTypes.Tensor })),
+      );
+    start = ck.state.step;
+    resumedAt.push(...ck.state.resumedAt, start);
+    contentScale = ck.state.contentScale;
+    tf.dispose([...ck.tensors.values()]);
+    log(`resumed from step ${start}`);
+  }
+  if (!contentScale) {
+    contentScale = tf.tidy(() => {
+      const x = nextBatch();
+      const f = net.features(x)[net.contentLayer] as T4;
+      return 1 / Math.max(tf.mean(tf.square(f)).dataSync()[0] as number, 1e-12);
+    });
+  }
+
+  const bar = o.quiet ? undefined : progress(`style ${o.name}`, o.steps, { startStep: start });
+  const recent: StepLosses[] = [];
+  const varList = Object.values(vars);
+  const t0 = performance.now();
+  const saveCk = async (step: number) => {
+    const optW = await optimizer.getWeights();
+    writeCheckpoint(
+      ckDir,
+      step,
+      [
+        ...Object.entries(vars).map(([k, v]) => ({ name: `style/${k}`, tensor: v as tfTypes.Tensor })),
+        ...optW,
+      ],
+      { resumedAt, contentScale },
+    );
+  };
+  for (let step = start + 1; step <= o.steps; step++) {
+    const x = nextBatch();
+    const cTarget = tf.tidy(() => net.features(x)[net.contentLayer] as T4);
+    let parts: tfTypes.Scalar[] = [];
+    const cost = optimizer.minimize(
+      () => {
+        const out = forward(tf, arch, vars, x);
+        const f = net.features(out);
+        const c = tf.mul(contentCost(tf, cTarget, f[net.contentLayer] as T4), contentScale) as tfTypes.Scalar;
+        const s = styleCost(
+          tf,
+          targets.grams,
+          net.styleLayers.map((l) => f[l] as T4),
+          targets.layerWeights,
+        );
+        const tv = tvCost(tf, out);
+        parts = [tf.keep(c), tf.keep(s), tf.keep(tv)];
+        return tf.add(tf.add(tf.mul(c, o.alpha), tf.mul(s, o.beta)), tf.mul(tv, o.gamma)) as tfTypes.Scalar;
+      },
+      true,
+      varList,
+    );
+    const total = (cost as tfTypes.Scalar).dataSync()[0] as number;
+    const [c, s, tv] = parts.map((p) => p.dataSync()[0] as number) as [number, number, number];
+    tf.dispose([x, cTarget, cost as tfTypes.Tensor, ...parts]);
+    if (!Number.isFinite(total))
+      throw new Error(`style train: the loss became ${total} at step ${step}; lower --lr`);
+    const l = { total, content: c, style: s, tv };
+    recent.push(l);
+    if (recent.length > 50) recent.shift();
+    o.onStep?.(step, l);
+    bar?.tick(step, { loss: total, content: c, style: s, tv });
+    if (step % o.checkpointEvery === 0 && step < o.steps) await saveCk(step);
+  }
+  await saveCk(o.steps);
+  const seconds = (performance.now() - t0) / 1000;
+  bar?.done();
+  const avg = (k: keyof StepLosses) => recent.reduce((a, r) => a + r[k], 0) / Math.max(1, recent.length);
+  const params: Record<string, Float32Array> = {};
+  for (const [k, v] of Object.entries(vars)) params[k] = (v.dataSync() as Float32Array).slice();
+  const styleBytes = readFileSync(o.style);
+  const manifest: StyleManifest = {
+    name: o.name,
+    archName: o.arch,
+    arch,
+    lossNet: o.lossNet,
+    painting:
+      o.painting ??
+      basename(o.style)
+        .replace(/\.[^.]+$/, '')
+        .replace(/_/g, ' '),
+    recipe: {
+      alpha: o.alpha,
+      beta: o.beta,
+      gamma: o.gamma,
+      layerWeights: targets.layerWeights,
+      steps: o.steps,
+      batch: o.batch,
+      size: o.size,
+      styleSize: o.styleSize,
+      lr: o.lr,
+      seed: o.seed,
+      content: o.content.map((p) => p.replace(/^.*\/shared\/data\//, 'shared/data/')),
+      contentImages: content.length,
+      styleImage: {
+        file: basename(o.style),
+        sha256: createHash('sha256').update(styleBytes).digest('hex'),
+        width: styleImg.width,
+        height: styleImg.height,
+      },
+    },
+    losses: { total: avg('total'), content: avg('content'), style: avg('style'), tv: avg('tv') },
+    training: {
+      backend,
+      msPerStep: o.steps > start ? (seconds * 1000) / (o.steps - start) : 0,
+      seconds,
+      finishedAt: new Date().toISOString(),
+      ...(resumedAt.length ? { resumedAt } : {}),
+    },
+    params: paramCount(arch),
+  };
+  const thumb = await sharp(o.style)
+    .rotate()
+    .resize({ width: 256, height: 256, fit: 'inside' })
+    .jpeg({ quality: 85 })
+    .toBuffer();
+  saveStyle(dir, manifest, params, { 'style.jpg': thumb });
+  tf.dispose(varList);
+  optimizer.dispose();
+  targets.dispose();
+  net.dispose();
+  log(
+    `wrote ${dir} (losses: total ${manifest.losses.total.toFixed(3)}, content ${manifest.losses.content.toFixed(3)}, style ${manifest.losses.style.toFixed(3)}, tv ${manifest.losses.tv.toFixed(4)})`,
+  );
+  return { manifest, dir };
+}
+
+export { STYLES_DIR };

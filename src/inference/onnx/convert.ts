@@ -117,6 +117,8 @@ export const SUPPORTED_OPS = [
   'ExpandDims',
   'ConcatV2',
   'Transpose',
+  'DepthToSpace',
+  'SpaceToDepth',
   'StridedSlice',
   'MatMul',
   '_FusedMatMul',
@@ -249,6 +251,11 @@ class Converter {
     const graphOutputs: OnnxModel['graph']['output'] = [];
     for (const o of this.outputs) {
       let v = this.value(o);
+      if (v.rank === 4 && v.layout === 'nchw' && v.name === o) {
+        // the NCHW value carries the output's name: rename it, the NHWC transpose gets the name
+        this.rename(v.name, `${o}__nchw_out`);
+        v = { ...v, name: `${o}__nchw_out` };
+      }
       v = this.nhwc(v);
       if (v.c) v = { ...v, name: this.init(v.c, `${o}__const`) };
       // Graph outputs carry the TF names the manifest uses.
@@ -270,6 +277,14 @@ class Converter {
         output: graphOutputs,
       },
     };
+  }
+
+  /** Renames a value everywhere it is produced or used. */
+  private rename(from: string, to: string): void {
+    for (const n of this.nodes) {
+      n.input = n.input.map((i) => (i === from ? to : i));
+      n.output = n.output.map((i) => (i === from ? to : i));
+    }
   }
 
   /** The nodes the outputs depend on, inputs before their consumers. */
@@ -940,6 +955,16 @@ class Converter {
         }
         this.emit('Transpose', [x.name], [n.name], n.name, [attr.ints('perm', perm)]);
         return put({ name: n.name, rank: x.rank, layout: 'nhwc' });
+      }
+      case 'DepthToSpace':
+      case 'SpaceToDepth': {
+        // TF's NHWC DepthToSpace is ONNX's DCR mode on NCHW (depth index = (i * bs + j) * C + c)
+        this.checkNhwc(n);
+        const x = this.nchw(one());
+        const attrs = [attr.i('blocksize', attrInt(n, 'block_size', 2))];
+        if (n.op === 'DepthToSpace') attrs.push(attr.s('mode', 'DCR'));
+        this.emit(n.op, [this.ref(x)], [n.name], n.name, attrs);
+        return put({ name: n.name, rank: 4, layout: 'nchw' });
       }
       case 'StridedSlice':
         return put(this.stridedSlice(n, ins()));

@@ -20,49 +20,73 @@ function checkAttrs(kernel: string, a: ConvAttrs, tf: Tf): void {
     throw new Error(`wasm ${kernel}: dilations > 1 are not supported (got ${a.dilations})`);
 }
 
+/** Largest tap block (floats) the filter gradients copy out at once: 16 MiB. */
+const BLOCK_FLOATS = 1 << 22;
+
 /**
- * Filter-tap views of a convolution's input. Tap (a, b) is the input pixel every output pixel reads
- * through filter element (a, b): `xpad[n, a + sh*i, b + sw*j, c]` for i < outH, j < outW, returned
- * as `[n*outH*outW, c]`. The input is padded (or cropped) once to the extent the taps reach and, for
- * strides > 1, split once into its sh*sw phases, so that every tap is a slice of whole rows of
- * contiguous `outW*c` runs (a Slice kernel copy) instead of a strided gather (wasm's StridedSlice
- * with strides > 1 is ~100x slower per element).
+ * Filter-tap copies of a convolution's input, channel-major. Tap (a, b) holds, per input channel, the
+ * pixel every output pixel reads through filter element (a, b): `xpad[n, a + sh*i, b + sw*j, c]` as
+ * row c of a `[c, n*outH*outW]` matrix (the pixel order of dy). The input is transposed to
+ * `[c, n, h, w]`, padded (or cropped) to the extent the taps reach and, for strides > 1, split into its
+ * sh*sw phases once, so that a tap is `outH` runs of `outW` contiguous floats per channel and image;
+ * `blocks(taps)` copies several taps into one `[taps.length, c, n*outH*outW]` tensor.
  */
-function tapSlicer(ops: WasmOps, x: TensorInfo, info: Conv2DInfo): (a: number, b: number) => TensorInfo {
+function channelMajorTaps(
+  ops: WasmOps,
+  x: TensorInfo,
+  info: Conv2DInfo,
+): (taps: Array<[number, number]>) => TensorInfo {
   const [n, h, w, c] = x.shape as Shape4;
   const { strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
   const { top, left } = info.padInfo;
   const hp = Math.ceil((sh * (oh - 1) + info.filterHeight) / sh) * sh;
   const wp = Math.ceil((sw * (ow - 1) + info.filterWidth) / sw) * sw;
-  let xp = ops.padOrCrop(x, [
+  const xt = ops.transpose(x, [3, 0, 1, 2]);
+  const xp = ops.padOrCrop(xt, [
+    [0, 0],
     [0, 0],
     [top, hp - top - h],
     [left, wp - left - w],
-    [0, 0],
   ]);
+  const hq = hp / sh;
   const wq = wp / sw;
-  if (sh > 1 || sw > 1) {
-    // [n, hp/sh, sh, wq, sw, c] -> [n, hp/sh, sh, sw, wq, c]: phase (r, q) rows are contiguous
-    const split = ops.reshape(xp, [n, hp / sh, sh, wq, sw, c]);
-    xp = ops.transpose(split, [0, 1, 2, 4, 3, 5]);
-  }
-  const rows = ops.reshape(xp, [n, hp / sh, sh * sw * wq * c]);
-  return (a, b) => {
-    const r = a % sh;
-    const q = b % sw;
-    const i0 = (a - r) / sh;
-    const j0 = (b - q) / sw;
-    const slab = ops.slice(rows, [0, i0, ((r * sw + q) * wq + j0) * c], [n, oh, ow * c]);
-    const flat = ops.reshape(slab, [n * oh * ow, c]);
-    ops.dispose(slab);
-    return flat;
+  const phases =
+    sh > 1 || sw > 1
+      ? ops.reshape(ops.transpose(ops.reshape(xp, [c * n, hq, sh, wq, sw]), [0, 2, 4, 1, 3]), [
+          c * n,
+          sh * sw,
+          hq,
+          wq,
+        ])
+      : ops.reshape(xp, [c * n, 1, hp, wp]);
+  return (taps) => {
+    const begins = taps.map(([a, b]) => {
+      const r = a % sh;
+      const q = b % sw;
+      return [0, r * sw + q, (a - r) / sh, (b - q) / sw];
+    });
+    const stacked = ops.sliceStack(phases, begins, [c * n, 1, oh, ow]);
+    const out = ops.reshape(stacked, [taps.length, c, n * oh * ow]);
+    ops.dispose(stacked);
+    return out;
   };
 }
 
+/** The filter's taps (a, b) in row-major order, in groups of at most `perBlock`. */
+function tapGroups(kh: number, kw: number, perBlock: number): Array<Array<[number, number]>> {
+  const all: Array<[number, number]> = [];
+  for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) all.push([a, b]);
+  const g = Math.max(1, Math.min(all.length, perBlock));
+  const out: Array<Array<[number, number]>> = [];
+  for (let i = 0; i < all.length; i += g) out.push(all.slice(i, i + g));
+  return out;
+}
+
 /**
- * Conv2DBackpropFilter on wasm: dW[a, b, :, :] = tap(a, b)^T dy, computed as (dy^T tap(a, b))^T so that
- * every product is a plain matMul (XNNPACK) of dy^T (transposed once) with a tap slab; the kh*kw
- * `[outC, inC]` blocks are stacked and transposed once into `[kh, kw, inC, outC]`.
+ * Conv2DBackpropFilter on wasm: dW[a, b, :, :] = tap(a, b) dy, with the taps channel-major (`[inC,
+ * pixels]`) so that blocks of taps stacked as `[taps*inC, pixels]` make one plain matMul (XNNPACK) with
+ * dy `[pixels, outC]`, whose packed form XNNPACK reuses across blocks; the blocks' rows are already in
+ * `[kh, kw, inC, outC]` order.
  */
 export function conv2DBackpropFilter(tf: Tf, args: KernelArgs): TensorInfo {
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
@@ -81,27 +105,27 @@ export function conv2DBackpropFilter(tf: Tf, args: KernelArgs): TensorInfo {
   try {
     const [kh, kw, ci, co] = attrs.filterShape;
     const m = info.batchSize * info.outHeight * info.outWidth;
-    const dyT = ops.transpose(ops.reshape(dy, [m, co]), [1, 0]);
-    const tap = tapSlicer(ops, x, info);
-    const blocks: TensorInfo[] = [];
-    for (let a = 0; a < kh; a++)
-      for (let b = 0; b < kw; b++) {
-        const slab = tap(a, b);
-        blocks.push(ops.matMul(dyT, slab)); // [co, ci]
-        ops.dispose(slab);
-      }
-    const stacked = ops.reshape(ops.concat(blocks, 0), [kh * kw, co, ci]);
-    const out = ops.reshape(ops.transpose(stacked, [0, 2, 1]), [kh, kw, ci, co]);
-    return ops.release(out);
+    const dy2 = ops.reshape(dy, [m, co]);
+    const taps = channelMajorTaps(ops, x, info);
+    const parts: TensorInfo[] = [];
+    for (const group of tapGroups(kh, kw, Math.floor(BLOCK_FLOATS / (ci * m)))) {
+      const block = taps(group);
+      const rows = ops.reshape(block, [group.length * ci, m]);
+      ops.dispose(block);
+      parts.push(ops.matMul(rows, dy2)); // [taps*ci, co]
+      ops.dispose(rows);
+    }
+    const all = parts.length === 1 ? (parts[0] as TensorInfo) : ops.concat(parts, 0);
+    return ops.release(ops.reshape(all, [kh, kw, ci, co]));
   } finally {
     ops.free();
   }
 }
 
 /**
- * DepthwiseConv2dNativeBackpropFilter on wasm: dW[a, b, c, k] = sum over pixels of tap(a, b)[., c] *
- * dy[., c*mult + k]: one Multiply per tap and its pixel sum as a matMul with a row of ones (a Sum over
- * the outer axis would transpose first).
+ * DepthwiseConv2dNativeBackpropFilter on wasm: dW[a, b, c, k] = sum over pixels of tap(a, b)[c] *
+ * dy[c*mult + k]: blocks of channel-major taps times dy transposed to `[c, mult, pixels]` (one
+ * broadcast Multiply), summed over the pixel axis, innermost (one Sum, no transpose).
  */
 export function depthwiseBackpropFilter(tf: Tf, args: KernelArgs): TensorInfo {
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
@@ -120,23 +144,20 @@ export function depthwiseBackpropFilter(tf: Tf, args: KernelArgs): TensorInfo {
   try {
     const [kh, kw, c, mult] = attrs.filterShape;
     const m = info.batchSize * info.outHeight * info.outWidth;
-    const dy2 = ops.reshape(dy, mult === 1 ? [m, c] : [m, c, mult]);
-    const ones = ops.fill([1, m], 1);
-    const tap = tapSlicer(ops, x, info);
-    const rows: TensorInfo[] = [];
-    for (let a = 0; a < kh; a++)
-      for (let b = 0; b < kw; b++) {
-        const slab = tap(a, b);
-        const s3 = mult === 1 ? slab : ops.reshape(slab, [m, c, 1]);
-        const prod = ops.mul(s3, dy2);
-        if (s3 !== slab) ops.dispose(s3);
-        ops.dispose(slab);
-        const p2 = mult === 1 ? prod : ops.reshape(prod, [m, c * mult]);
-        rows.push(ops.matMul(ones, p2)); // [1, c*mult]
-        if (p2 !== prod) ops.dispose(p2);
-        ops.dispose(prod);
-      }
-    return ops.release(ops.reshape(ops.concat(rows, 0), [kh, kw, c, mult]));
+    const dyT = ops.reshape(ops.transpose(ops.reshape(dy, [m, c * mult]), [1, 0]), [c, mult, m]);
+    const taps = channelMajorTaps(ops, x, info);
+    const parts: TensorInfo[] = [];
+    for (const group of tapGroups(kh, kw, Math.floor(BLOCK_FLOATS / (c * mult * m)))) {
+      const block = taps(group);
+      const b4 = ops.reshape(block, [group.length, c, 1, m]);
+      ops.dispose(block);
+      const prod = ops.mul(b4, dyT); // [taps, c, mult, m]
+      ops.dispose(b4);
+      parts.push(ops.sum(prod, [3])); // [taps, c, mult]
+      ops.dispose(prod);
+    }
+    const all = parts.length === 1 ? (parts[0] as TensorInfo) : ops.concat(parts, 0);
+    return ops.release(ops.reshape(all, [kh, kw, c, mult]));
   } finally {
     ops.free();
   }

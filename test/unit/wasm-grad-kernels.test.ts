@@ -167,6 +167,22 @@ const pads: Array<[string, ConvPad]> = [
   ['numeric 1', 1],
 ];
 
+/** Shapes that take the crop paths: taps not reaching the input's last row/column; pads > filter - 1. */
+const edges: Array<[string, number, number, ConvPad]> = [
+  ['k2 s2 valid (input cropped to the taps)', 2, 2, 'valid'],
+  [
+    'k3 s1 explicit pads larger than the filter (dy cropped)',
+    3,
+    1,
+    [
+      [0, 0],
+      [3, 1],
+      [0, 4],
+      [0, 0],
+    ],
+  ],
+];
+
 describe('registration', () => {
   it("the engine's per-kernel leak check is on (a kernel leaking a wasm buffer throws)", () => {
     const made: tf.TensorInfo[] = [];
@@ -214,6 +230,15 @@ describe('conv2d gradients (x: wasm Conv2DBackpropInput, filter: Conv2DBackpropF
             f: (x, w) => tf.conv2d(x as Tensor4D, w as Tensor4D, s, pad),
           });
         });
+  for (const [label, k, st, pad] of edges)
+    it(label, async () => {
+      await check({
+        name: `conv2d ${label}`,
+        shapes: [X, [k, k, 5, 4]],
+        labels: ['x', 'filter'],
+        f: (x, w) => tf.conv2d(x as Tensor4D, w as Tensor4D, st, pad),
+      });
+    });
   it('3-D input (no batch), k3 s2 same', async () => {
     await check({
       name: 'conv2d 3-D k3 s2',
@@ -274,6 +299,15 @@ describe('depthwiseConv2d gradients (DepthwiseConv2dNativeBackpropInput/Filter)'
       f: (x, w) => tf.depthwiseConv2d(x as Tensor4D, w as Tensor4D, 1, 'same'),
     });
   });
+  for (const [label, k, st, pad] of edges)
+    it(label, async () => {
+      await check({
+        name: `depthwiseConv2d ${label}`,
+        shapes: [X, [k, k, 5, 1]],
+        labels: ['x', 'filter'],
+        f: (x, w) => tf.depthwiseConv2d(x as Tensor4D, w as Tensor4D, st, pad as 'same'),
+      });
+    });
   it('k5 s2 explicit padding', async () => {
     await check({
       name: 'depthwiseConv2d k5 s2 explicit',
@@ -497,6 +531,15 @@ describe("opt-in replacement of wasm's Conv2DBackpropInput (runs last: replaces 
             f: (x, w) => tf.conv2d(x as Tensor4D, w as Tensor4D, s, pad),
           });
         });
+  for (const [label, k, st, pad] of edges)
+    it(`conv2d ${label}`, async () => {
+      await check({
+        name: `conv2d ${label} (replaced input kernel)`,
+        shapes: [X, [k, k, 5, 4]],
+        labels: ['x', 'filter'],
+        f: (x, w) => tf.conv2d(x as Tensor4D, w as Tensor4D, st, pad),
+      });
+    });
   it('conv2dTranspose k3 s2 same', async () => {
     await check({
       name: 'conv2dTranspose k3 s2 (replaced input kernel)',

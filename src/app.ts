@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -14,6 +15,8 @@ import type { BatchRunner } from './pipeline/batcher.js';
 import { loadPipeline, type PipelinePlan, planOf } from './pipeline/definition.js';
 import { buildGraph, type RunningGraph } from './pipeline/graph.js';
 import { WsHub } from './output/ws-hub.js';
+import { StyleHost } from './style/host.js';
+import { listStyles, loadStyleDir, STYLES_DIR } from './style/store.js';
 import { createApi, HttpError } from './server/api.js';
 import { largestFace } from './faces/engine.js';
 import { cropJpeg } from './faces/image.js';
@@ -58,6 +61,8 @@ export class Vigil {
       }
     | undefined;
   recognizer: Recognizer | undefined;
+  /** Style stage: the workers and the styles viewers may pick (name -> folder). */
+  style: { host: StyleHost; styles: Map<string, string> } | undefined;
   /** The newest decoded frame of each stream. */
   readonly latestFrames = new Map<string, Frame>();
   private readonly undo: Array<() => Promise<void> | void> = [];
@@ -137,6 +142,27 @@ export class Vigil {
           await this.host.start();
           this.metrics.backendInfo.set({ engine: this.host.engine, backend: this.host.backend }, 1);
           this.metrics.recordEngines(this.host.models);
+        },
+      ],
+      [
+        'style',
+        async () => {
+          const st = this.plan.style;
+          if (!st) return;
+          const styles = listStyles([STYLES_DIR, join(c.dataDir, 'styles')]);
+          if (st.default !== 'none' && !styles.has(st.default))
+            throw new Error(
+              `pipeline ${this.plan.name}: stages.style.default: unknown style "${st.default}" (available: ${[...styles.keys()].join(', ') || 'none'})`,
+            );
+          const host = new StyleHost({
+            workers: st.workers,
+            backend: c.inference.backend === 'tensorflow' ? 'tensorflow' : c.inference.backend,
+            log: (m) => this.log.info(m),
+          });
+          this.undo.push(() => host.close());
+          await host.start();
+          this.style = { host, styles };
+          this.log.info({ styles: [...styles.keys()] }, 'styles available');
         },
       ],
       [
@@ -231,8 +257,24 @@ export class Vigil {
             maxBufferedBytes: c.output.maxBufferedBytes,
             metrics: this.metrics,
             knownStreams: () => c.streams.map((s) => s.id),
+            ...(this.style
+              ? {
+                  styles: () => [...(this.style?.styles.keys() ?? [])],
+                  defaultStyle: {
+                    style: this.plan.style?.default === 'none' ? null : (this.plan.style?.default ?? null),
+                    strength: this.plan.style?.strength ?? 1,
+                  },
+                }
+              : {}),
             hello: () => ({
               pipeline: this.plan.name,
+              styles: this.style ? this.styleList() : undefined,
+              styleDefault: this.style
+                ? {
+                    style: this.plan.style?.default === 'none' ? null : (this.plan.style?.default ?? null),
+                    strength: this.plan.style?.strength ?? 1,
+                  }
+                : undefined,
               recognition: Boolean(this.faces),
               streams: this.sources.map((s) => ({
                 ...s.status,
@@ -297,6 +339,7 @@ export class Vigil {
             output: c.output,
             maxBatch: c.inference.maxBatch,
             maxWaitMs: c.inference.maxWaitMs,
+            styler: this.style ? this.styler() : undefined,
             log: (m) => this.log.warn(m),
           });
           this.undo.push(() => this.graph?.stop());
@@ -321,6 +364,20 @@ export class Vigil {
                 ? { service: this.faces.service, alerts: this.faces.alerts, unknowns: this.faces.unknowns }
                 : undefined,
               liveFace: (stream, trackId) => this.liveFace(stream, trackId),
+              styles: this.style
+                ? {
+                    list: () => this.styleList(),
+                    thumbnail: (name) => {
+                      const dir = this.style?.styles.get(name);
+                      if (!dir) return null;
+                      try {
+                        return readFileSync(join(dir, 'style.jpg'));
+                      } catch {
+                        return null;
+                      }
+                    },
+                  }
+                : undefined,
               maxBodyBytes: c.server.maxUploadBytes,
               log: (m, err) => this.log.error({ err: (err as Error)?.message }, m),
             }),
@@ -419,6 +476,44 @@ export class Vigil {
    * A JPEG of a face on a live camera now: the given track, else the largest face of the stream's
    * latest detections, cut with a margin from the newest frame (for enrolling from the page).
    */
+  /** The styles viewers may pick, as the page lists them. */
+  private styleList(): Array<Record<string, unknown>> {
+    return [...(this.style?.styles ?? [])].map(([name, dir]) => {
+      try {
+        const m = loadStyleDir(dir).manifest;
+        return {
+          name,
+          painting: m.painting,
+          arch: m.archName,
+          params: m.params,
+          thumbnail: `/api/styles/${name}/thumbnail.jpg`,
+        };
+      } catch (e) {
+        return { name, error: (e as Error).message };
+      }
+    });
+  }
+
+  /** One stylised frame per (stream, style, frame): viewers of other strengths reuse it. */
+  private styler(): NonNullable<Parameters<typeof buildGraph>[0]['styler']> {
+    const last = new Map<string, { seq: number; p: Promise<Uint8Array> }>();
+    return (stream, style, f) => {
+      const key = `${stream}\u0000${style}`;
+      const hit = last.get(key);
+      if (hit && hit.seq === f.seq) return hit.p;
+      const dir = this.style?.styles.get(style);
+      if (!dir || !this.style) return Promise.reject(new Error(`unknown style "${style}"`));
+      const p = this.style.host
+        .stylize(dir, f, { smoothingKey: stream, smoothing: this.plan.style?.smoothing ?? 0 })
+        .then((r) => {
+          this.metrics.styleFrames.inc({ stream, style });
+          return r.pixels;
+        });
+      last.set(key, { seq: f.seq, p });
+      return p;
+    };
+  }
+
   private async liveFace(stream: string, trackId?: number): Promise<Buffer> {
     if (!this.sources.some((s) => s.id === stream)) throw new HttpError(404, `no stream "${stream}"`);
     const frame = this.latestFrames.get(stream);

@@ -39,6 +39,7 @@ export class VigilMetrics {
   readonly workerTensors: Gauge;
   readonly eventLoopLag: Gauge;
   readonly styleErrors: Counter<'stream' | 'style'>;
+  readonly styleFrames: Counter<'stream' | 'style'>;
   readonly recognitions: Counter<'stream' | 'result'>;
   readonly matchSimilarity: Histogram<'stream'>;
   readonly alerts: Counter<'stream' | 'person'>;
@@ -213,6 +214,12 @@ export class VigilMetrics {
     this.styleErrors = new Counter({
       name: 'vigil_style_errors_total',
       help: 'Frames sent unstyled because their style could not run (missing or corrupt weights); the log says why',
+      labelNames: ['stream', 'style'],
+      registers,
+    });
+    this.styleFrames = new Counter({
+      name: 'vigil_style_frames_total',
+      help: 'Frames stylised (once per stream, style and frame, whatever the number of viewers)',
       labelNames: ['stream', 'style'],
       registers,
     });

@@ -20,12 +20,36 @@ export interface FrameHeader {
   detectionSeq: number | null;
   /** True when the detections are drawn into the JPEG already. */
   annotated: boolean;
+  /** The style of this frame (null: unstyled) and its blend strength. */
+  style?: string | null;
+  strength?: number;
+}
+
+/** What a viewer wants to see of a stream: a style (or none) and its strength. */
+export interface StyleChoice {
+  style: string | null;
+  strength: number;
+}
+
+/** One rendering of a stream that at least one viewer wants. */
+export interface Variant extends StyleChoice {
+  key: string;
+}
+
+export const PLAIN: Variant = { key: 'plain', style: null, strength: 1 };
+
+export function variantKey(c: StyleChoice): string {
+  return c.style === null || c.strength <= 0 ? 'plain' : `${c.style}@${c.strength.toFixed(2)}`;
 }
 
 const ClientMessage = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('subscribe'),
     streams: z.union([z.literal('*'), z.array(z.string().max(64)).max(256)]),
+    /** A style name, or null for the original video (pipelines with a style stage). */
+    style: z.string().max(64).nullable().optional(),
+    /** Blend with the original, 0..1. */
+    strength: z.number().min(0).max(1).optional(),
   }),
   z.object({
     type: z.literal('unsubscribe'),
@@ -45,6 +69,9 @@ interface Client {
   ws: WebSocket;
   all: boolean;
   streams: Set<string>;
+  /** Per-stream style choices; `allChoice` for streams without their own. */
+  choice: Map<string, StyleChoice>;
+  allChoice?: StyleChoice;
 }
 
 /**
@@ -62,6 +89,10 @@ export class WsHub {
       metrics: VigilMetrics;
       knownStreams: () => string[];
       hello: () => unknown;
+      /** Styles viewers may pick (pipelines with a style stage); absent: styles are refused. */
+      styles?: () => string[];
+      /** The choice of a viewer who has not picked one. */
+      defaultStyle?: StyleChoice;
     },
   ) {
     this.wss.on('connection', (ws) => this.onConnection(ws));
@@ -86,8 +117,27 @@ export class WsHub {
     return false;
   }
 
-  /** Sends a JPEG with its header to every subscriber that keeps up; returns how many got it. */
-  publish(header: FrameHeader, jpeg: Buffer): number {
+  private choiceOf(c: Client, stream: string): StyleChoice {
+    return c.choice.get(stream) ?? c.allChoice ?? this.opts.defaultStyle ?? PLAIN;
+  }
+
+  /** The renderings of `stream` its subscribers want (one per distinct style and strength). */
+  variants(stream: string): Variant[] {
+    const out = new Map<string, Variant>();
+    for (const c of this.clients) {
+      if (!(c.all || c.streams.has(stream))) continue;
+      const ch = this.choiceOf(c, stream);
+      const key = variantKey(ch);
+      if (!out.has(key)) out.set(key, key === 'plain' ? PLAIN : { key, ...ch });
+    }
+    return [...out.values()];
+  }
+
+  /**
+   * Sends a JPEG with its header to every subscriber that keeps up and wants this rendering
+   * (`variant`, default the original video); returns how many got it.
+   */
+  publish(header: FrameHeader, jpeg: Buffer, variant = 'plain'): number {
     const json = Buffer.from(JSON.stringify(header));
     const msg = Buffer.allocUnsafe(4 + json.length + jpeg.length);
     msg.writeUInt32LE(json.length, 0);
@@ -96,6 +146,7 @@ export class WsHub {
     let sent = 0;
     for (const c of this.clients) {
       if (!(c.all || c.streams.has(header.stream)) || c.ws.readyState !== WebSocket.OPEN) continue;
+      if (variantKey(this.choiceOf(c, header.stream)) !== variant) continue;
       if (c.ws.bufferedAmount > this.opts.maxBufferedBytes) {
         this.opts.metrics.drop(header.stream, 'client_slow');
         continue;
@@ -121,7 +172,7 @@ export class WsHub {
   }
 
   private onConnection(ws: WebSocket): void {
-    const client: Client = { ws, all: false, streams: new Set() };
+    const client: Client = { ws, all: false, streams: new Set(), choice: new Map() };
     this.clients.add(client);
     this.opts.metrics.wsClients.set(this.clients.size);
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(client, data, isBinary));
@@ -154,16 +205,47 @@ export class WsHub {
     const m = parsed.data;
     if (m.type === 'subscribe' || m.type === 'unsubscribe') {
       const known = new Set(this.opts.knownStreams());
-      if (m.streams === '*') c.all = m.type === 'subscribe';
-      else {
+      let choice: StyleChoice | undefined;
+      if (m.type === 'subscribe' && (m.style !== undefined || m.strength !== undefined)) {
+        const styles = this.opts.styles?.();
+        const base = this.opts.defaultStyle ?? PLAIN;
+        const style = m.style === undefined ? base.style : m.style;
+        if (style !== null && !styles)
+          return void reply({
+            type: 'error',
+            message: 'this pipeline has no style stage: styles are not available',
+          });
+        if (style !== null && styles && !styles.includes(style))
+          return void reply({
+            type: 'error',
+            message: `unknown style "${style}" (available: ${styles.join(', ') || 'none'})`,
+          });
+        choice = { style, strength: m.strength ?? base.strength };
+      }
+      if (m.streams === '*') {
+        c.all = m.type === 'subscribe';
+        if (choice) {
+          c.allChoice = choice;
+          c.choice.clear();
+        }
+      } else {
         const unknown = m.streams.filter((s) => !known.has(s));
         if (unknown.length) reply({ type: 'error', message: `unknown stream(s): ${unknown.join(', ')}` });
         for (const s of m.streams.filter((x) => known.has(x))) {
-          if (m.type === 'subscribe') c.streams.add(s);
-          else c.streams.delete(s);
+          if (m.type === 'subscribe') {
+            c.streams.add(s);
+            if (choice) c.choice.set(s, choice);
+          } else {
+            c.streams.delete(s);
+            c.choice.delete(s);
+          }
         }
       }
-      reply({ type: 'subscribed', streams: c.all ? '*' : [...c.streams] });
+      reply({
+        type: 'subscribed',
+        streams: c.all ? '*' : [...c.streams],
+        ...(choice ? { style: choice.style, strength: choice.strength } : {}),
+      });
     } else if (m.type === 'ping') {
       reply({ type: 'pong', t: m.t, serverTs: Date.now() });
     } else if (m.type === 'displayed') {

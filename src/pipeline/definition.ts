@@ -43,6 +43,19 @@ const AlertStage = z
     cooldownSeconds: z.number().min(0).default(60),
   })
   .strict();
+const StyleStage = z
+  .object({
+    /** The style viewers get until they pick one (a folder of models/styles), or "none". */
+    default: z.string().default('none'),
+    /** Blend with the original: 1 = fully stylised. Viewers may choose their own. */
+    strength: z.number().min(0).max(1).default(1),
+    /** Temporal smoothing on still scenes (0 = off): cuts frame-to-frame flicker (docs/style.md). */
+    smoothing: z.number().min(0).max(0.95).default(0.6),
+    /** Style workers (worker_threads with their own tfjs wasm backend). */
+    workers: z.number().int().min(1).max(16).default(1),
+  })
+  .strict();
+export type StyleStageConfig = z.infer<typeof StyleStage>;
 const AnnotateStage = z.object({ landmarks: z.boolean().default(true) }).strict();
 const EncodeStage = z.object({ format: z.literal('jpeg').default('jpeg') }).strict();
 
@@ -50,6 +63,7 @@ const Stage = z.union([
   z.object({ detect: DetectStage.default(DetectStage.parse({})) }).strict(),
   z.object({ recognize: RecognizeStage.default(RecognizeStage.parse({})) }).strict(),
   z.object({ alert: AlertStage.default(AlertStage.parse({})) }).strict(),
+  z.object({ style: StyleStage.default(StyleStage.parse({})) }).strict(),
   z.object({ annotate: AnnotateStage.default(AnnotateStage.parse({})) }).strict(),
   z.object({ encode: EncodeStage.default(EncodeStage.parse({})) }).strict(),
 ]);
@@ -87,6 +101,7 @@ export interface PipelinePlan {
   detect?: DetectStageConfig;
   recognize?: RecognizeStageConfig;
   alert?: AlertStageConfig;
+  style?: StyleStageConfig;
   annotate?: z.infer<typeof AnnotateStage>;
 }
 
@@ -96,6 +111,7 @@ export function planOf(def: PipelineDefinition): PipelinePlan {
     if ('detect' in s) plan.detect = s.detect;
     if ('recognize' in s) plan.recognize = s.recognize;
     if ('alert' in s) plan.alert = s.alert;
+    if ('style' in s) plan.style = s.style;
     if ('annotate' in s) plan.annotate = s.annotate;
   }
   return plan;

@@ -4,7 +4,8 @@ import type { Detection } from '../inference/contract.js';
 import type { VigilMetrics } from '../metrics/metrics.js';
 import { annotate, LabelCache } from '../output/annotate.js';
 import { encodeJpeg } from '../output/encode.js';
-import type { FrameHeader } from '../output/ws-hub.js';
+import { blend } from '../style/runner.js';
+import { type FrameHeader, PLAIN, type Variant } from '../output/ws-hub.js';
 import { decodeFps } from '../sources/ffmpeg.js';
 import type { Frame } from '../sources/frame.js';
 import { type BatchRunner, batchAcrossStreams } from './batcher.js';
@@ -14,8 +15,13 @@ import { latestWinsMap, rateGate } from './operators.js';
 /** Where encoded frames go (the WebSocket hub). */
 export interface FramePublisher {
   hasSubscribers(stream: string): boolean;
-  publish(header: FrameHeader, jpeg: Buffer): number;
+  /** Renderings wanted for a stream (absent: the original video only). */
+  variants?(stream: string): Variant[];
+  publish(header: FrameHeader, jpeg: Buffer, variant?: string): number;
 }
+
+/** Stylises a frame of a stream (pipelines with a style stage); rejects when the style cannot run. */
+export type Styler = (stream: string, style: string, frame: Frame) => Promise<Uint8Array>;
 
 export interface GraphSource {
   config: StreamConfig;
@@ -35,6 +41,8 @@ export interface GraphOptions {
   output: OutputConfig;
   maxBatch: number;
   maxWaitMs: number;
+  /** Style stage: computes one stylised frame per (stream, style). */
+  styler?: Styler;
   log?: (msg: string) => void;
 }
 
@@ -99,6 +107,70 @@ export function buildGraph(o: GraphOptions): RunningGraph {
     );
   }
 
+  const styleFailures = new Set<string>();
+  /** Renders one variant of a frame (style, annotation, JPEG) and publishes it to the viewers who want it. */
+  const render = async (
+    f: Frame,
+    id: string,
+    dets: Detection[],
+    detectionSeq: number | null,
+    v: Variant,
+  ): Promise<number> => {
+    const t0 = performance.now();
+    let pixels: Uint8Array = f.pixels;
+    let style: string | null = null;
+    if (v.style !== null && o.styler) {
+      try {
+        const styled = await o.styler(id, v.style, f);
+        pixels = blend(f.pixels, styled, v.strength);
+        style = v.style;
+        metrics.stageDuration.observe({ stage: 'style', stream: id }, (performance.now() - t0) / 1000);
+      } catch (e) {
+        metrics.styleErrors.inc({ stream: id, style: v.style });
+        // the stream keeps running unstyled; the reason is logged once per style
+        if (!styleFailures.has(v.style)) {
+          styleFailures.add(v.style);
+          o.log?.(`style "${v.style}" failed on ${id}, sending unstyled frames: ${(e as Error).message}`);
+        }
+      }
+    }
+    const t1 = performance.now();
+    const ann = o.output.burnIn && dets.length ? o.plan.annotate : undefined;
+    const burn = ann !== undefined;
+    const drawn = ann
+      ? await annotate(
+          pixels,
+          f.width,
+          f.height,
+          ann.landmarks ? dets : dets.map((d) => ({ ...d, landmarks: [] })),
+          labels,
+        )
+      : pixels;
+    const jpeg = await encodeJpeg(drawn, f.width, f.height, o.output.jpegQuality);
+    metrics.stageDuration.observe({ stage: 'encode', stream: id }, (performance.now() - t1) / 1000);
+    const header: FrameHeader = {
+      type: 'frame',
+      stream: id,
+      seq: f.seq,
+      captureTs: f.captureTs,
+      sentTs: Date.now(),
+      width: f.width,
+      height: f.height,
+      detections: dets,
+      detectionSeq,
+      annotated: burn,
+      ...(o.styler ? { style, strength: style ? v.strength : 0 } : {}),
+    };
+    const t2 = performance.now();
+    const n = o.publisher.publish(header, jpeg, v.key);
+    metrics.stageDuration.observe({ stage: 'send', stream: id }, (performance.now() - t2) / 1000);
+    if (n > 0) {
+      metrics.framesSent.inc({ stream: id });
+      metrics.captureToSend.observe({ stream: id }, (Date.now() - f.captureTs) / 1000);
+    }
+    return n;
+  };
+
   for (const s of o.sources) {
     const id = s.config.id;
     const gate = rateGate(s.config.displayFps, decodeFps(s.config));
@@ -110,39 +182,9 @@ export function buildGraph(o: GraphOptions): RunningGraph {
             async (f: Frame) => {
               const det = latest.get(id);
               const dets = det?.detections ?? [];
-              const t0 = performance.now();
-              const ann = o.output.burnIn && dets.length ? o.plan.annotate : undefined;
-              const burn = ann !== undefined;
-              const pixels = ann
-                ? await annotate(
-                    f.pixels,
-                    f.width,
-                    f.height,
-                    ann.landmarks ? dets : dets.map((d) => ({ ...d, landmarks: [] })),
-                    labels,
-                  )
-                : f.pixels;
-              const jpeg = await encodeJpeg(pixels, f.width, f.height, o.output.jpegQuality);
-              metrics.stageDuration.observe({ stage: 'encode', stream: id }, (performance.now() - t0) / 1000);
-              const header: FrameHeader = {
-                type: 'frame',
-                stream: id,
-                seq: f.seq,
-                captureTs: f.captureTs,
-                sentTs: Date.now(),
-                width: f.width,
-                height: f.height,
-                detections: dets,
-                detectionSeq: det?.seq ?? null,
-                annotated: burn,
-              };
-              const t1 = performance.now();
-              const n = o.publisher.publish(header, jpeg);
-              metrics.stageDuration.observe({ stage: 'send', stream: id }, (performance.now() - t1) / 1000);
-              if (n > 0) {
-                metrics.framesSent.inc({ stream: id });
-                metrics.captureToSend.observe({ stream: id }, (Date.now() - f.captureTs) / 1000);
-              }
+              const variants = o.styler ? (o.publisher.variants?.(id) ?? [PLAIN]) : [PLAIN];
+              let n = 0;
+              for (const v of variants) n += await render(f, id, dets, det?.seq ?? null, v);
               return n;
             },
             {

@@ -25,6 +25,8 @@ export interface ApiDeps {
   faces?: { service: FaceService; alerts: AlertStore; unknowns?: UnknownStore };
   /** A JPEG of a face on a live camera now (a track, or the largest face). */
   liveFace?: (stream: string, trackId?: number) => Promise<Buffer>;
+  /** Present when the pipeline has a style stage: the styles viewers may pick, and their thumbnails. */
+  styles?: { list: () => unknown[]; thumbnail: (name: string) => Buffer | null };
   maxBodyBytes: number;
   log?: (msg: string, err?: unknown) => void;
 }
@@ -136,6 +138,16 @@ export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
   const routes: Array<[string, RegExp, Handler]> = [
     ['GET', /^\/api\/streams$/, async () => ({ status: 200, json: d.streams() })],
     ['GET', /^\/api\/health$/, async () => ({ status: 200, json: d.health() })],
+    ['GET', /^\/api\/styles$/, async () => ({ status: 200, json: d.styles?.list() ?? [] })],
+    [
+      'GET',
+      /^\/api\/styles\/([a-z0-9_-]{1,48})\/thumbnail\.jpg$/,
+      async (_req, m) => {
+        const jpeg = d.styles?.thumbnail(m[1] as string);
+        if (!jpeg) throw new HttpError(404, `no style "${m[1]}"`);
+        return { status: 200, body: jpeg, type: 'image/jpeg' };
+      },
+    ],
     [
       'GET',
       /^\/api\/people$/,

@@ -5,7 +5,7 @@
  * - `mobilenet`: the first layers of the MobileNetV1 backbone inside @vladmandic/face-api's SSD
  *   detector (pretrained; conv 3x3/2 then depthwise-separable blocks, batch norm folded, relu6).
  * - `random`: a fixed random-weight multi-scale CNN (Ustyuzhaninov et al. 2017: random features
- *   reproduce textures well): four 3x3 conv + relu layers at strides 1, 2, 4, 8 with He-normal weights
+ *   reproduce textures well): four conv + relu layers at strides 2, 4, 8, 16 with He-normal weights
  *   from a fixed seed, so every run builds the same network.
  *
  * Both take RGB in 0..255, [B, H, W, 3], and return the activations of their named layers.
@@ -37,16 +37,17 @@ interface ConvW {
   bias: tfTypes.Tensor1D;
 }
 
-/** The random multi-scale network: layer i has stride 2^i (relative to the input) and 32 * 2^i channels. */
+/** The random multi-scale network: layer i (5x5 then 3x3 kernels) has stride 2^(i+1) and 32 * 2^i channels. */
 export function randomLossNet(tf: Tf, seed = 20161128): LossNet {
   const chans = [3, 32, 64, 128, 256];
   const layers: ConvW[] = [];
   for (let i = 0; i < 4; i++) {
     const cin = chans[i] as number;
     const cout = chans[i + 1] as number;
-    const std = Math.sqrt(2 / (9 * cin));
+    const k = i === 0 ? 5 : 3;
+    const std = Math.sqrt(2 / (k * k * cin));
     layers.push({
-      filter: tf.randomNormal([3, 3, cin, cout], 0, std, 'float32', seed + i) as tfTypes.Tensor4D,
+      filter: tf.randomNormal([k, k, cin, cout], 0, std, 'float32', seed + i) as tfTypes.Tensor4D,
       bias: tf.zeros([cout]) as tfTypes.Tensor1D,
     });
   }
@@ -59,7 +60,7 @@ export function randomLossNet(tf: Tf, seed = 20161128): LossNet {
       const out: Record<string, T4> = {};
       let h = tf.div(tf.sub(x, 127.5), 127.5) as T4;
       layers.forEach((l, i) => {
-        h = tf.relu(tf.add(tf.conv2d(h, l.filter, i === 0 ? 1 : 2, 'same'), l.bias)) as T4;
+        h = tf.relu(tf.add(tf.conv2d(h, l.filter, 2, 'same'), l.bias)) as T4;
         out[names[i] as string] = h;
       });
       return out;

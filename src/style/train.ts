@@ -232,6 +232,8 @@ export async function trainStyle(o: TrainOptions): Promise<{ manifest: StyleMani
       ],
       { resumedAt, contentScale },
     );
+    // getWeights() makes a new scalar for the iteration count; the moments are the optimizer's own
+    tf.dispose(optW.filter((w) => w.name === 'iter').map((w) => w.tensor));
   };
   for (let step = start + 1; step <= o.steps; step++) {
     const x = nextBatch();

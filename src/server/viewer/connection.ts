@@ -1,6 +1,6 @@
 // The WebSocket to Vigil: reconnects by itself, keeps the server clock offset (ping/pong) and
 // subscribes to exactly the streams the page can show (nothing is sent for hidden video).
-import type { FrameHeader, ServerMessage } from './protocol.js';
+import type { FrameHeader, ServerMessage, StyleChoice } from './protocol.js';
 
 export type ConnState = 'connecting' | 'open' | 'closed';
 
@@ -25,6 +25,8 @@ export class Connection {
   /** Streams this socket is subscribed to now. */
   readonly subscribed = new Set<string>();
   private wanted = new Set<string>();
+  /** Style chosen per stream (pipelines with a style stage); sent with each subscription. */
+  private readonly styles = new Map<string, StyleChoice>();
   private ws: WebSocket | undefined;
   private retryMs = RETRY_MIN_MS;
   private pings: Array<{ rtt: number; offset: number }> = [];
@@ -102,6 +104,16 @@ export class Connection {
     this.sync();
   }
 
+  /** Chooses a stream's style (null: the original video) and strength; applied at once when subscribed. */
+  setStyle(stream: string, choice: StyleChoice): void {
+    this.styles.set(stream, choice);
+    if (this.subscribed.has(stream)) this.send({ type: 'subscribe', streams: [stream], ...choice });
+  }
+
+  styleOf(stream: string): StyleChoice | undefined {
+    return this.styles.get(stream);
+  }
+
   send(m: object): void {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(m));
   }
@@ -110,7 +122,10 @@ export class Connection {
     if (this.ws?.readyState !== WebSocket.OPEN) return;
     const add = [...this.wanted].filter((s) => !this.subscribed.has(s));
     const drop = [...this.subscribed].filter((s) => !this.wanted.has(s));
-    if (add.length) this.send({ type: 'subscribe', streams: add });
+    const plain = add.filter((s) => !this.styles.has(s));
+    if (plain.length) this.send({ type: 'subscribe', streams: plain });
+    for (const s of add.filter((x) => this.styles.has(x)))
+      this.send({ type: 'subscribe', streams: [s], ...this.styles.get(s) });
     if (drop.length) this.send({ type: 'unsubscribe', streams: drop });
     for (const s of add) this.subscribed.add(s);
     for (const s of drop) this.subscribed.delete(s);

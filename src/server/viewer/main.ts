@@ -74,6 +74,7 @@ function onMessage(m: ServerMessage): void {
       pipeline = m.pipeline;
       pipelineChip.textContent = `${m.pipeline} · ${m.streams.length} camera${m.streams.length === 1 ? '' : 's'}`;
       grid.setStreams(m.streams);
+      if (m.styles) grid.setStyles(m.styles, m.styleDefault ?? { style: null, strength: 1 });
       people.setCameras(m.streams.map((s) => s.id));
       syncSubscriptions();
       void alerts.refresh();

@@ -24,6 +24,25 @@ export interface FrameHeader {
   detectionSeq: number | null;
   /** Boxes are burnt into the JPEG already (output.burnIn): no overlay. */
   annotated: boolean;
+  /** Pipelines with a style stage: this frame's style (null: unstyled) and blend strength. */
+  style?: string | null;
+  strength?: number;
+}
+
+/** A style a viewer may pick (GET /api/styles, and the hello message). */
+export interface StyleInfo {
+  name: string;
+  painting?: string;
+  arch?: string;
+  params?: number;
+  thumbnail?: string;
+  /** Set when the style's files cannot be read. */
+  error?: string;
+}
+
+export interface StyleChoice {
+  style: string | null;
+  strength: number;
 }
 
 export type StreamState = 'connecting' | 'live' | 'retrying' | 'failed' | 'stopped' | string;
@@ -71,12 +90,20 @@ export interface Person {
 }
 
 export type ServerMessage =
-  | { type: 'hello'; serverTs: number; pipeline: string; streams: StreamStatus[] }
+  | {
+      type: 'hello';
+      serverTs: number;
+      pipeline: string;
+      streams: StreamStatus[];
+      /** Pipelines with a style stage: the styles, and what a viewer sees before picking. */
+      styles?: StyleInfo[];
+      styleDefault?: StyleChoice;
+    }
   | { type: 'status'; status: StreamStatus }
   | { type: 'stats'; streams: Record<string, StreamRates> }
   | { type: 'alert'; alert: FaceAlert }
   /** The gallery changed (this page, another browser or the CLI). */
   | { type: 'people'; version: number; people: number }
   | { type: 'pong'; t: number; serverTs: number }
-  | { type: 'subscribed'; streams: '*' | string[] }
+  | { type: 'subscribed'; streams: '*' | string[]; style?: string | null; strength?: number }
   | { type: 'error'; message: string };

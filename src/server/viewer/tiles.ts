@@ -3,7 +3,14 @@
 import type { Connection } from './connection.js';
 import { decodeJpeg } from './decode.js';
 import { el } from './dom.js';
-import type { Detection, FrameHeader, StreamRates, StreamStatus } from './protocol.js';
+import type {
+  Detection,
+  FrameHeader,
+  StreamRates,
+  StreamStatus,
+  StyleChoice,
+  StyleInfo,
+} from './protocol.js';
 
 const COLOR = { known: '#22c55e', unknown: '#f59e0b', face: '#38bdf8' };
 /** Narrowest tile before the grid scrolls instead, and the height of a tile's info bar, CSS px. */
@@ -25,6 +32,9 @@ export interface TileSnapshot {
   latencyMs: number | null;
   rates: StreamRates | null;
   header: FrameHeader | null;
+  /** The style picked in this tile (null: none), or undefined without a style stage. */
+  chosenStyle?: string | null;
+  chosenStrength?: number;
 }
 
 export class Tile {
@@ -38,6 +48,10 @@ export class Tile {
   private readonly processed: HTMLElement;
   private readonly drops: HTMLElement;
   private readonly latency: HTMLElement;
+  private readonly styleBox: HTMLElement;
+  private styleSelect: HTMLSelectElement | undefined;
+  private styleStrength: HTMLInputElement | undefined;
+  private styleThumb: HTMLImageElement | undefined;
   /** In the viewport (IntersectionObserver). */
   visible = false;
   status: StreamStatus;
@@ -68,8 +82,8 @@ export class Tile {
     const title = el('div', { className: 'title' }, info);
     el('span', { className: 'cam', text: id }, title);
     this.badge = el('span', { className: 'badge state' }, title);
-    // TODO(#4): per-camera style picker goes here once the style issue (#4) has landed; the server
-    // has no style API yet, so none is built.
+    // per-camera style picker: filled by setStyles() when the pipeline has a style stage
+    this.styleBox = el('div', { className: 'style-pick', attrs: { hidden: '' } }, info);
     const stats = el('div', { className: 'stats' }, info);
     const stat = (label: string, cls: string, title: string) => {
       const s = el('span', { className: 'stat', title }, stats);
@@ -85,6 +99,73 @@ export class Tile {
       if (e.key === 'Enter') grid.toggleBig(this);
     });
     this.setStatus(this.status);
+  }
+
+  /** Builds the style picker (a style or none, and a strength) from the server's list of styles. */
+  setStyles(styles: StyleInfo[], choice: StyleChoice, onChange: (c: StyleChoice) => void): void {
+    this.styleBox.replaceChildren();
+    this.styleBox.hidden = false;
+    this.styleThumb = el('img', { className: 'style-thumb', attrs: { alt: '' } }, this.styleBox);
+    const sel = el(
+      'select',
+      {
+        className: 'style-select',
+        title: 'style of this camera, for this page',
+        attrs: { 'aria-label': `style of ${this.id}` },
+      },
+      this.styleBox,
+    );
+    el('option', { text: 'no style', attrs: { value: '' } }, sel);
+    for (const st of styles) {
+      const o = el(
+        'option',
+        { text: st.painting ? `${st.name} (${st.painting})` : st.name, attrs: { value: st.name } },
+        sel,
+      );
+      if (st.error) {
+        o.disabled = true;
+        o.title = st.error;
+      }
+    }
+    const range = el(
+      'input',
+      {
+        className: 'style-strength',
+        title: 'strength: blend with the original video',
+        attrs: {
+          type: 'range',
+          min: '0',
+          max: '1',
+          step: '0.05',
+          'aria-label': `style strength of ${this.id}`,
+        },
+      },
+      this.styleBox,
+    );
+    sel.value = choice.style ?? '';
+    range.value = String(choice.strength);
+    this.styleSelect = sel;
+    this.styleStrength = range;
+    const emit = () => {
+      const c = { style: sel.value || null, strength: Number(range.value) };
+      this.updateThumb(styles, c.style);
+      range.disabled = c.style === null;
+      onChange(c);
+    };
+    this.updateThumb(styles, choice.style);
+    range.disabled = choice.style === null;
+    sel.addEventListener('change', emit);
+    range.addEventListener('change', emit);
+  }
+
+  private updateThumb(styles: StyleInfo[], name: string | null): void {
+    const st = styles.find((x) => x.name === name);
+    if (!this.styleThumb) return;
+    this.styleThumb.hidden = !st?.thumbnail;
+    if (st?.thumbnail) {
+      this.styleThumb.src = st.thumbnail;
+      this.styleThumb.title = st.painting ?? st.name;
+    }
   }
 
   setStatus(s: StreamStatus): void {
@@ -221,6 +302,8 @@ export class Tile {
       latencyMs: this.latencyMs,
       rates: this.rates,
       header: this.lastHeader,
+      chosenStyle: this.styleSelect ? this.styleSelect.value || null : undefined,
+      chosenStrength: this.styleStrength ? Number(this.styleStrength.value) : undefined,
     };
   }
 
@@ -338,6 +421,28 @@ export class Grid {
     const first = streams.find((s) => s.width && s.height);
     if (first?.width && first.height) this.aspect = first.width / first.height;
     this.layout();
+  }
+
+  /**
+   * Gives every tile a style picker (pipelines with a style stage). A tile's choice is kept in this
+   * browser (localStorage) and sent with its subscription; `fallback` is the server's default.
+   */
+  setStyles(styles: StyleInfo[], fallback: StyleChoice): void {
+    const known = new Set(styles.map((s) => s.name));
+    for (const t of this.tiles.values()) {
+      let choice = fallback;
+      try {
+        const saved = JSON.parse(localStorage.getItem(`vigil.style.${t.id}`) ?? 'null') as StyleChoice | null;
+        if (saved && (saved.style === null || known.has(saved.style))) choice = saved;
+      } catch {
+        // a corrupt saved choice: the default
+      }
+      this.conn.setStyle(t.id, choice);
+      t.setStyles(styles, choice, (c) => {
+        localStorage.setItem(`vigil.style.${t.id}`, JSON.stringify(c));
+        this.conn.setStyle(t.id, c);
+      });
+    }
   }
 
   /**

@@ -326,7 +326,9 @@ describe('resize, pad and pool gradients', () => {
     ['x2', 34, 38, false, false],
     ['x2', 34, 38, false, true],
     ['x2', 34, 38, true, false],
+    ['17x19 -> 25x28', 25, 28, false, false],
     ['17x19 -> 25x28', 25, 28, false, true],
+    ['17x19 -> 25x28', 25, 28, true, false],
     ['17x19 -> 8x9', 8, 9, false, true],
   ];
   for (const [label, oh, ow, ac, hpc] of resizes)

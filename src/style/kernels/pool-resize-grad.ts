@@ -160,22 +160,22 @@ export function resizeBilinearGradHalfPixel(args: KernelArgs): TensorInfo {
 }
 
 /**
- * ResizeNearestNeighborGrad with halfPixelCenters on wasm: each dy pixel added to the source pixel
- * tfjs's nearest-neighbour forward reads (`floor((r + 0.5) * ratio)`, or round with alignCorners,
- * clamped). wasm 4.22's kernel ignores halfPixelCenters (right only for integer upscaling factors);
- * without it this defers to wasm's own kernel.
+ * ResizeNearestNeighborGrad on wasm: each dy pixel added to the source pixel tfjs's nearest-neighbour
+ * forward reads (`floor(r * ratio)`, or `floor((r + 0.5) * ratio)` with halfPixelCenters; round
+ * instead of floor with alignCorners; clamped). wasm 4.22's kernel ignores halfPixelCenters (right
+ * only for integer upscaling factors); this loop is also ~2x faster than it without.
  */
-export function resizeNearestGradHalfPixel(args: KernelArgs): TensorInfo {
+export function resizeNearestGrad(args: KernelArgs): TensorInfo {
   const { dy, images } = args.inputs as { dy: TensorInfo; images: TensorInfo };
   checkFloat('ResizeNearestNeighborGrad', dy);
-  const { alignCorners } = args.attrs as unknown as ResizeAttrs;
+  const { alignCorners, halfPixelCenters } = args.attrs as unknown as ResizeAttrs;
   const [n, h, w, c] = images.shape as Shape4;
   const [, oh, ow] = dy.shape as Shape4;
   const src = (inSize: number, outSize: number) => {
     const rt = ratio(inSize, outSize, alignCorners);
     const s = new Int32Array(outSize);
     for (let r = 0; r < outSize; r++) {
-      const f = rt * (r + 0.5);
+      const f = rt * (halfPixelCenters ? r + 0.5 : r);
       s[r] = Math.max(0, Math.min(inSize - 1, alignCorners ? Math.round(f) : Math.floor(f)));
     }
     return s;

@@ -9,7 +9,7 @@ import {
   halfPixelOr,
   maxPoolGrad,
   resizeBilinearGradHalfPixel,
-  resizeNearestGradHalfPixel,
+  resizeNearestGrad,
 } from './pool-resize-grad.js';
 import type { KernelArgs, Tf } from './wasm-ops.js';
 
@@ -30,13 +30,13 @@ export const WASM_GRAD_KERNELS: Readonly<Record<string, Impl>> = {
 /**
  * wasm 4.22 kernels that compute wrong gradients, and their fixes (registered over them unless
  * `fixWrong: false`): MaxPoolGrad (drops or misplaces the gradient of windows whose maximum is
- * negative), ResizeBilinearGrad and ResizeNearestNeighborGrad (ignore halfPixelCenters; the fixes
- * defer to wasm's kernels when it is false). Each takes wasm's original kernel.
+ * negative), ResizeBilinearGrad and ResizeNearestNeighborGrad (ignore halfPixelCenters; the bilinear
+ * fix defers to wasm's kernel when it is false). Each is made from wasm's original kernel.
  */
 export const WASM_GRAD_FIXES: Readonly<Record<string, (original: KernelFunc) => Impl>> = {
   MaxPoolGrad: () => maxPoolGrad,
   ResizeBilinearGrad: (original) => halfPixelOr(original, resizeBilinearGradHalfPixel),
-  ResizeNearestNeighborGrad: (original) => halfPixelOr(original, resizeNearestGradHalfPixel),
+  ResizeNearestNeighborGrad: () => (_tf, args) => resizeNearestGrad(args),
 };
 
 /**
@@ -92,8 +92,8 @@ export function registerWasmGradKernels(tf: Tf, options: WasmGradOptions = {}): 
   if (options.fixWrong ?? true)
     for (const [name, fix] of Object.entries(WASM_GRAD_FIXES)) {
       const existing = tf.getKernel(name, 'wasm');
-      if (isOurs(existing)) continue;
-      if (!existing) throw new Error(`registerWasmGradKernels: wasm has no '${name}' kernel to fix`);
+      // none: tfjs-backend-wasm is not loaded (nothing to fix), or ours is there already
+      if (!existing || isOurs(existing)) continue;
       register(name, fix(existing.kernelFunc), existing);
     }
   for (const name of options.replace ?? []) {

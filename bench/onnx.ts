@@ -4,7 +4,7 @@
 // npm run bench -- onnx [--seconds 8] [--styles tiny,small,small-full,medium,johnson]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -36,6 +36,8 @@ const { values } = parseArgs({
   },
 });
 const seconds = Number(values.seconds);
+// The machine is shared: its load is part of the result (2 cores: a load of 2 means no idle core).
+const loadStart = loadavg()[0] as number;
 const facesPerCamSec = Number(values.facesPerCameraSecond);
 const cacheDir = mkdtempSync(join(tmpdir(), 'vigil-bench-onnx-'));
 const plan = planOf(loadPipeline('recognize'));
@@ -300,7 +302,12 @@ const file = writeResult('onnx', {
   date: new Date().toISOString(),
   machine: machine(),
   input,
-  params: { seconds, facesPerCameraSecond: facesPerCamSec, styles: values.styles },
+  params: {
+    seconds,
+    facesPerCameraSecond: facesPerCamSec,
+    styles: values.styles,
+    loadavg1mStartEnd: [r1(loadStart), r1(loadavg()[0] as number)],
+  },
   models: modelRows,
   style: styleRows,
   capacity: capRows,

@@ -28,8 +28,8 @@ const BLOCK_FLOATS = 1 << 22;
  * pixel every output pixel reads through filter element (a, b): `xpad[n, a + sh*i, b + sw*j, c]` as
  * row c of a `[c, n*outH*outW]` matrix (the pixel order of dy). The input is transposed to
  * `[c, n, h, w]`, padded (or cropped) to the extent the taps reach and, for strides > 1, split into its
- * sh*sw phases once, so that a tap is `outH` runs of `outW` contiguous floats per channel and image;
- * `blocks(taps)` copies several taps into one `[taps.length, c, n*outH*outW]` tensor.
+ * sh*sw phases once, so that a tap is `outH` runs of `outW` contiguous floats per channel and image.
+ * The returned function copies the given taps into one `[taps.length, c, n*outH*outW]` tensor.
  */
 function channelMajorTaps(
   ops: WasmOps,

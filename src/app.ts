@@ -154,10 +154,29 @@ export class Vigil {
             throw new Error(
               `pipeline ${this.plan.name}: stages.style.default: unknown style "${st.default}" (available: ${[...styles.keys()].join(', ') || 'none'})`,
             );
+          const es = engineSettings(c.inference, c.dataDir);
           const host = new StyleHost({
             workers: st.workers,
-            backend: c.inference.backend === 'tensorflow' ? 'tensorflow' : c.inference.backend,
+            backend: c.inference.backend,
+            // styles follow inference.models.style.engine, else inference.engine
+            engines: { engine: es.models.style ?? es.engine, onnx: es.onnx },
             log: (m) => this.log.info(m),
+            onEngine: (r) => {
+              const model = `style:${r.style}`;
+              this.metrics.modelEngine.set(
+                { model, engine: r.engine, backend: r.backend ?? host.backend },
+                1,
+              );
+              for (const [engine, ms] of Object.entries(r.timings ?? {}))
+                this.metrics.engineTiming.set({ model, engine }, ms / 1000);
+              if (r.fallback) {
+                this.metrics.engineFallbacks.inc({ model });
+                this.log.warn(
+                  { style: r.style, reason: r.reason },
+                  'style runs on tfjs: ONNX Runtime could not run it',
+                );
+              }
+            },
           });
           this.undo.push(() => host.close());
           await host.start();

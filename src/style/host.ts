@@ -10,8 +10,30 @@ import { Worker } from 'node:worker_threads';
 import { PROJECT_ROOT } from '../inference/model-loader.js';
 import type { BackendPreference } from '../inference/tfjs-engine.js';
 
+/** How a style's engine was chosen (one per style, when it is first used). */
+export interface StyleEngineReport {
+  style: string;
+  engine: 'tfjs' | 'onnx';
+  requested: 'auto' | 'tfjs' | 'onnx';
+  /** ONNX Runtime's provider when it runs the style. */
+  backend?: string;
+  /** Largest difference from tfjs on the probe frame, 0..255 scale. */
+  maxAbs255?: number;
+  /** ms per 256x144 probe frame. */
+  timings?: { tfjs: number; onnx: number };
+  /** Why tfjs runs it. */
+  reason?: string;
+  /** ONNX Runtime was wanted (or could have run it) but failed: conversion, loading or equivalence. */
+  fallback?: boolean;
+}
+
+export interface StyleEngineSettings {
+  engine: 'auto' | 'tfjs' | 'onnx';
+  onnx?: { intraOpThreads: number; executionProviders: Array<'cpu' | 'cuda' | 'tensorrt'>; cacheDir: string };
+}
+
 export type ToStyleWorker =
-  | { type: 'init'; backend: BackendPreference }
+  | ({ type: 'init'; backend: BackendPreference; workers: number } & StyleEngineSettings)
   | {
       type: 'run';
       id: number;
@@ -25,6 +47,7 @@ export type ToStyleWorker =
 
 export type FromStyleWorker =
   | { type: 'ready'; backend: string }
+  | { type: 'engine'; report: StyleEngineReport }
   | { type: 'init-error'; message: string }
   | { type: 'result'; id: number; ms: number; pixels: ArrayBuffer }
   | { type: 'error'; id: number; message: string };
@@ -53,8 +76,17 @@ export class StyleHost {
   private closed = false;
   backend = '';
 
+  /** Per style: how its engine was chosen (reported by the first worker that ran it). */
+  readonly engines = new Map<string, StyleEngineReport>();
+
   constructor(
-    private readonly opts: { workers: number; backend: BackendPreference; log?: (m: string) => void },
+    private readonly opts: {
+      workers: number;
+      backend: BackendPreference;
+      engines?: StyleEngineSettings;
+      log?: (m: string) => void;
+      onEngine?: (r: StyleEngineReport) => void;
+    },
   ) {}
 
   async start(): Promise<void> {
@@ -123,6 +155,18 @@ export class StyleHost {
           this.backend = m.backend;
           this.opts.log?.(`style worker ${index} ready: tfjs/${m.backend}`);
           resolve();
+        } else if (m.type === 'engine') {
+          if (!this.engines.has(m.report.style)) {
+            this.engines.set(m.report.style, m.report);
+            const r = m.report;
+            const t = r.timings
+              ? `, ${r.timings.onnx.toFixed(1)} ms onnx vs ${r.timings.tfjs.toFixed(1)} ms tfjs per 256x144`
+              : '';
+            this.opts.log?.(
+              `style ${r.style}: ${r.engine}${r.backend ? `/${r.backend}` : ''}${t}${r.reason ? ` (${r.reason})` : ''}`,
+            );
+            this.opts.onEngine?.(r);
+          }
         } else if (m.type === 'init-error')
           reject(new Error(`style worker ${index} failed to start: ${m.message}`));
         else {
@@ -142,7 +186,12 @@ export class StyleHost {
         this.opts.log?.(`style worker ${index} exited (code ${code}); restarting`);
         this.spawn(index).catch((e) => this.opts.log?.((e as Error).message));
       });
-      worker.postMessage({ type: 'init', backend: this.opts.backend } satisfies ToStyleWorker);
+      worker.postMessage({
+        type: 'init',
+        backend: this.opts.backend,
+        workers: this.opts.workers,
+        ...(this.opts.engines ?? { engine: 'tfjs' }),
+      } satisfies ToStyleWorker);
     });
   }
 }

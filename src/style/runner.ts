@@ -10,7 +10,7 @@
  * with `change` the mean absolute difference of consecutive inputs (0..255), so moving scenes are not smeared.
  */
 import type * as tfTypes from '@tensorflow/tfjs-core';
-import { forward, paramShapes, type StyleNetArch } from './net.js';
+import { forward, forwardNet, outputScale, paramShapes, type StyleNetArch, upsampleOutput } from './net.js';
 import type { StoredStyle } from './store.js';
 
 type Tf = typeof tfTypes;
@@ -45,42 +45,94 @@ export class StyleRunner {
     return this.style.manifest.name;
   }
 
-  /** Stylises one RGB24 frame; returns RGB24 of the same size. */
+  /** The network alone on a [1, H, W, 3] tensor (H, W multiples of 4), as the exported graph computes it. */
+  net(x: T4): T4 {
+    return this.tf.tidy(() => forwardNet(this.tf, this.arch, this.params, x));
+  }
+
+  /** Stylises one RGB24 frame with the network in tfjs; returns RGB24 of the same size. */
   run(pixels: Uint8Array, width: number, height: number, opts: RunOptions = {}): Uint8Array {
+    const { x, padded } = this.prepare(pixels, width, height);
+    const y = this.tf.tidy(() => forward(this.tf, this.arch, this.params, padded));
+    if (padded !== x) padded.dispose();
+    return this.finish(y, x, width, height, opts);
+  }
+
+  /**
+   * The same with the network run elsewhere (ONNX Runtime): `net` gets the padded frame (NHWC,
+   * 0..255) and returns the network's own output (half resolution for `output: half` networks).
+   */
+  async runWith(
+    net: (x: { data: Float32Array; shape: number[] }) => Promise<{ data: Float32Array; shape: number[] }>,
+    pixels: Uint8Array,
+    width: number,
+    height: number,
+    opts: RunOptions = {},
+  ): Promise<Uint8Array> {
+    const { x, padded } = this.prepare(pixels, width, height);
+    const input = { data: padded.dataSync() as Float32Array, shape: padded.shape };
+    if (padded !== x) padded.dispose();
+    let out: { data: Float32Array; shape: number[] };
+    try {
+      out = await net(input);
+    } catch (e) {
+      x.dispose();
+      throw e;
+    }
+    const tf = this.tf;
+    const [, h4, w4] = input.shape as [number, number, number, number];
+    const y = tf.tidy(() => {
+      const t = tf.tensor4d(out.data, out.shape as [number, number, number, number]);
+      return outputScale(this.arch) === 1 ? t : upsampleOutput(tf, t, h4, w4);
+    });
+    return this.finish(y, x, width, height, opts);
+  }
+
+  /** The frame as a tensor, and mirrored to multiples of 4 when it is not. */
+  private prepare(pixels: Uint8Array, width: number, height: number): { x: T4; padded: T4 } {
     if (pixels.length !== width * height * 3)
       throw new Error(
         `style ${this.name}: frame ${width}x${height} needs ${width * height * 3} bytes, got ${pixels.length}`,
       );
     const tf = this.tf;
+    const x = tf.tensor4d(Float32Array.from(pixels), [1, height, width, 3]);
+    const ph = (4 - (height % 4)) % 4;
+    const pw = (4 - (width % 4)) % 4;
+    const padded =
+      ph || pw
+        ? (tf.mirrorPad(
+            x,
+            [
+              [0, 0],
+              [0, ph],
+              [0, pw],
+              [0, 0],
+            ],
+            'symmetric',
+          ) as T4)
+        : x;
+    return { x, padded };
+  }
+
+  /** Crops the network's output to the frame, applies temporal smoothing, returns RGB24. Disposes y. */
+  private finish(y0: T4, x: T4, width: number, height: number, opts: RunOptions): Uint8Array {
+    const tf = this.tf;
     const k0 = Math.min(0.95, Math.max(0, opts.smoothing ?? 0));
     const limit = opts.changeLimit ?? 6;
-    const { out, input } = tf.tidy(() => {
-      const x = tf.tensor4d(Float32Array.from(pixels), [1, height, width, 3]);
-      const ph = (4 - (height % 4)) % 4;
-      const pw = (4 - (width % 4)) % 4;
-      const padded =
-        ph || pw
-          ? (tf.mirrorPad(
-              x,
-              [
-                [0, 0],
-                [0, ph],
-                [0, pw],
-                [0, 0],
-              ],
-              'symmetric',
-            ) as T4)
-          : x;
-      let y = forward(tf, this.arch, this.params, padded);
-      if (ph || pw) y = tf.slice(y, [0, 0, 0, 0], [1, height, width, 3]);
+    const out = tf.tidy(() => {
+      let y =
+        y0.shape[1] !== height || y0.shape[2] !== width
+          ? (tf.slice(y0, [0, 0, 0, 0], [1, height, width, 3]) as T4)
+          : y0;
       const p = this.prev;
       if (k0 > 0 && p && p.w === width && p.h === height) {
         const change = tf.mean(tf.abs(tf.sub(x, p.input))).dataSync()[0] as number;
         const k = k0 * Math.max(0, 1 - change / limit);
         if (k > 0) y = tf.add(tf.mul(p.output, k), tf.mul(y, 1 - k)) as T4;
       }
-      return { out: tf.keep(y), input: tf.keep(x) };
+      return y === y0 ? tf.clone(y) : y;
     });
+    y0.dispose();
     const data = out.dataSync() as Float32Array;
     const rgb = new Uint8Array(data.length);
     for (let i = 0; i < data.length; i++) {
@@ -88,10 +140,10 @@ export class StyleRunner {
       rgb[i] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
     }
     if (this.prev) tf.dispose([this.prev.input, this.prev.output]);
-    if (k0 > 0) this.prev = { input, output: out, w: width, h: height };
+    if (k0 > 0) this.prev = { input: x, output: out, w: width, h: height };
     else {
       this.prev = undefined;
-      tf.dispose([input, out]);
+      tf.dispose([x, out]);
     }
     return rgb;
   }

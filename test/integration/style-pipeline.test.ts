@@ -117,6 +117,14 @@ describe('style pipeline over WebSocket', () => {
     const sentTo = new Set([...a.frames, ...b.frames, ...half.frames].map((f) => f.header.seq)).size;
     expect(styled).toBeGreaterThan(0);
     expect(styled).toBeLessThanOrEqual(sentTo + 2);
+    // the style's engine was chosen at first use (ONNX Runtime when equivalent and faster), and exported
+    const engine = [...m.keys()].find((k) =>
+      k.startsWith('vigil_inference_model_engine_info{model="style:zz-test"'),
+    );
+    expect(engine).toMatch(/engine="(onnx|tfjs)"/);
+    const report = vigil.style?.host.engines.get('zz-test');
+    expect(report?.maxAbs255).toBeLessThanOrEqual(1);
+    expect(report?.engine === 'onnx' || Boolean(report?.reason)).toBe(true);
   }, 60_000);
 
   it('an unknown style is refused by name; a corrupt one leaves the stream running unstyled', async () => {

@@ -20,6 +20,7 @@ export async function styleTf(pref: BackendPreference = 'auto'): Promise<{ tf: T
   ) as Tf;
   // tfjs-core alone registers no gradients (the union package @tensorflow/tfjs does): add them.
   registerStyleGradients(tf);
-  if (engine.backend === 'wasm') registerWasmGradKernels(tf);
+  // wasm's own Conv2DBackpropInput is a plain loop, 4-19x slower than Vigil's (bench/grad-kernels)
+  if (engine.backend === 'wasm') registerWasmGradKernels(tf, { replace: ['Conv2DBackpropInput'] });
   return { tf, backend: engine.backend };
 }

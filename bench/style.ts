@@ -4,6 +4,7 @@
 // pipeline uses (pad, network, crop, RGB24 out) on tfjs wasm, one thread; then frame-to-frame flicker
 // (mean absolute difference of consecutive stylised frames of a still scene with camera noise) with
 // temporal smoothing off and on, for a trained style.
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { styleTf } from '../src/style/backend.js';
@@ -117,5 +118,12 @@ if (!dir) {
   );
   printTable(flicker);
 }
-const file = writeResult('style', { machine: machine(), backend, sizes: values.sizes, results, flicker });
+const file = writeResult('style', {
+  date: new Date().toISOString(),
+  machine: machine(),
+  params: { backend: `tfjs-${backend}`, threads: 1, frames: n, loadavg1m: loadavg()[0] },
+  speed: rows,
+  flicker,
+  results,
+});
 console.log(`\nwrote ${file}`);

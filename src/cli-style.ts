@@ -115,6 +115,55 @@ export async function registerStyleCommands(program: Command): Promise<void> {
     });
 
   style
+    .command('apply')
+    .description('stylise image files with a trained style')
+    .requiredOption('--style <name>', 'a style of models/styles (or a style folder)')
+    .requiredOption('--out <file>', 'result (PNG or JPEG); with several inputs, a folder')
+    .argument('<images...>', 'image files')
+    .option('--size <px>', "the result's longer side", num('--size', 32, 4096, true), 640)
+    .option('--strength <x>', 'blend with the original (0..1)', num('--strength', 0, 1), 1)
+    .addOption(backendOpt())
+    .action(
+      async (
+        images: string[],
+        o: { style: string; out: string; size: number; strength: number; backend: string },
+      ) => {
+        try {
+          const { existsSync, mkdirSync } = await import('node:fs');
+          const { basename, join } = await import('node:path');
+          const sharp = (await import('sharp')).default;
+          const { listStyles, loadStyleDir } = await import('./style/store.js');
+          const { StyleRunner, blend } = await import('./style/runner.js');
+          const { readStyleImage } = await import('./style/data.js');
+          const { createTfjsEngine } = await import('./inference/tfjs-engine.js');
+          const dir =
+            listStyles().get(o.style) ?? (existsSync(join(o.style, 'style.json')) ? o.style : undefined);
+          if (!dir)
+            throw new Error(
+              `unknown style "${o.style}" (available: ${[...listStyles().keys()].join(', ') || 'none'})`,
+            );
+          await createTfjsEngine(o.backend as 'auto');
+          const tf = await import('@tensorflow/tfjs-core');
+          const runner = new StyleRunner(tf, loadStyleDir(dir));
+          if (images.length > 1) mkdirSync(o.out, { recursive: true });
+          for (const f of images) {
+            const img = await readStyleImage(f, o.size);
+            const t0 = performance.now();
+            const out = blend(img.pixels, runner.run(img.pixels, img.width, img.height), o.strength);
+            const ms = performance.now() - t0;
+            const file =
+              images.length > 1 ? join(o.out, `${basename(f).replace(/\.[^.]+$/, '')}.jpg`) : o.out;
+            await sharp(out, { raw: { width: img.width, height: img.height, channels: 3 } }).toFile(file);
+            process.stdout.write(`wrote ${file} (${img.width}x${img.height}, ${ms.toFixed(0)} ms)\n`);
+          }
+          runner.dispose();
+        } catch (e) {
+          fail(e);
+        }
+      },
+    );
+
+  style
     .command('list')
     .description('the styles Vigil can run')
     .option('--json', 'JSON output')

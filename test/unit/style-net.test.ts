@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,6 +173,39 @@ describe('style training', () => {
     expect(out.length).toBe(frame.length);
     expect(out.some((v, i) => v !== frame[i])).toBe(true);
     runner.dispose();
+
+    // vigil style apply: the trained style on a photo, through the CLI
+    const applied = join(tmp, 'applied.jpg');
+    const cli = join(process.cwd(), 'dist', 'cli.js');
+    const res = spawnSync(
+      process.execPath,
+      [
+        cli,
+        'style',
+        'apply',
+        '--style',
+        dir,
+        '--out',
+        applied,
+        '--size',
+        '200',
+        '--backend',
+        'wasm',
+        samplePhoto(1),
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(res.status, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/wrote .*applied\.jpg \(\d+x\d+/);
+    const meta = await sharp(applied).metadata();
+    expect(Math.max(meta.width ?? 0, meta.height ?? 0)).toBe(200);
+    const bad = spawnSync(
+      process.execPath,
+      [cli, 'style', 'apply', '--style', 'no-such-style', '--out', applied, samplePhoto(1)],
+      { encoding: 'utf8' },
+    );
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/unknown style "no-such-style"/);
 
     const resumed: number[] = [];
     const r = await trainStyle({ ...opts, steps: 34, resume: true, onStep: (s) => resumed.push(s) });

@@ -3,7 +3,8 @@
 // step (interleaved, same load). Quality: the images (docs/img/style/lossnet-*.jpg), and each result's
 // style distance measured by the OTHER network too (a network judging its own output is no proof).
 // npm run bench -- style-loss-nets [--steps 100] [--size 192]
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type * as tfTypes from '@tensorflow/tfjs-core';
@@ -30,6 +31,8 @@ if (!existsSync(data)) {
 }
 const content = join(data, 'content', 'amber.jpg');
 const outDir = join(process.cwd(), 'docs', 'img', 'style');
+const work = mkdtempSync(join(tmpdir(), 'vigil-lossnets-'));
+mkdirSync(outDir, { recursive: true });
 const steps = Number(values.steps);
 const size = Number(values.size);
 const { tf, backend } = await styleTf('wasm');
@@ -57,16 +60,16 @@ async function styleDistance(net: LossNetName, image: string, painting: string):
 const rows: Array<Record<string, string | number>> = [];
 const results: Array<Record<string, unknown>> = [];
 const c = await sharp(content).resize(size, size, { fit: 'cover' }).jpeg({ quality: 90 }).toBuffer();
-await sharp(c).toFile(join(outDir, 'lossnet-content.jpg'));
+await sharp(c).toFile(join(work, 'content.jpg'));
 for (const style of (values.styles as string).split(',')) {
   const painting = join(data, 'paintings', `${style}.jpg`);
   await sharp(painting)
     .resize(size, size, { fit: 'cover' })
     .jpeg({ quality: 85 })
-    .toFile(join(outDir, `lossnet-style-${style}.jpg`));
+    .toFile(join(work, `style-${style}.jpg`));
   for (const net of LOSS_NETS) {
     progress(`${style} with ${net}: ${steps} steps`);
-    const out = join(outDir, `lossnet-${net}-${style}.jpg`);
+    const out = join(work, `${net}-${style}.jpg`);
     const r = await optimizeStyle({
       content,
       style: painting,
@@ -106,9 +109,21 @@ for (const style of (values.styles as string).split(',')) {
       first: r.first,
       last: r.last,
       styleDistance: { start, end: judged },
-      image: `docs/img/style/lossnet-${net}-${style}.jpg`,
     });
   }
+  // one strip per painting for docs/style.md: content | painting | each loss network's result
+  const strip = [
+    join(work, 'content.jpg'),
+    join(work, `style-${style}.jpg`),
+    ...LOSS_NETS.map((n) => join(work, `${n}-${style}.jpg`)),
+  ];
+  const tiles = await Promise.all(strip.map((f) => sharp(f).resize(size, size, { fit: 'cover' }).toBuffer()));
+  await sharp({
+    create: { width: (size + 4) * tiles.length - 4, height: size, channels: 3, background: '#ffffff' },
+  })
+    .composite(tiles.map((t, i) => ({ input: t, left: i * (size + 4), top: 0 })))
+    .jpeg({ quality: 85 })
+    .toFile(join(outDir, `lossnet-${style}.jpg`));
 }
 console.log(
   `\nLoss networks: optimisation-based transfer, ${steps} Adam steps at ${size}x${size} on tfjs-${backend}\n`,

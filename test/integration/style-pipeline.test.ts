@@ -142,3 +142,25 @@ describe('style pipeline over WebSocket', () => {
     expect(m.get('vigil_style_errors_total{stream="cam",style="zz-broken"}')).toBeGreaterThan(0);
   }, 60_000);
 });
+
+describe('style configuration errors', () => {
+  it('an unknown default style stops start-up, naming the key and the styles there are', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'vigil-style-conf-'));
+    const pipeline = join(dataDir, 'bad-style.yaml');
+    writeFileSync(
+      pipeline,
+      'name: bad-style\nstages:\n  - style:\n      default: van-gogh-99\n  - encode: {}\n',
+    );
+    await expect(
+      Vigil.start(
+        validateConfig({
+          server: { host: '127.0.0.1', port: 0 },
+          log: { level: 'silent' },
+          pipeline,
+          dataDir,
+          streams: [{ id: 'cam', lavfi: 'testsrc2=size=320x180:rate=5', width: 320, height: 180 }],
+        }),
+      ),
+    ).rejects.toThrow(/stages\.style\.default: unknown style "van-gogh-99" \(available: /);
+  });
+});

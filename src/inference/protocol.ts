@@ -41,6 +41,8 @@ export interface ModelEngineReport {
   cached?: boolean;
   /** ORT intra-op threads. */
   threads?: number;
+  /** Check and timing come from an earlier start on this machine (the decision cache). */
+  decidedBefore?: boolean;
 }
 
 /** What a worker runs: named tasks, each a model plus its pre/post-processing. */

@@ -11,7 +11,7 @@ import type {
 } from './contract.js';
 import { manifest } from './model-loader.js';
 import { createOnnxEngine, type OnnxEngine } from './onnx/engine.js';
-import { chooseEngine } from './onnx/select.js';
+import { chooseEngine, fileDecisions } from './onnx/select.js';
 import { compareDetections, compareEmbeddings, type Equivalence } from './onnx/verify.js';
 import { type Letterbox, letterboxInto, type Rect, tileRects } from './preprocess.js';
 import type {
@@ -84,6 +84,7 @@ async function loadModel(
       return onnxEngine;
     },
     check,
+    decisions: fileDecisions(es.onnx.cacheDir),
     timingInput: { data: new Float32Array(size * m.input[1] * m.input[2]), shape: [1, ...m.input] },
   });
   reports.push(report);

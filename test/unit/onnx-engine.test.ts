@@ -193,6 +193,33 @@ describe('engine choice', () => {
     expect(r.report.timings).toBeUndefined();
   });
 
+  it('a decision is remembered: the next start skips the tfjs reference, the check and the timing', async () => {
+    const saved = new Map<string, ModelEngineReport>();
+    const decisions = {
+      get: (k: string) => saved.get(k),
+      set: (k: string, r: ModelEngineReport) => void saved.set(k, r),
+    };
+    const first = await chooseEngine({ ...base, requested: 'auto', tfjs: tfjs(6), onnx: onnx(1), decisions });
+    expect(first.report.engine).toBe('onnx');
+    expect(saved.size).toBe(1);
+    const again = await chooseEngine({
+      ...base,
+      requested: 'auto',
+      tfjs: tfjs(6),
+      onnx: onnx(1),
+      decisions,
+      check: async () => {
+        throw new Error('no check expected');
+      },
+    });
+    expect(again.report).toMatchObject({
+      engine: 'onnx',
+      decidedBefore: true,
+      timings: first.report.timings,
+    });
+    expect(describeReport(again.report)).toMatch(/as measured at an earlier start/);
+  });
+
   it('metrics: engine per model, timings, equivalence and fallbacks', async () => {
     const metrics = new VigilMetrics({ defaultMetrics: false });
     const reports: ModelEngineReport[] = [

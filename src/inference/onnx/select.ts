@@ -4,6 +4,10 @@
  * built, loaded or that misses its tolerance is never used: the model runs on tfjs and the report
  * says why (logged by the host, exported as a metric).
  */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { basename, join } from 'node:path';
 import type { InferenceEngine, LoadedModel, ModelManifest, TensorData } from '../contract.js';
 import type { EngineChoice, EngineName, ModelEngineReport } from '../protocol.js';
 import type { OnnxEngine } from './engine.js';
@@ -24,6 +28,43 @@ export interface ChooseArgs {
   timingInput: TensorData;
   /** Timed calls per engine (after one warm-up call). */
   timingRuns?: number;
+  /**
+   * Earlier decisions for the same converted model on this machine (engine, equivalence, timings):
+   * a process that finds one skips the tfjs reference, the check and the timing.
+   */
+  decisions?: DecisionStore;
+}
+
+/** Where decisions are remembered (a folder of small JSON files next to the converted models). */
+export interface DecisionStore {
+  get(key: string): ModelEngineReport | undefined;
+  set(key: string, report: ModelEngineReport): void;
+}
+
+/** A DecisionStore in `dir` (one file per key, written atomically; unreadable files are ignored). */
+export function fileDecisions(dir: string): DecisionStore {
+  const file = (key: string) =>
+    join(dir, `decision-${createHash('sha256').update(key).digest('hex').slice(0, 24)}.json`);
+  return {
+    get(key) {
+      try {
+        const d = JSON.parse(readFileSync(file(key), 'utf8')) as { key: string; report: ModelEngineReport };
+        return d.key === key ? d.report : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    set(key, report) {
+      try {
+        mkdirSync(dir, { recursive: true });
+        const tmp = `${file(key)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+        writeFileSync(tmp, `${JSON.stringify({ key, report, date: new Date().toISOString() }, null, 2)}\n`);
+        renameSync(tmp, file(key));
+      } catch {
+        // a read-only cache: decide again next time
+      }
+    },
+  };
 }
 
 /** Median wall time (ms) of `runs` calls after one warm-up call. */
@@ -84,6 +125,36 @@ export async function chooseEngine(
   if (a.resolved === 'onnx')
     return { model: candidate, report: { ...base, engine: 'onnx', backend: ort.backend, ...ortInfo } };
 
+  // the same converted model, ORT version, threads and tfjs backend on this machine: decided before
+  const key = [
+    basename(ort.lastLoad?.path ?? a.manifest.name),
+    `ort ${ort.version} ${ort.backend} ${ort.threads}t`,
+    `tfjs ${a.tfjs.backend}`,
+    `${cpus().length} cpus`,
+  ].join(' | ');
+  const known = a.decisions?.get(key);
+  const knownEq = known?.equivalence;
+  if (known && knownEq && (a.requested === 'onnx' || known.timings?.tfjs !== undefined || !knownEq.ok)) {
+    const timings = known.timings ?? {};
+    const onnxOk =
+      knownEq.ok &&
+      (a.requested === 'onnx' ||
+        (timings.onnx !== undefined && timings.tfjs !== undefined && timings.onnx <= timings.tfjs));
+    const rest = { ...ortInfo, equivalence: knownEq, timings, decidedBefore: true };
+    if (onnxOk)
+      return { model: candidate, report: { ...base, engine: 'onnx', backend: ort.backend, ...rest } };
+    candidate.dispose();
+    return onTfjs(
+      knownEq.ok
+        ? undefined
+        : {
+            reason: 'not_equivalent',
+            message: `${knownEq.measure} ${knownEq.value} misses ${knownEq.tolerance}`,
+          },
+      rest,
+    );
+  }
+
   const reference = await a.tfjs.load(a.manifest);
   let eq: Equivalence;
   try {
@@ -102,6 +173,7 @@ export async function chooseEngine(
     };
   }
   if (!eq.ok) {
+    a.decisions?.set(key, { ...base, engine: 'tfjs', backend: a.tfjs.backend, equivalence: eq });
     candidate.dispose();
     return {
       model: reference,
@@ -123,6 +195,13 @@ export async function chooseEngine(
   const useOnnx =
     a.requested === 'onnx' || (timings.onnx as number) <= (timings.tfjs ?? Number.POSITIVE_INFINITY);
   (useOnnx ? reference : candidate).dispose();
+  a.decisions?.set(key, {
+    ...base,
+    engine: useOnnx ? 'onnx' : 'tfjs',
+    backend: useOnnx ? ort.backend : a.tfjs.backend,
+    equivalence: eq,
+    timings,
+  });
   return {
     model: useOnnx ? candidate : reference,
     report: {
@@ -146,6 +225,7 @@ export function describeReport(r: ModelEngineReport): string {
     );
   if (r.equivalence) parts.push(describeEquivalence(r.equivalence));
   if (r.engine === 'onnx' && r.threads) parts.push(`${r.threads} intra-op thread(s)`);
+  if (r.decidedBefore) parts.push('as measured at an earlier start on this machine');
   if (r.fallback)
     parts.push(`ONNX not used (${r.fallback.reason}): ${r.fallback.message}; falling back to tfjs`);
   return parts.join('; ');

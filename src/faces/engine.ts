@@ -1,6 +1,7 @@
 import type { Detection } from '../inference/contract.js';
 import { InferenceHost } from '../inference/host.js';
 import { manifest } from '../inference/model-loader.js';
+import type { EngineSettings } from '../inference/protocol.js';
 import type { BackendPreference } from '../inference/tfjs-engine.js';
 import { DEFAULT_DETECTOR, type DetectorOptions } from './detect/blazeface.js';
 import type { RgbImage } from './image.js';
@@ -12,6 +13,8 @@ export interface FaceEngineOptions {
   embedModel: string;
   align: boolean;
   context?: number;
+  /** Engine per model (ONNX Runtime or tfjs, src/inference/onnx); absent: tfjs only. */
+  engines?: EngineSettings;
 }
 
 export interface AnalyzedFace extends Detection {
@@ -42,6 +45,7 @@ export class FaceEngine {
       new InferenceHost({
         workers: opts.workers ?? 1,
         backend: opts.backend,
+        engines: opts.engines,
         tasks: {
           detect: {
             model: opts.detector?.model ?? 'blazeface',

@@ -5,6 +5,7 @@
 // npm run bench -- peer [--fps 2] [--reps 2]
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Detection } from '../src/inference/contract.js';
@@ -201,30 +202,43 @@ const l2 = (a: Float32Array, b: Float32Array) => {
 
 // ---- Vigil ---------------------------------------------------------------------------------------
 const vigilThreshold = readThreshold('faceres', 'box-1.3').similarity;
-progress('vigil: starting the inference worker (faceres, box 1.3, wasm)');
-const engine = new FaceEngine({
-  backend: 'wasm',
-  workers: 1,
-  embedModel: 'faceres',
-  align: false,
-  context: 1.3,
-});
-await engine.start();
-const vigilVecs: Array<Float32Array | undefined> = [];
-for (const p of photos) {
-  const f = largestFace(await engine.analyze(p.img));
-  vigilVecs.push(f ? unit(f.embedding) : undefined);
-}
-const vigilAcc = accuracy(vigilVecs, dot, (s) => s >= vigilThreshold);
-// a gallery of the enrolled people, so the match step runs in the worker as in the service
-{
+/** Vigil's worker path on one engine: tfjs-wasm (1 thread), or ONNX Runtime (1 intra-op thread). */
+async function vigilSide(kind: 'tfjs' | 'onnx'): Promise<{ t: SideTiming; acc: Accuracy }> {
+  progress(`vigil (${kind}): starting the inference worker (faceres, box 1.3, 1 thread)`);
+  const engine = new FaceEngine({
+    backend: 'wasm',
+    workers: 1,
+    embedModel: 'faceres',
+    align: false,
+    context: 1.3,
+    engines:
+      kind === 'onnx'
+        ? {
+            engine: 'onnx',
+            models: {},
+            onnx: {
+              intraOpThreads: 1,
+              executionProviders: ['cpu'],
+              cacheDir: join(tmpdir(), 'vigil-peer-onnx'),
+            },
+          }
+        : undefined,
+  });
+  await engine.start();
+  const vecs: Array<Float32Array | undefined> = [];
+  for (const p of photos) {
+    const f = largestFace(await engine.analyze(p.img));
+    vecs.push(f ? unit(f.embedding) : undefined);
+  }
+  const acc = accuracy(vecs, dot, (s) => s >= vigilThreshold);
+  // a gallery of the enrolled people, so the match step runs in the worker as in the service
   const dim = engine.host.embedDim;
   const seen = new Set<string>();
   const rows: Float32Array[] = [];
   photos.forEach((p, i) => {
-    if (!seen.has(p.person) && vigilVecs[i]) {
+    if (!seen.has(p.person) && vecs[i]) {
       seen.add(p.person);
-      rows.push(vigilVecs[i] as Float32Array);
+      rows.push(vecs[i] as Float32Array);
     }
   });
   const g = new Float32Array(rows.length * dim);
@@ -232,14 +246,19 @@ const vigilAcc = accuracy(vigilVecs, dot, (s) => s >= vigilThreshold);
     g.set(r, i * dim);
   });
   engine.host.setGallery(1, g, rows.length, dim);
+  progress(`vigil (${kind}): photos rank-1 ${acc.rank1.toFixed(2)}; timing the video`);
+  const t = await timeVideo(
+    async (f) => (await engine.analyze(f)).length,
+    async (f) => (await engine.detect(f)).map((d) => d.box),
+    `vigil ${kind}`,
+  );
+  await engine.close();
+  return { t, acc };
 }
-progress(`vigil: photos rank-1 ${vigilAcc.rank1.toFixed(2)}; timing the video`);
-const vigilT = await timeVideo(
-  async (f) => (await engine.analyze(f)).length,
-  async (f) => (await engine.detect(f)).map((d) => d.box),
-  'vigil',
-);
-await engine.close();
+const vigilTf = await vigilSide('tfjs');
+const vigilOrt = await vigilSide('onnx');
+const vigilT = vigilOrt.t;
+const vigilAcc = vigilOrt.acc;
 
 // ---- face-api ------------------------------------------------------------------------------------
 const FACEAPI_DISTANCE = 0.6;
@@ -309,14 +328,15 @@ const row = (name: string, t: SideTiming, a: Accuracy, threshold: string) => ({
   threshold,
 });
 const rows = [
-  row('vigil (blazeface+faceres)', vigilT, vigilAcc, `cos >= ${vigilThreshold}`),
+  row('vigil tfjs-wasm (blazeface+faceres)', vigilTf.t, vigilTf.acc, `cos >= ${vigilThreshold}`),
+  row('vigil onnx (blazeface+faceres)', vigilT, vigilAcc, `cos >= ${vigilThreshold}`),
   row('face-api (ssd+lm68+resnet)', faT, faAcc, `L2 < ${FACEAPI_DISTANCE}`),
 ];
 const speedupAll = faT.fullMs / vigilT.fullMs;
 const speedupTrack = amortised(faT) / amortised(vigilT);
 const accOk = vigilAcc.rank1 >= faAcc.rank1 && vigilAcc.unknownRejection >= faAcc.unknownRejection;
 console.log(
-  `\npeer: Vigil vs face-api, tfjs wasm, 1 thread each, run one after the other; video ${frames.length} frames x ${reps} passes; photos ${photos.length} (${vigilAcc.queries} queries, one-shot)\n`,
+  `\npeer: Vigil (tfjs wasm, and ONNX Runtime) vs face-api (tfjs wasm), 1 thread each, run one after the other; video ${frames.length} frames x ${reps} passes; photos ${photos.length} (${vigilAcc.queries} queries, one-shot)\n`,
 );
 printTable(rows);
 console.log(

@@ -190,6 +190,8 @@ export class Recognizer {
       });
       if (f.sims.length)
         metrics.matchSimilarity.observe({ stream: job.streamId }, Math.max(0, f.sims[0] as number));
+      // Someone else where the track's face was (a scene cut): a new track, named afresh.
+      tracker.continues(t, f.embedding, this.opts.threshold, job.frame.captureTs);
       const now = tracker.addVote(
         t,
         { personId: vote.personId, label: vote.label, similarity: vote.similarity },

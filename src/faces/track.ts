@@ -1,5 +1,6 @@
 import type { Detection } from '../inference/contract.js';
 import { iou } from './detect/blazeface.js';
+import { dot } from './metrics.js';
 
 export interface TrackerOptions {
   /** Minimum IoU to continue a track. */
@@ -12,6 +13,11 @@ export interface TrackerOptions {
   qualityGain: number;
   /** A track not (yet) matched to anyone is re-checked this soon, to confirm or correct it quickly. */
   unknownRefreshMs?: number;
+  /**
+   * A continuation overlapping its previous box less than this (IoU) is a jump: a fast move, or a
+   * scene cut that put another face where this one was. It is re-recognised at once. Default 0.5.
+   */
+  jumpIou?: number;
 }
 
 export const DEFAULT_TRACKER: TrackerOptions = {
@@ -42,6 +48,8 @@ export interface Track {
   bestQuality: number;
   /** The identity the votes agree on (null: not recognised yet). */
   identity: Vote | null;
+  /** The face's embedding at its last recognition (continuity: is it still the same face?). */
+  embedding?: Float32Array;
 }
 
 /**
@@ -124,6 +132,7 @@ export class FaceTracker {
       usedT.add(p.t);
       const t = this.tracks[p.t] as Track;
       const d = dets[p.d] as Detection;
+      if (p.iou < (this.opts.jumpIou ?? 0.5)) t.lastRecognizedAt = Number.NEGATIVE_INFINITY;
       t.box = d.box;
       t.landmarks = d.landmarks;
       t.score = d.score;
@@ -163,6 +172,30 @@ export class FaceTracker {
     if (now - t.lastRecognizedAt >= (unsure ? (this.opts.unknownRefreshMs ?? 600) : this.opts.refreshMs))
       return true;
     return quality(t) >= t.bestQuality * this.opts.qualityGain;
+  }
+
+  /**
+   * Continuity, at each recognition: is this face (`embedding`) the same person as the face of the
+   * track's last recognition (verification at the calibrated `threshold`)? If not, a scene cut or a
+   * swap put someone else where it was, and the track restarts: a new id and no identity, as if the
+   * face had just appeared. Frame to frame the same face scores far higher than against a one-shot
+   * gallery photo, so a track whose name match is merely weak is not broken. False on a restart.
+   */
+  continues(t: Track, embedding: Float32Array, threshold: number, now: number): boolean {
+    const same = !t.embedding || dot(t.embedding, embedding) >= threshold;
+    if (!same) this.restart(t, now);
+    t.embedding = embedding;
+    return same;
+  }
+
+  private restart(t: Track, now: number): void {
+    t.id = this.nextId++;
+    t.firstSeen = now;
+    t.hits = 1;
+    t.votes = [];
+    t.identity = null;
+    t.bestQuality = 0;
+    t.embedding = undefined;
   }
 
   /** Records a recognition result; returns the (possibly changed) identity. */

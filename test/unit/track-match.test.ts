@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { AlertRules, type FaceAlert, postWebhook } from '../../src/faces/alerts.js';
 import type { GalleryMatrix } from '../../src/faces/gallery/gallery.js';
 import { identify, verify } from '../../src/faces/match.js';
-import { DEFAULT_TRACKER, FaceTracker, matchScore, voteIdentity } from '../../src/faces/track.js';
+import { DEFAULT_TRACKER, FaceTracker, matchScore, type Track, voteIdentity } from '../../src/faces/track.js';
 import type { Detection } from '../../src/inference/contract.js';
 
 const det = (x: number, y: number, w = 40, score = 0.9): Detection => ({
@@ -220,5 +220,49 @@ describe('alert history', () => {
     expect(store.get(ids[0] as number)?.enrolled_person_id).toBeNull();
     store.markEnrolled(ids[0] as number, 42);
     expect(store.get(ids[0] as number)?.enrolled_person_id).toBe(42);
+  });
+});
+
+describe('track continuity (a scene cut puts another face where a track was)', () => {
+  const unit = (...v: number[]) => {
+    const n = Math.hypot(...v);
+    return new Float32Array(v.map((x) => x / n));
+  };
+  const lin = { personId: 1, label: 'lin', similarity: 0.7 };
+
+  it('a jump (little overlap with the previous box) is re-recognised at once, a small move is not', () => {
+    const t = new FaceTracker(DEFAULT_TRACKER);
+    const tr = t.update([{ box: [274, 52, 372, 151], score: 0.9, landmarks: [] }], 0).assigned[0] as Track;
+    t.addVote(tr, lin, 98 * 99 * 0.9);
+    tr.lastRecognizedAt = 0;
+    t.update([{ box: [278, 54, 375, 152], score: 0.9, landmarks: [] }], 200); // the same face, moved a little
+    expect(t.needsRecognition(tr, 200)).toBe(false);
+    // the Hamilton clip's cut: Lin's close-up, then Obama in the audience where Lin's face was (IoU 0.40)
+    const next = t.update([{ box: [313, 59, 380, 126], score: 0.65, landmarks: [] }], 400).assigned[0];
+    expect(next?.id).toBe(tr.id); // boxes alone cannot tell them apart
+    expect(t.needsRecognition(tr, 400)).toBe(true);
+  });
+
+  it('a face that is not the person of its last recognition gets a new track with no name', () => {
+    const t = new FaceTracker(DEFAULT_TRACKER);
+    const tr = t.update([det(0, 0, 60)], 0).assigned[0] as Track;
+    const first = tr.id;
+    expect(t.continues(tr, unit(1, 0.1), 0.579, 0)).toBe(true); // first recognition: nothing to compare
+    t.addVote(tr, lin, 60 * 60 * 0.9);
+    expect(t.continues(tr, unit(1, 0.3), 0.579, 200)).toBe(true); // the same face (cosine 0.98)
+    expect(tr.id).toBe(first);
+    expect(tr.identity?.label).toBe('lin');
+    expect(t.continues(tr, unit(0.3, 1), 0.579, 400)).toBe(false); // someone else (cosine 0.55)
+    expect(tr.id).not.toBe(first);
+    expect(tr.identity).toBeNull();
+    expect(tr.votes).toEqual([]);
+    expect(tr.firstSeen).toBe(400);
+    expect(t.needsRecognition(tr, 400)).toBe(true);
+    // from now on the new face is the reference
+    expect(t.continues(tr, unit(0.35, 1), 0.579, 600)).toBe(true);
+    // ids stay unique: a face appearing later gets a newer id
+    const later = t.update([det(0, 0, 60), det(300, 300, 60)], 600).assigned;
+    expect(later[0]?.id).toBe(tr.id);
+    expect(later[1]?.id).toBeGreaterThan(tr.id);
   });
 });

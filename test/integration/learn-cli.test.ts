@@ -106,7 +106,7 @@ describe.skipIf(missing)('vigil learn / eval learn / unknowns (built CLI, real e
     expect(m).toMatchObject({
       format: 'vigil-head',
       name: 'bbt',
-      base: { model: 'faceres', space: 'box-1.3', dim: 1024 },
+      base: { model: 'faceres', space: 'box-1.6', dim: 1024 },
       recipe: { kind: 'linear', alpha: 0.2, epochs: 6, lr: 0.001, seed: 1 },
       data: { dirs: [SETS[0]], trainImages: 30, valImages: 10 },
       inDim: 1024,
@@ -118,7 +118,7 @@ describe.skipIf(missing)('vigil learn / eval learn / unknowns (built CLI, real e
     expect(m.data.trainIdentities.filter((i: string) => m.data.valIdentities.includes(i))).toEqual([]);
     expect(statSync(join(out, 'weights.bin')).size).toBe(4 * (1024 * 1024 + 1024));
     const head = loadHead(out);
-    expect(headSpace(head)).toMatch(/^box-1\.3\+bbt@[0-9a-f]{8}$/);
+    expect(headSpace(head)).toMatch(/^box-1\.6\+bbt@[0-9a-f]{8}$/);
   });
 
   it('learn verifier: a verifier with its probability threshold (FAR 1% on training pairs)', async () => {

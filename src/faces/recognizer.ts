@@ -119,7 +119,13 @@ export class Recognizer {
         },
       },
       (out) => {
-        this.onEmbedded(out.frame, out.result).finally(() => out.frame.frame.release());
+        this.onEmbedded(out.frame, out.result)
+          .catch((e) => {
+            // after close() the stores are closed: a result still in flight is dropped quietly
+            if (!this.closed)
+              deps.log?.(`recognition result failed on ${out.frame.streamId}: ${(e as Error).message}`);
+          })
+          .finally(() => out.frame.frame.release());
       },
     );
     const apply = (m: GalleryMatrix) => {
@@ -233,6 +239,7 @@ export class Recognizer {
     } catch (e) {
       this.deps.log?.(`snapshot failed: ${(e as Error).message}`);
     }
+    if (this.closed) return; // shutting down: the alert store may be closed already
     const alert = this.deps.alertStore.add(
       {
         camera: job.streamId,

@@ -1,5 +1,5 @@
 // Vigil vs @vladmandic/face-api, same machine, same inputs, one run (issue #8, item 1).
-// Vigil: FaceEngine (BlazeFace detect + faceres embed, box crop context 1.3, gallery match in the
+// Vigil: FaceEngine (BlazeFace detect + the default recognize pipeline's embedding: faceres box crop, gallery match in the
 // worker), one inference worker, tfjs wasm, 1 thread. face-api: SSD-MobileNet v1 + 68-point landmarks
 // + 128-d descriptor, tfjs wasm, 1 thread, main thread. Sides run one after the other, never together.
 // npm run bench -- peer [--fps 2] [--reps 2]
@@ -11,7 +11,8 @@ import { parseArgs } from 'node:util';
 import type { Detection } from '../src/inference/contract.js';
 import { FaceEngine, largestFace } from '../src/faces/engine.js';
 import { decodeImage, type RgbImage } from '../src/faces/image.js';
-import { readThreshold } from '../src/faces/thresholds.js';
+import { readThreshold, spaceVersion } from '../src/faces/thresholds.js';
+import { loadPipeline, planOf } from '../src/pipeline/definition.js';
 import { FaceTracker } from '../src/faces/track.js';
 import { resolveFfmpeg } from '../src/sources/ffmpeg.js';
 import { type FaceApiResult, loadFaceApiModels, wasmTf } from '../test/helpers/faceapi.js';
@@ -201,16 +202,21 @@ const l2 = (a: Float32Array, b: Float32Array) => {
 };
 
 // ---- Vigil ---------------------------------------------------------------------------------------
-const vigilThreshold = readThreshold('faceres', 'box-1.3').similarity;
+// the default recognize pipeline's model, crop and calibrated threshold
+const rec = planOf(loadPipeline('recognize')).recognize;
+if (!rec) throw new Error('pipelines/recognize.yaml has no recognize stage');
+const vigilThreshold = readThreshold(rec.model, spaceVersion(rec.align, rec.context)).similarity;
 /** Vigil's worker path on one engine: tfjs-wasm (1 thread), or ONNX Runtime (1 intra-op thread). */
 async function vigilSide(kind: 'tfjs' | 'onnx'): Promise<{ t: SideTiming; acc: Accuracy }> {
-  progress(`vigil (${kind}): starting the inference worker (faceres, box 1.3, 1 thread)`);
+  progress(
+    `vigil (${kind}): starting the inference worker (${rec.model}, ${spaceVersion(rec.align, rec.context)}, 1 thread)`,
+  );
   const engine = new FaceEngine({
     backend: 'wasm',
     workers: 1,
-    embedModel: 'faceres',
-    align: false,
-    context: 1.3,
+    embedModel: rec.model,
+    align: rec.align,
+    context: rec.context,
     engines:
       kind === 'onnx'
         ? {

@@ -88,7 +88,8 @@ describe.skipIf(why)('live recognition end to end (RTSP, one-shot enrollment, tr
     );
     // Alex Lacamoire: at the piano for ~0.4 s per loop of the clip, turned towards the keys
     await viewer.waitFor(
-      (v) => v.events.some((e) => e.type === 'alert' && (e.alert as FaceAlert).sub_label === 'alex_lacamoire'),
+      (v) =>
+        v.events.some((e) => e.type === 'alert' && (e.alert as FaceAlert).sub_label === 'alex_lacamoire'),
       90_000,
       'an alert for alex_lacamoire',
     );

@@ -62,7 +62,7 @@ export class Vigil {
     | undefined;
   recognizer: Recognizer | undefined;
   /** Style stage: the workers and the styles viewers may pick (name -> folder). */
-  style: { host: StyleHost; styles: Map<string, string> } | undefined;
+  style: { host: StyleHost; styles: Map<string, string>; list: Array<Record<string, unknown>> } | undefined;
   /** The newest decoded frame of each stream. */
   readonly latestFrames = new Map<string, Frame>();
   private readonly undo: Array<() => Promise<void> | void> = [];
@@ -180,7 +180,7 @@ export class Vigil {
           });
           this.undo.push(() => host.close());
           await host.start();
-          this.style = { host, styles };
+          this.style = { host, styles, list: Vigil.describeStyles(styles) };
           this.log.info({ styles: [...styles.keys()] }, 'styles available');
         },
       ],
@@ -492,12 +492,14 @@ export class Vigil {
   }
 
   /**
-   * A JPEG of a face on a live camera now: the given track, else the largest face of the stream's
-   * latest detections, cut with a margin from the newest frame (for enrolling from the page).
-   */
-  /** The styles viewers may pick, as the page lists them. */
+  /** The styles viewers may pick, as the page lists them (read once, when the style stage starts). */
   private styleList(): Array<Record<string, unknown>> {
-    return [...(this.style?.styles ?? [])].map(([name, dir]) => {
+    return this.style?.list ?? [];
+  }
+
+  /** Reads each style's manifest: a style whose files are broken is listed with its error. */
+  private static describeStyles(styles: Map<string, string>): Array<Record<string, unknown>> {
+    return [...styles].map(([name, dir]) => {
       try {
         const m = loadStyleDir(dir).manifest;
         return {
@@ -533,6 +535,10 @@ export class Vigil {
     };
   }
 
+  /**
+   * A JPEG of a face on a live camera now: the given track, else the largest face of the stream's
+   * latest detections, cut with a margin from the newest frame (for enrolling from the page).
+   */
   private async liveFace(stream: string, trackId?: number): Promise<Buffer> {
     if (!this.sources.some((s) => s.id === stream)) throw new HttpError(404, `no stream "${stream}"`);
     const frame = this.latestFrames.get(stream);

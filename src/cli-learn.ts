@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
+import { fail, num } from './cli-options.js';
 import { loadConfig } from './config/load.js';
 import { PROJECT_ROOT } from './inference/model-loader.js';
 
@@ -11,25 +12,9 @@ import { PROJECT_ROOT } from './inference/model-loader.js';
 
 const DEFAULT_CONFIG = join(PROJECT_ROOT, 'config', 'default.yaml');
 
-const num =
-  (what: string, min: number, max: number, int = false) =>
-  (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max || (int && !Number.isInteger(n)))
-      throw new InvalidArgumentError(
-        `${what} must be ${int ? 'an integer' : 'a number'} in [${min}, ${max}]`,
-      );
-    return n;
-  };
-
 const err = (m: string) => process.stderr.write(`${m}\n`);
 const out = (v: unknown) =>
   process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}\n`);
-
-function fail(e: unknown): never {
-  err(`vigil: ${(e as Error).message}`);
-  process.exit(2);
-}
 
 interface EmbedOpts {
   dir: string[];

@@ -1,24 +1,9 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
+import { fail, num } from './cli-options.js';
 
 /**
  * `vigil style train|optimize|list` (docs/style.md). Registered by src/cli.ts: `registerStyleCommands(program)`.
  */
-const num =
-  (what: string, min: number, max: number, int = false) =>
-  (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max || (int && !Number.isInteger(n)))
-      throw new InvalidArgumentError(
-        `${what} must be ${int ? 'an integer' : 'a number'} in [${min}, ${max}]`,
-      );
-    return n;
-  };
-
-function fail(e: unknown): never {
-  process.stderr.write(`vigil: ${(e as Error).message}\n`);
-  process.exit(2);
-}
-
 const backendOpt = () =>
   new Option('--backend <b>', 'tfjs backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto');
 

@@ -130,9 +130,10 @@ export class StyleRunner {
         const k = k0 * Math.max(0, 1 - change / limit);
         if (k > 0) y = tf.add(tf.mul(p.output, k), tf.mul(y, 1 - k)) as T4;
       }
-      return y === y0 ? tf.clone(y) : y;
+      return y;
     });
-    y0.dispose();
+    // y0 was made outside the tidy: returned as it is, it is the output; else it is spent
+    if (out !== y0) y0.dispose();
     const data = out.dataSync() as Float32Array;
     const rgb = new Uint8Array(data.length);
     for (let i = 0; i < data.length; i++) {

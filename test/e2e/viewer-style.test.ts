@@ -5,16 +5,14 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Vigil } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
-import { styleTf } from '../../src/style/backend.js';
-import { initParams, paramCount, STYLE_ARCHS } from '../../src/style/net.js';
-import { listStyles, saveStyle, type StyleManifest } from '../../src/style/store.js';
+import { listStyles } from '../../src/style/store.js';
 import { browserUnavailable, launchBrowser, SCREENSHOT_DIR } from '../helpers/browser.js';
 import { type RtspTestServer, rtspServerAvailable, startRtspServer } from '../helpers/rtsp-server.js';
+import { writeRandomStyle } from '../helpers/styles.js';
 
 const why = browserUnavailable() ?? (await rtspServerAvailable());
 if (why) console.warn(`SKIPPED viewer style picker tests: ${why}`);
@@ -48,27 +46,7 @@ describe.skipIf(why)('the style picker (stylize pipeline, RTSP camera)', () => {
   beforeAll(async () => {
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     const dataDir = mkdtempSync(join(tmpdir(), 'vigil-viewer-style-'));
-    // a style with random weights: a real network whose output clearly differs from its input
-    const { tf } = await styleTf('wasm');
-    const arch = STYLE_ARCHS.tiny as (typeof STYLE_ARCHS)['tiny'];
-    const p = initParams(tf, arch, 11);
-    const params = Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.dataSync() as Float32Array]));
-    tf.dispose(Object.values(p));
-    const thumb = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#963' } })
-      .jpeg()
-      .toBuffer();
-    saveStyle(
-      join(dataDir, 'styles', 'zz-test'),
-      {
-        name: 'zz-test',
-        archName: 'tiny',
-        arch,
-        params: paramCount(arch),
-        painting: 'random weights',
-      } as StyleManifest,
-      params,
-      { 'style.jpg': thumb },
-    );
+    await writeRandomStyle(join(dataDir, 'styles'), 'zz-test');
     [rtsp, browser] = await Promise.all([
       startRtspServer({ width: 640, height: 360, fps: 15 }),
       launchBrowser(),

@@ -5,32 +5,8 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Vigil } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
-import { styleTf } from '../../src/style/backend.js';
-import { initParams, paramCount, STYLE_ARCHS } from '../../src/style/net.js';
-import { saveStyle, type StyleManifest } from '../../src/style/store.js';
+import { writeRandomStyle } from '../helpers/styles.js';
 import { parseMetrics, TestViewer } from '../helpers/ws-client.js';
-
-/** A style with random weights (a real network, untrained: its output differs from its input). */
-async function writeStyle(root: string, name: string): Promise<string> {
-  const { tf } = await styleTf('wasm');
-  const arch = STYLE_ARCHS.tiny as (typeof STYLE_ARCHS)['tiny'];
-  const p = initParams(tf, arch, 11);
-  const params = Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.dataSync() as Float32Array]));
-  tf.dispose(Object.values(p));
-  const dir = join(root, name);
-  const manifest = {
-    name,
-    archName: 'tiny',
-    arch,
-    params: paramCount(arch),
-    painting: 'test pattern',
-  } as StyleManifest;
-  const thumb = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#369' } })
-    .jpeg()
-    .toBuffer();
-  saveStyle(dir, manifest, params, { 'style.jpg': thumb });
-  return dir;
-}
 
 const meanAbsDiff = async (a: Buffer, b: Buffer) => {
   const [x, y] = await Promise.all([a, b].map((j) => sharp(j).raw().toBuffer()));
@@ -54,8 +30,8 @@ describe('style pipeline over WebSocket', () => {
   beforeAll(async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'vigil-style-pipe-'));
     mkdirSync(join(dataDir, 'styles'));
-    await writeStyle(join(dataDir, 'styles'), 'zz-test');
-    const broken = await writeStyle(join(dataDir, 'styles'), 'zz-broken');
+    await writeRandomStyle(join(dataDir, 'styles'), 'zz-test', 'test pattern');
+    const broken = await writeRandomStyle(join(dataDir, 'styles'), 'zz-broken', 'test pattern');
     writeFileSync(join(broken, 'weights.bin'), readFileSync(join(broken, 'weights.bin')).subarray(0, 64));
     vigil = await Vigil.start(
       validateConfig({

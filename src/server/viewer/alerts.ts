@@ -16,7 +16,8 @@ export class AlertsPanel {
   private readonly note: HTMLElement;
   private readonly more: HTMLButtonElement;
   private readonly count: HTMLElement;
-  private oldest: number | undefined;
+  /** Whether the newest page was loaded once (its length tells whether older alerts exist). */
+  private loadedNewest = false;
   private loading = false;
   private exhausted = false;
   private unseen = 0;
@@ -44,7 +45,7 @@ export class AlertsPanel {
   async reset(): Promise<void> {
     this.items.clear();
     this.list.replaceChildren();
-    this.oldest = undefined;
+    this.loadedNewest = false;
     this.exhausted = false;
     this.unseen = 0;
     await this.refresh();
@@ -56,8 +57,8 @@ export class AlertsPanel {
       const page = await api<FaceAlert[]>(`/api/alerts?limit=${PAGE}`);
       this.note.hidden = true;
       for (const a of [...page].reverse()) this.add(a, 'top');
-      if (this.oldest === undefined) {
-        this.oldest = page.at(-1)?.id;
+      if (!this.loadedNewest) {
+        this.loadedNewest = true;
         this.exhausted = page.length < PAGE;
       }
       this.updateFooter();
@@ -71,10 +72,12 @@ export class AlertsPanel {
     this.loading = true;
     this.more.disabled = true;
     try {
-      const q = this.oldest !== undefined ? `&before=${this.oldest}` : '';
+      // The cursor is the oldest alert shown, not the last page's end: a live alert that arrived
+      // before the first page must not move it (it did, and 'Load older' then skipped alerts).
+      const oldest = this.oldest();
+      const q = oldest !== undefined ? `&before=${oldest}` : '';
       const page = await api<FaceAlert[]>(`/api/alerts?limit=${PAGE}${q}`);
       for (const a of page) this.add(a, 'bottom');
-      if (page.length) this.oldest = page.at(-1)?.id;
       this.exhausted = page.length < PAGE;
     } catch (e) {
       this.showNote(e);
@@ -89,10 +92,16 @@ export class AlertsPanel {
   push(a: FaceAlert): void {
     if (this.items.has(a.id)) return;
     this.add(a, 'top');
-    if (this.oldest === undefined) this.oldest = a.id;
     this.note.hidden = true;
     if (this.root.scrollTop > 20) this.unseen++;
     this.updateFooter();
+  }
+
+  /** The id of the oldest alert on screen: where 'Load older' continues. */
+  private oldest(): number | undefined {
+    let min: number | undefined;
+    for (const id of this.items.keys()) if (min === undefined || id < min) min = id;
+    return min;
   }
 
   private showNote(e: unknown): void {
@@ -138,7 +147,6 @@ export class AlertsPanel {
       this.items.delete(Number(last.dataset.id));
       last.remove();
       this.exhausted = false;
-      this.oldest = Number((this.list.lastElementChild as HTMLElement | null)?.dataset.id ?? this.oldest);
     }
   }
 

@@ -17,6 +17,7 @@ import type {
   ToWorker,
 } from './protocol.js';
 import type { BackendPreference } from './tfjs-engine.js';
+import { closeWorker } from './worker-close.js';
 
 export interface HostOptions {
   workers: number;
@@ -61,6 +62,7 @@ interface Slot {
   worker: Worker;
   ready: boolean;
   busy: boolean;
+  exited: boolean;
   pending: Map<number, Pending>;
 }
 
@@ -174,9 +176,9 @@ export class InferenceHost {
     build: (id: number, payload: FramePayload[]) => ToWorker,
     frames: Pixels[],
   ): Promise<Result> {
+    if (this.closed) return Promise.reject(new Error('inference host closed'));
     const slot = this.slots.find((s) => s.ready && !s.busy);
     if (!slot) {
-      if (this.closed) return Promise.reject(new Error('inference host closed'));
       return new Promise<void>((r) => this.queue.push(r)).then(() => {
         this.reserved--;
         return this.dispatch(build, frames);
@@ -205,7 +207,14 @@ export class InferenceHost {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    // queued requests fail now, not never; whoever waits for an idle worker stops waiting
+    for (const wake of this.queue.splice(0)) {
+      this.reserved++;
+      wake();
+    }
+    for (const wake of this.idleWaiters.splice(0)) wake();
+    // asked, not terminated: a batch in flight on ONNX Runtime must finish first (see worker-close.ts)
+    await Promise.all(this.slots.map((s) => closeWorker(s.worker, { exited: s.exited })));
     for (const s of this.slots)
       for (const p of s.pending.values()) p.reject(new Error('inference host closed'));
     this.slots = [];
@@ -213,7 +222,7 @@ export class InferenceHost {
 
   private spawn(index: number): Promise<void> {
     const worker = new Worker(workerScript());
-    const slot: Slot = { index, worker, ready: false, busy: false, pending: new Map() };
+    const slot: Slot = { index, worker, ready: false, busy: false, exited: false, pending: new Map() };
     this.slots[index] = slot;
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: FromWorker) => {
@@ -251,6 +260,7 @@ export class InferenceHost {
         if (!slot.ready) reject(e);
       });
       worker.on('exit', (code) => {
+        slot.exited = true;
         for (const p of slot.pending.values())
           p.reject(new Error(`inference worker ${index} exited (code ${code})`));
         slot.pending.clear();

@@ -108,7 +108,9 @@ export type ToWorker =
       debugDelayMs?: number;
     }
   | { type: 'gallery'; version: number; rows: number; dim: number; data: Float32Array }
-  | { type: 'crash' };
+  | { type: 'crash' }
+  /** Finish what is in flight, release native sessions, exit (see worker-close.ts). */
+  | { type: 'close' };
 
 export type FromWorker =
   | {

@@ -23,6 +23,7 @@ import type {
   ToWorker,
 } from './protocol.js';
 import { createTfjsEngine } from './tfjs-engine.js';
+import { exitWorker } from './worker-close.js';
 import { applyHeadFlat, checkHeadBase, type Head, loadHead } from '../faces/learn/head.js';
 import { spaceVersion } from '../faces/thresholds.js';
 
@@ -51,6 +52,8 @@ const release = (g: WorkerGallery | undefined) => {
   g.users--;
   if (g.retired && g.users === 0) g.matrix.dispose();
 };
+/** Batches in flight (close waits for them). */
+const running = new Set<Promise<void>>();
 /** Messages that need the engine wait for initialisation. */
 let initDone: Promise<void> = Promise.resolve();
 
@@ -331,6 +334,14 @@ port.on('message', (msg: ToWorker) => {
         if (old.users === 0) old.matrix.dispose();
       }
     });
+  } else if (msg.type === 'close') {
+    // finish initialisation and the batch in flight, release the ONNX sessions, then end the thread
+    void exitWorker(async () => {
+      await initDone;
+      await Promise.allSettled([...running]);
+      const ort = await onnxEngine?.catch(() => undefined);
+      await ort?.close();
+    });
   } else if (msg.type === 'crash') {
     // Fault injection for tests: an uncaught error kills this worker.
     setImmediate(() => {
@@ -338,7 +349,7 @@ port.on('message', (msg: ToWorker) => {
     });
   } else if (msg.type === 'run') {
     const t0 = performance.now();
-    (async () => {
+    const job = (async () => {
       await initDone;
       if (msg.debugDelayMs) await new Promise((r) => setTimeout(r, msg.debugDelayMs));
       if (msg.task === 'detect') {
@@ -365,5 +376,7 @@ port.on('message', (msg: ToWorker) => {
         );
       } else throw new Error(`unknown task "${(msg as { task: string }).task}"`);
     })().catch((e: Error) => send({ type: 'error', id: msg.id, message: e.message }));
+    running.add(job);
+    void job.finally(() => running.delete(job));
   }
 });

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type CLOSE_MESSAGE, closeWorker } from '../inference/worker-close.js';
 import { Worker } from 'node:worker_threads';
 import { PROJECT_ROOT } from '../inference/model-loader.js';
 import type { BackendPreference } from '../inference/tfjs-engine.js';
@@ -43,7 +44,8 @@ export type ToStyleWorker =
       pixels: ArrayBuffer;
       smoothingKey: string;
       smoothing: number;
-    };
+    }
+  | typeof CLOSE_MESSAGE;
 
 export type FromStyleWorker =
   | { type: 'ready'; backend: string }
@@ -63,6 +65,7 @@ function workerScript(): string {
 interface Slot {
   worker: Worker;
   busy: boolean;
+  exited: boolean;
   pending: Map<
     number,
     { resolve: (r: { pixels: Uint8Array; ms: number }) => void; reject: (e: Error) => void }
@@ -140,14 +143,15 @@ export class StyleHost {
   async close(): Promise<void> {
     this.closed = true;
     for (const w of this.queue.splice(0)) w();
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    // asked, not terminated: a frame in flight on ONNX Runtime must finish first (see worker-close.ts)
+    await Promise.all(this.slots.map((s) => closeWorker(s.worker, { exited: s.exited })));
     for (const s of this.slots) for (const p of s.pending.values()) p.reject(new Error('style host closed'));
     this.slots = [];
   }
 
   private spawn(index: number): Promise<void> {
     const worker = new Worker(workerScript());
-    const slot: Slot = { worker, busy: false, pending: new Map() };
+    const slot: Slot = { worker, busy: false, exited: false, pending: new Map() };
     this.slots[index] = slot;
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: FromStyleWorker) => {
@@ -179,6 +183,7 @@ export class StyleHost {
       });
       worker.on('error', (e) => this.opts.log?.(`style worker ${index} error: ${e.message}`));
       worker.on('exit', (code) => {
+        slot.exited = true;
         for (const p of slot.pending.values())
           p.reject(new Error(`style worker ${index} exited (code ${code})`));
         slot.pending.clear();

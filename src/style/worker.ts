@@ -11,6 +11,7 @@ import type { LoadedModel } from '../inference/contract.js';
 import { convertFile } from '../inference/onnx/cache.js';
 import { createOnnxEngine, type OnnxEngine } from '../inference/onnx/engine.js';
 import { TOLERANCE } from '../inference/onnx/verify.js';
+import { exitWorker } from '../inference/worker-close.js';
 import { createTfjsEngine } from '../inference/tfjs-engine.js';
 import { STYLE_OUTPUT } from './graph.js';
 import type { FromStyleWorker, StyleEngineReport, ToStyleWorker } from './host.js';
@@ -28,6 +29,9 @@ let ort: Promise<OnnxEngine> | undefined;
 const styles = new Map<string, Promise<{ style: StoredStyle; onnx?: LoadedModel }>>();
 /** One runner per (style, smoothing key): smoothing keeps the previous frame of one stream. */
 const runners = new Map<string, StyleRunner>();
+
+/** Frames in flight (close waits for them). */
+const running = new Set<Promise<void>>();
 
 const send = (m: FromStyleWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
@@ -116,6 +120,16 @@ async function load(dir: string): Promise<{ style: StoredStyle; onnx?: LoadedMod
 }
 
 port.on('message', async (m: ToStyleWorker) => {
+  if (m.type === 'close') {
+    // finish the frames in flight and release the ONNX sessions before the thread ends
+    await exitWorker(async () => {
+      await ready;
+      while (running.size) await Promise.allSettled([...running]);
+      const engine = await ort?.catch(() => undefined);
+      await engine?.close();
+    });
+    return;
+  }
   if (m.type === 'init') {
     init = m;
     ready = (async () => {
@@ -126,6 +140,11 @@ port.on('message', async (m: ToStyleWorker) => {
     return;
   }
   if (m.type !== 'run') return;
+  let finished = () => {};
+  const job = new Promise<void>((r) => {
+    finished = r;
+  });
+  running.add(job);
   try {
     await ready;
     if (!tf) throw new Error('style worker not initialised');
@@ -158,5 +177,8 @@ port.on('message', async (m: ToStyleWorker) => {
     ]);
   } catch (e) {
     send({ type: 'error', id: m.id, message: (e as Error).message });
+  } finally {
+    running.delete(job);
+    finished();
   }
 });

@@ -27,6 +27,8 @@ interface EmbedOpts {
 
 interface HeadOpts {
   kind: 'linear' | 'mlp';
+  init: 'identity' | 'nap';
+  napDims: number;
   outDim: number;
   hidden: number;
   alpha: number;
@@ -68,6 +70,15 @@ function headOptions(c: Command): Command {
         .choices(['linear', 'mlp'])
         .default('linear'),
     )
+    .addOption(
+      new Option(
+        '--init <how>',
+        "linear head start (and weight-pull anchor): identity (the raw embedding), or nap (project out the directions in which one person's images vary most)",
+      )
+        .choices(['identity', 'nap'])
+        .default('identity'),
+    )
+    .option('--nap-dims <k>', 'directions removed by --init nap', num('--nap-dims', 1, 512, true), 2)
     .option(
       '--out-dim <n>',
       'output dimension (0: same as the embedding)',
@@ -76,11 +87,16 @@ function headOptions(c: Command): Command {
     )
     .option('--hidden <n>', 'hidden units of the mlp head', num('--hidden', 1, 4096, true), 256)
     .option('--alpha <x>', 'triplet margin (squared distance on the unit sphere)', num('--alpha', 0, 4), 0.2)
-    .option('--epochs <n>', 'training epochs', num('--epochs', 1, 100000, true), 60)
+    .option(
+      '--epochs <n>',
+      'training epochs (0 with --init nap: the projection alone)',
+      num('--epochs', 0, 100000, true),
+      60,
+    )
     .option('--lr <x>', 'Adam learning rate', num('--lr', 0, 1), 1e-3)
     .option(
       '--weight-decay <x>',
-      'L2 pull of the weights towards the identity map',
+      'L2 pull of the weights towards their start (--init)',
       num('--weight-decay', 0, 1e6),
       1e-2,
     )
@@ -115,6 +131,8 @@ function verifierOptions(c: Command, prefix = ''): Command {
 
 const headRecipe = (o: HeadOpts) => ({
   kind: o.kind,
+  init: o.init,
+  napDims: o.napDims,
   outDim: o.outDim,
   hiddenDim: o.hidden,
   alpha: o.alpha,
@@ -197,6 +215,10 @@ export function registerLearnCommands(program: Command): void {
       const r = await trainTriplet(train, {
         recipe,
         val,
+        onNap: (n) =>
+          err(
+            `[learn] nap: ${n.dims} direction(s) removed, holding ${((100 * n.variance.reduce((a, b) => a + b, 0)) / n.totalVariance).toFixed(1)}% of the within-identity variance`,
+          ),
         progress: (s) =>
           err(
             `[learn] epoch ${s.epoch}/${s.epochs}  loss ${s.loss.toFixed(4)} (${s.triplets} triplets, ${(100 * s.semiHard).toFixed(0)}% semi-hard)` +

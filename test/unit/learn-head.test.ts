@@ -252,5 +252,8 @@ describe('identity splits never leak an identity', () => {
     ]);
     expect(s.find((r) => r.method === 'raw')?.tarAtFar1).toBe(0.75);
     expect(s.find((r) => r.method === 'verifier')?.tarAtFar1).toBe(0.5);
+    // per split against the raw embedding: head better once and equal once, verifier better once, worse once
+    expect(s.find((r) => r.method === 'head')?.vsRaw).toEqual({ better: 1, worse: 0, same: 1 });
+    expect(s.find((r) => r.method === 'verifier')?.vsRaw).toEqual({ better: 1, worse: 1, same: 0 });
   });
 });

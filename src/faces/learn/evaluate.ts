@@ -162,6 +162,8 @@ export interface Summary {
   /** Mean pairs per split. */
   genuine: number;
   impostor: number;
+  /** Splits where this method's TAR@FAR 1% is above / below / equal to the raw embedding's. */
+  vsRaw: { better: number; worse: number; same: number };
 }
 
 /** Means over splits, per test set and method. */
@@ -171,6 +173,16 @@ export function summarize(results: SplitResult[]): Summary[] {
   for (const set of sets)
     for (const method of METHODS) {
       const f = results.map((r) => r.bySet[set]?.[method]).filter((x): x is MethodFigures => Boolean(x));
+      const vsRaw = { better: 0, worse: 0, same: 0 };
+      for (const r of results) {
+        const m = r.bySet[set]?.[method];
+        const raw = r.bySet[set]?.raw;
+        if (!m || !raw) continue;
+        const d = m.tarAtFar1 - raw.tarAtFar1;
+        if (Math.abs(d) < 1e-9) vsRaw.same++;
+        else if (d > 0) vsRaw.better++;
+        else vsRaw.worse++;
+      }
       const mean = (g: (m: MethodFigures) => number) => {
         const v = f.map(g).filter((x) => Number.isFinite(x));
         return v.length ? v.reduce((a, b) => a + b, 0) / v.length : Number.NaN;
@@ -187,6 +199,7 @@ export function summarize(results: SplitResult[]): Summary[] {
         opTar: mean((m) => m.op.tar),
         genuine: mean((m) => m.genuine),
         impostor: mean((m) => m.impostor),
+        vsRaw,
       });
     }
   return out;
@@ -217,12 +230,12 @@ export async function crossValidate(
 /** A Markdown table of a summary. */
 export function summaryTable(summary: Summary[]): string {
   const head =
-    '| test set | method | splits | rank-1 | TAR@FAR 1% | TAR@FAR 0.1% | ROC AUC | FAR / TAR at the training threshold | pairs (gen/imp) |';
-  const sep = '|---|---|---|---|---|---|---|---|---|';
+    '| test set | method | splits | rank-1 | TAR@FAR 1% | splits +/-/= vs raw | TAR@FAR 0.1% | ROC AUC | FAR / TAR at the training threshold | pairs (gen/imp) |';
+  const sep = '|---|---|---|---|---|---|---|---|---|---|';
   const f = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   const rows = summary.map(
     (s) =>
-      `| ${s.set} | ${s.method} | ${s.splits} | ${f(s.rank1)} | ${f(s.tarAtFar1)} | ${f(s.tarAtFar01)} | ${f(s.auc, 4)} | ${f(s.opFar)} / ${f(s.opTar)} | ${Math.round(s.genuine)}/${Math.round(s.impostor)} |`,
+      `| ${s.set} | ${s.method} | ${s.splits} | ${f(s.rank1)} | ${f(s.tarAtFar1)} | ${s.method === 'raw' ? '' : `${s.vsRaw.better}/${s.vsRaw.worse}/${s.vsRaw.same}`} | ${f(s.tarAtFar01)} | ${f(s.auc, 4)} | ${f(s.opFar)} / ${f(s.opTar)} | ${Math.round(s.genuine)}/${Math.round(s.impostor)} |`,
   );
   return [head, sep, ...rows].join('\n');
 }

@@ -37,13 +37,21 @@ export interface LearnedBase {
 
 export interface HeadRecipe {
   kind: 'linear' | 'mlp';
+  /**
+   * Starting point of a linear head (and the anchor of the weight pull): the identity map (the raw
+   * embedding), or the nuisance attribute projection fitted on the training folders (nap.ts).
+   * Older manifests have no `init`: identity.
+   */
+  init?: 'identity' | 'nap';
+  /** Directions projected out by `init: nap`. */
+  napDims?: number;
   outDim: number;
   hiddenDim: number;
   /** Triplet margin (squared-distance units on the unit sphere). */
   alpha: number;
   epochs: number;
   lr: number;
-  /** L2 pull of the weights towards their initial values (identity map): keeps the raw geometry. */
+  /** L2 pull of the weights towards their initial values (identity map or NAP): keeps that geometry. */
   weightDecay: number;
   /** Most images per identity in one batch (FaceNet: P identities x K images). */
   perIdentity: number;
@@ -72,6 +80,8 @@ export interface Head {
 
 export const DEFAULT_HEAD_RECIPE: HeadRecipe = {
   kind: 'linear',
+  init: 'identity',
+  napDims: 2,
   outDim: 0, // 0: same as the input
   hiddenDim: 256,
   alpha: 0.2,

@@ -12,6 +12,7 @@ import {
   initParams,
   paramShapes,
 } from './head.js';
+import { nuisanceDirections, projectionMatrix } from './nap.js';
 import { normalize, Rng } from './rng.js';
 import { loadTf } from './tf.js';
 import { mineTriplets, tripletLoss } from './triplet.js';
@@ -113,6 +114,8 @@ export async function trainTriplet(
     /** Evaluate on `val` every this many epochs (and after the last). */
     evalEvery?: number;
     progress?: (s: EpochStats) => void;
+    /** With `init: nap`: the within-identity variance along each removed direction, and in all. */
+    onNap?: (n: { dims: number; variance: number[]; totalVariance: number }) => void;
   } = {},
 ): Promise<TrainResult> {
   const recipe: HeadRecipe = { ...DEFAULT_HEAD_RECIPE, ...opts.recipe };
@@ -128,7 +131,20 @@ export async function trainTriplet(
     X.set(s.embedding, i * inDim);
   });
   const rng = new Rng(recipe.seed);
+  if (recipe.epochs === 0 && recipe.init !== 'nap')
+    throw new Error(
+      'learn: --epochs 0 leaves the raw embedding; train at least one epoch, or use --init nap',
+    );
   const init = initParams(recipe, inDim);
+  if (recipe.init === 'nap') {
+    if (recipe.kind !== 'linear' || outDim !== inDim)
+      throw new Error(
+        `learn: --init nap needs a linear head of the embedding's size (got --kind ${recipe.kind}, output ${outDim} for input ${inDim})`,
+      );
+    const nap = nuisanceDirections(train, recipe.napDims ?? 2, { seed: recipe.seed });
+    init.W = projectionMatrix(nap.directions, inDim);
+    opts.onNap?.({ dims: nap.k, variance: nap.variance, totalVariance: nap.totalVariance });
+  }
   const shapes = paramShapes(recipe, inDim);
   const vars: Record<string, Variable> = {};
   const init0: Record<string, Tensor> = {};

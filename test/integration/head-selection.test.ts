@@ -12,34 +12,43 @@ if (why) console.warn(`SKIPPED head selection test: ${why}`);
 // recognize.head: the worker applies a trained head after the embedding; the gallery lives in the
 // head's own space (never mixed with raw vectors) and matching works in it.
 describe.skipIf(why)('a trained head selected in the pipeline', () => {
-  it('embeds through the head, in its own gallery space, and still identifies', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-head-'));
-    const pipeline = join(dir, 'recognize-head.yaml');
-    writeFileSync(
-      pipeline,
-      'name: recognize-head\nstages:\n  - detect: {}\n  - recognize: { model: faceres, align: false, context: 1.3, head: faceres-all }\n  - encode: {}\n',
-    );
-    const f = await openFaces(
-      validateConfig({
+  // faceres-all: triplet-trained, box crop 1.3; faceres-nap: the NAP projection in the default space (1.6)
+  it.each([
+    ['faceres-all', '1.3'],
+    ['faceres-nap', '1.6'],
+  ])(
+    '%s (context %s): embeds through the head, in its own gallery space, and still identifies',
+    async (head, context) => {
+      const dir = mkdtempSync(join(tmpdir(), 'vigil-head-'));
+      const pipeline = join(dir, 'recognize-head.yaml');
+      writeFileSync(
         pipeline,
-        dataDir: join(dir, 'data'),
-        inference: { backend: 'wasm' },
-        streams: [{ id: 'a', lavfi: 'testsrc2' }],
-      }),
-    );
-    try {
-      expect(f.gallery.space.version).toMatch(/^box-1\.3\+faceres-all@[0-9a-f]{8}$/);
-      const person = readdirSync(photos).sort()[0] as string;
-      const files = readdirSync(join(photos, person)).sort();
-      await f.service.enroll(person, [readFileSync(join(photos, person, files[0] as string))]);
-      const m = f.gallery.matrix();
-      expect(m.dim).toBe(f.gallery.space.dim);
-      const norm = Math.hypot(...m.data.subarray(0, m.dim));
-      expect(norm).toBeCloseTo(1, 4);
-      const [face] = await f.service.identify(readFileSync(join(photos, person, files[1] as string)));
-      expect(face?.identity.label).toBe(person);
-    } finally {
-      await f.close();
-    }
-  });
+        `name: recognize-head\nstages:\n  - detect: {}\n  - recognize: { model: faceres, align: false, context: ${context}, head: ${head} }\n  - encode: {}\n`,
+      );
+      const f = await openFaces(
+        validateConfig({
+          pipeline,
+          dataDir: join(dir, 'data'),
+          inference: { backend: 'wasm' },
+          streams: [{ id: 'a', lavfi: 'testsrc2' }],
+        }),
+      );
+      try {
+        expect(f.gallery.space.version).toMatch(
+          new RegExp(`^box-${context.replace('.', '\\.')}\\+${head}@[0-9a-f]{8}$`),
+        );
+        const person = readdirSync(photos).sort()[0] as string;
+        const files = readdirSync(join(photos, person)).sort();
+        await f.service.enroll(person, [readFileSync(join(photos, person, files[0] as string))]);
+        const m = f.gallery.matrix();
+        expect(m.dim).toBe(f.gallery.space.dim);
+        const norm = Math.hypot(...m.data.subarray(0, m.dim));
+        expect(norm).toBeCloseTo(1, 4);
+        const [face] = await f.service.identify(readFileSync(join(photos, person, files[1] as string)));
+        expect(face?.identity.label).toBe(person);
+      } finally {
+        await f.close();
+      }
+    },
+  );
 });

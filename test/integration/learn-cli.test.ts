@@ -188,6 +188,50 @@ describe.skipIf(missing)('vigil learn / eval learn / unknowns (built CLI, real e
     expect(bad.stderr).toMatch(/--train and --test go together/);
   });
 
+  it('the NAP head (learn eval --init nap --epochs 0) trained on colour photos does not lower TAR on the grayscale set, nor the reverse', async () => {
+    const json = join(dir, 'nap.json');
+    const common = ['--init', 'nap', '--nap-dims', '2', '--epochs', '0', '--v-epochs', '2'];
+    const r = await vigil(
+      'learn',
+      'eval',
+      '--train',
+      SETS[1] as string,
+      SETS[2] as string,
+      '--test',
+      SETS[0] as string,
+      ...common,
+      '--json',
+      json,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const [split] = JSON.parse(readFileSync(json, 'utf8')).splits;
+    const bbt = split.bySet.bbt_crops;
+    console.log(
+      `NAP head, colour -> bbt: TAR@FAR1% raw ${bbt.raw.tarAtFar1.toFixed(3)} head ${bbt.head.tarAtFar1.toFixed(3)}, AUC ${bbt.raw.auc.toFixed(4)} -> ${bbt.head.auc.toFixed(4)}`,
+    );
+    expect(bbt.head.tarAtFar1).toBeGreaterThanOrEqual(bbt.raw.tarAtFar1);
+    expect(bbt.head.auc).toBeGreaterThanOrEqual(bbt.raw.auc);
+    expect(bbt.head.rank1).toBe(bbt.raw.rank1);
+    const back = join(dir, 'nap-back.json');
+    const c = await vigil(
+      'learn',
+      'eval',
+      '--train',
+      SETS[0] as string,
+      '--test',
+      SETS[1] as string,
+      SETS[2] as string,
+      ...common,
+      '--json',
+      back,
+    );
+    expect(c.code, c.stderr).toBe(0);
+    for (const [set, f] of Object.entries(JSON.parse(readFileSync(back, 'utf8')).splits[0].bySet) as Array<
+      [string, Record<'raw' | 'head', { tarAtFar1: number }>]
+    >)
+      expect(f.head.tarAtFar1, set).toBeGreaterThanOrEqual(f.raw.tarAtFar1);
+  });
+
   it('unknowns: list, name, search, delete on the configured data directory', async () => {
     const { rec, space, threshold } = recognizeSettings();
     const g = new Gallery(join(dir, 'data', 'vigil.db'), { model: rec.model, version: space, dim: 1024 });

@@ -39,7 +39,10 @@ describe.skipIf(unavailable)('Vigil end to end: three sources, batched detection
         server: { host: '127.0.0.1', port: 0 },
         log: { level: 'silent' },
         pipeline: 'detect',
-        inference: { backend: 'wasm', workers: 1, maxBatch: 8, maxWaitMs: 40 },
+        // debugDelayMs: each batch holds the worker 60 ms longer, so frames of the three streams queue
+        // and batch; with the fast default engine (ONNX Runtime, ~9 ms a frame) every batch could
+        // otherwise hold one frame (a clean-checkout run saw 74 batches of 74 frames)
+        inference: { backend: 'wasm', workers: 1, maxBatch: 8, maxWaitMs: 40, debugDelayMs: 60 },
         output: { maxBufferedBytes: MAX_BUFFERED, burnIn: true },
         streams: [
           { id: 'faces', demo: true, ...common },

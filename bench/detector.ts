@@ -1,13 +1,12 @@
 // Detector recall and cost by tiling: share of labelled photos / crops where a face is found, faces
 // found per frame of the shared video, ms per frame. npm run bench -- detector [--tiles 1,2,3]
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_DETECTOR } from '../src/faces/detect/blazeface.js';
 import { decodeImage, type RgbImage } from '../src/faces/image.js';
 import { InferenceHost } from '../src/inference/host.js';
-import { resolveFfmpeg } from '../src/sources/ffmpeg.js';
+import { decodeVideoFrames } from '../src/sources/video-frames.js';
 import { machine, printTable, progress, writeResult } from './_util.js';
 
 const { values } = parseArgs({
@@ -28,30 +27,11 @@ const load = async (set: string) => {
 };
 const images = Object.fromEntries(await Promise.all(sets.map(async (s) => [s, await load(s)] as const)));
 // 20 frames of the video (2 per second), 640x360 RGB
-const w = 640;
-const h = 360;
-const raw = execFileSync(
-  resolveFfmpeg().path,
-  [
-    '-loglevel',
-    'error',
-    '-i',
-    join(data, 'video', 'short_hamilton_clip.mp4'),
-    '-vf',
-    `fps=2,scale=${w}:${h}`,
-    '-f',
-    'rawvideo',
-    '-pix_fmt',
-    'rgb24',
-    '-',
-  ],
-  {
-    maxBuffer: 1 << 28,
-  },
-);
-const frames: RgbImage[] = [];
-for (let o = 0; o + w * h * 3 <= raw.length; o += w * h * 3)
-  frames.push({ width: w, height: h, pixels: raw.subarray(o, o + w * h * 3) });
+const frames = decodeVideoFrames(join(data, 'video', 'short_hamilton_clip.mp4'), {
+  fps: 2,
+  width: 640,
+  height: 360,
+});
 progress(`${frames.length} video frames, ${sets.map((s) => `${s}: ${images[s]?.length}`).join(', ')}`);
 
 const rows: Array<Record<string, string | number>> = [];

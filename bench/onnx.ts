@@ -2,7 +2,6 @@
 // (ms/face) at batch 1 and 8 through the real inference workers, each style net at 320x180 /
 // 480x270 / 640x360, and the recognition capacity (640x360 cameras at 5 detect fps with faceres).
 // npm run bench -- onnx [--seconds 8] [--styles tiny,small,small-full,medium,johnson]
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -20,7 +19,7 @@ import { encodeModel } from '../src/inference/onnx/proto.js';
 import type { EngineSettings, TaskSpec } from '../src/inference/protocol.js';
 import { createTfjsEngine } from '../src/inference/tfjs-engine.js';
 import { loadPipeline, planOf, type RecognizeStageConfig } from '../src/pipeline/definition.js';
-import { resolveFfmpeg } from '../src/sources/ffmpeg.js';
+import { decodeVideoFrames } from '../src/sources/video-frames.js';
 import { STYLE_OUTPUT, styleGraph } from '../src/style/graph.js';
 import { DEFAULT_STYLE_ARCH, initParams, STYLE_ARCHS } from '../src/style/net.js';
 import { listStyles } from '../src/style/store.js';
@@ -57,26 +56,7 @@ const clip = join(PROJECT_ROOT, '..', 'shared', 'data', 'video', 'short_hamilton
 let frames: RgbImage[] = [];
 let input: string;
 if (existsSync(clip)) {
-  const [w, h] = [640, 360];
-  const raw = execFileSync(
-    resolveFfmpeg().path,
-    [
-      '-loglevel',
-      'error',
-      '-i',
-      clip,
-      '-vf',
-      `fps=2,scale=${w}:${h}`,
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      '-',
-    ],
-    { maxBuffer: 1 << 28 },
-  );
-  for (let o = 0; o + w * h * 3 <= raw.length; o += w * h * 3)
-    frames.push({ width: w, height: h, pixels: raw.subarray(o, o + w * h * 3) });
+  frames = decodeVideoFrames(clip, { fps: 2, width: 640, height: 360 });
   input = `${frames.length} frames (2 fps, 640x360) of shared/data/video/short_hamilton_clip.mp4`;
 } else {
   const dir = join(packageRoot('@vladmandic/face-api'), 'demo');

@@ -3,7 +3,6 @@
 // worker), one inference worker, tfjs wasm, 1 thread. face-api: SSD-MobileNet v1 + 68-point landmarks
 // + 128-d descriptor, tfjs wasm, 1 thread, main thread. Sides run one after the other, never together.
 // npm run bench -- peer [--fps 2] [--reps 2]
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { decodeImage, type RgbImage } from '../src/faces/image.js';
 import { readThreshold, spaceVersion } from '../src/faces/thresholds.js';
 import { loadPipeline, planOf } from '../src/pipeline/definition.js';
 import { FaceTracker } from '../src/faces/track.js';
-import { resolveFfmpeg } from '../src/sources/ffmpeg.js';
+import { decodeVideoFrames } from '../src/sources/video-frames.js';
 import { type FaceApiResult, loadFaceApiModels, wasmTf } from '../test/helpers/faceapi.js';
 import { machine, printTable, progress, writeResult } from './_util.js';
 
@@ -33,26 +32,11 @@ if (!existsSync(data)) {
 // ---- inputs ----------------------------------------------------------------------------------
 const W = 640;
 const H = 360;
-const raw = execFileSync(
-  resolveFfmpeg().path,
-  [
-    '-loglevel',
-    'error',
-    '-i',
-    join(data, 'video', 'short_hamilton_clip.mp4'),
-    '-vf',
-    `fps=${fps},scale=${W}:${H}`,
-    '-f',
-    'rawvideo',
-    '-pix_fmt',
-    'rgb24',
-    '-',
-  ],
-  { maxBuffer: 1 << 29 },
-);
-const frames: RgbImage[] = [];
-for (let o = 0; o + W * H * 3 <= raw.length; o += W * H * 3)
-  frames.push({ width: W, height: H, pixels: raw.subarray(o, o + W * H * 3) });
+const frames = decodeVideoFrames(join(data, 'video', 'short_hamilton_clip.mp4'), {
+  fps,
+  width: W,
+  height: H,
+});
 const frameMs = 1000 / fps;
 
 const photoDir = join(data, 'faces', 'facerec_photos');

@@ -3,13 +3,12 @@
  * 64 px on its short side, at most 40 megapixels) and a content set gathered from folders of images,
  * image files and video files (sampled with ffmpeg), held in memory at a fixed short side for random crops.
  */
-import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import sharp from 'sharp';
 import { decodeImage, ImageError, type RgbImage } from '../faces/image.js';
 import type { Rng } from '../faces/learn/rng.js';
-import { resolveFfmpeg } from '../sources/ffmpeg.js';
+import { decodeVideoFrames } from '../sources/video-frames.js';
 
 export const MIN_STYLE_SIDE = 64;
 export const MAX_STYLE_PIXELS = 40_000_000;
@@ -89,44 +88,6 @@ async function atShortSide(
   };
 }
 
-/** Frames of a video, `fps` per second, at most `max`, decoded by ffmpeg. */
-function videoFrames(file: string, fps: number, max: number, width: number): RgbImage[] {
-  const ff = resolveFfmpeg();
-  const probe = spawnSync(ff.path, ['-hide_banner', '-i', file], { encoding: 'utf8' });
-  const m = /, (\d{2,5})x(\d{2,5})[, ]/.exec(probe.stderr ?? '');
-  if (!m) throw new Error(`content: cannot read video ${file}`);
-  const w0 = Number(m[1]);
-  const h0 = Number(m[2]);
-  const w = width;
-  const h = Math.round(((h0 / w0) * w) / 2) * 2;
-  const res = spawnSync(
-    ff.path,
-    [
-      '-v',
-      'error',
-      '-i',
-      file,
-      '-vf',
-      `fps=${fps},scale=${w}:${h}`,
-      '-frames:v',
-      String(max),
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      '-',
-    ],
-    { maxBuffer: 1 << 30 },
-  );
-  if (res.status !== 0)
-    throw new Error(`content: ffmpeg failed on ${file}: ${res.stderr?.toString().trim()}`);
-  const size = w * h * 3;
-  const out: RgbImage[] = [];
-  for (let o = 0; o + size <= res.stdout.length; o += size)
-    out.push({ width: w, height: h, pixels: new Uint8Array(res.stdout.subarray(o, o + size)) });
-  return out;
-}
-
 /** The content set in memory, each image with its short side at `side` (>= the crop size). */
 export async function loadContent(
   paths: string[],
@@ -144,7 +105,11 @@ export async function loadContent(
     }
   }
   for (const v of videos) {
-    for (const fr of videoFrames(v, opts.videoFps ?? 1, max, Math.max(side * 2, 512)))
+    for (const fr of decodeVideoFrames(v, {
+      fps: opts.videoFps ?? 1,
+      maxFrames: max,
+      width: Math.max(side * 2, 512),
+    }))
       out.push(await atShortSide(Buffer.from(fr.pixels), side, { width: fr.width, height: fr.height }));
   }
   if (out.length === 0) throw new Error(`content: no readable images or videos under ${paths.join(', ')}`);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFaceApiResnet } from '../../src/faces/embed/faceapi-resnet.js';
 import { loadFaceApi as loadSharedFaceApi } from '../helpers/faceapi.js';
 import type { LoadedModel, ModelManifest } from '../../src/inference/contract.js';
+import { cosine } from '../../src/inference/onnx/verify.js';
 import { packageRoot } from '../../src/util/packages.js';
 
 // Our plain-tfjs re-implementation of face-api's ResNet-34 recognition net, checked against
@@ -74,19 +75,6 @@ async function loadFaces(): Promise<Face[]> {
   return faces;
 }
 
-const cosine = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as number;
-    const y = b[i] as number;
-    ab += x * y;
-    aa += x * x;
-    bb += y * y;
-  }
-  return ab / Math.sqrt(aa * bb);
-};
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));

@@ -5,7 +5,6 @@
  * chips and frames of the shared video. Models that cannot be used on ONNX Runtime (unsupported op,
  * corrupt converted file, a model built op by op in tfjs) run on tfjs instead, and say why.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -24,7 +23,7 @@ import { compareDetections, compareEmbeddings, type Equivalence } from '../../sr
 import type { EngineChoice, EngineSettings, TaskSpec } from '../../src/inference/protocol.js';
 import { createTfjsEngine } from '../../src/inference/tfjs-engine.js';
 import { loadPipeline, planOf, type RecognizeStageConfig } from '../../src/pipeline/definition.js';
-import { resolveFfmpeg } from '../../src/sources/ffmpeg.js';
+import { decodeVideoFrames } from '../../src/sources/video-frames.js';
 import { DATA } from '../helpers/faces.js';
 import { samplePhoto } from '../helpers/images.js';
 import { GraphBuilder, lcg, writeModelJson } from '../helpers/onnx-graph.js';
@@ -59,29 +58,7 @@ function listSet(set: string, per = 99): string[] {
 /** Frames of the shared video (640x360 RGB), `fps` per second. */
 function videoFrames(fps: number): RgbImage[] {
   const file = join(DATA, 'video', 'short_hamilton_clip.mp4');
-  if (!existsSync(file)) return [];
-  const [w, h] = [640, 360];
-  const raw = execFileSync(
-    resolveFfmpeg().path,
-    [
-      '-loglevel',
-      'error',
-      '-i',
-      file,
-      '-vf',
-      `fps=${fps},scale=${w}:${h}`,
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      '-',
-    ],
-    { maxBuffer: 1 << 28 },
-  );
-  const out: RgbImage[] = [];
-  for (let o = 0; o + w * h * 3 <= raw.length; o += w * h * 3)
-    out.push({ width: w, height: h, pixels: raw.subarray(o, o + w * h * 3) });
-  return out;
+  return existsSync(file) ? decodeVideoFrames(file, { fps, width: 640, height: 360 }) : [];
 }
 
 const worst = (all: Equivalence[], measure: Equivalence['measure']): Equivalence =>

@@ -216,24 +216,4 @@ describe.skipIf(!haveCrops)('face-api ResNet-34 recognition net in plain tfjs', 
     m2.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
-
-  it('measures ms per face at batch 1 and batch 8 (wasm, 1 thread)', async () => {
-    const timings: string[] = [];
-    for (const bs of [1, 8]) {
-      const input = batchOf(Array.from({ length: bs }, (_, i) => faces[i % faces.length] as Face));
-      await model.run(input); // warm-up
-      const reps = bs === 1 ? 8 : 3;
-      const t0 = performance.now();
-      for (let i = 0; i < reps; i++) await model.run(input);
-      timings.push(`batch ${bs}: ${((performance.now() - t0) / (reps * bs)).toFixed(1)} ms/face`);
-    }
-    // face-api itself, one face per call, for reference
-    const t = tf.tensor3d((faces[0] as Face).rgb, [150, 150, 3], 'float32');
-    await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(t);
-    const t0 = performance.now();
-    for (let i = 0; i < 8; i++) await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(t);
-    timings.push(`face-api batch 1: ${((performance.now() - t0) / 8).toFixed(1)} ms/face`);
-    t.dispose();
-    console.log(`faceapi-resnet on wasm (1 thread): ${timings.join(', ')}`);
-  }, 120_000);
 });

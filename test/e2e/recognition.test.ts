@@ -8,6 +8,7 @@ import { validateConfig } from '../../src/config/load.js';
 import type { FaceAlert } from '../../src/faces/alerts.js';
 import { type RtspTestServer, rtspServerAvailable, startRtspServer } from '../helpers/rtsp-server.js';
 import { TestViewer } from '../helpers/ws-client.js';
+import { skipUnless } from '../helpers/requirements.js';
 
 const data = join(process.cwd(), '..', 'shared', 'data', 'video');
 const clip = join(data, 'short_hamilton_clip.mp4');
@@ -17,7 +18,7 @@ const why =
   !existsSync(clip) || !existsSync(enrollDir)
     ? `${data} (short_hamilton_clip.mp4, hamilton_enroll/) not found`
     : rtspMissing;
-if (why) console.warn(`SKIPPED recognition end-to-end test: ${why}`);
+const skip = skipUnless(why, 'recognition end-to-end test');
 
 interface Labelled {
   trackId: number;
@@ -26,7 +27,7 @@ interface Labelled {
 
 // The real clip through the real RTSP server, the three people enrolled from one photo each over
 // the HTTP API, recognition live on the stream.
-describe.skipIf(why)('live recognition end to end (RTSP, one-shot enrollment, tracking, alerts)', () => {
+describe.skipIf(skip)('live recognition end to end (RTSP, one-shot enrollment, tracking, alerts)', () => {
   let rtsp: RtspTestServer;
   let vigil: Vigil;
   let viewer: TestViewer;

@@ -12,6 +12,7 @@ import { validateConfig } from '../../src/config/load.js';
 import type { FaceAlert } from '../../src/faces/alerts.js';
 import { browserUnavailable, launchBrowser, SCREENSHOT_DIR, until } from '../helpers/browser.js';
 import { type RtspTestServer, rtspServerAvailable, startRtspServer } from '../helpers/rtsp-server.js';
+import { skipUnless } from '../helpers/requirements.js';
 
 const data = join(process.cwd(), '..', 'shared', 'data', 'video');
 const clip = join(data, 'short_hamilton_clip.mp4');
@@ -26,7 +27,7 @@ const why =
   (!existsSync(clip) || !Object.values(photos).every(existsSync)
     ? `${data} (short_hamilton_clip.mp4, hamilton_enroll/) not found`
     : await rtspServerAvailable());
-if (why) console.warn(`SKIPPED viewer end-to-end tests over RTSP with recognition: ${why}`);
+const skip = skipUnless(why, 'viewer end-to-end tests over RTSP with recognition');
 
 interface Snap {
   state: string;
@@ -35,7 +36,7 @@ interface Snap {
 }
 type Hook = { vigil: { tile(id: string): Snap; alertIds(): number[] } };
 
-describe.skipIf(why)('the live page with recognition, over RTSP (real clip)', () => {
+describe.skipIf(skip)('the live page with recognition, over RTSP (real clip)', () => {
   let rtsp: RtspTestServer;
   let vigil: Vigil;
   let browser: Browser;

@@ -13,9 +13,10 @@ import { listStyles } from '../../src/style/store.js';
 import { browserUnavailable, launchBrowser, SCREENSHOT_DIR } from '../helpers/browser.js';
 import { type RtspTestServer, rtspServerAvailable, startRtspServer } from '../helpers/rtsp-server.js';
 import { writeRandomStyle } from '../helpers/styles.js';
+import { skipUnless } from '../helpers/requirements.js';
 
 const why = browserUnavailable() ?? (await rtspServerAvailable());
-if (why) console.warn(`SKIPPED viewer style picker tests: ${why}`);
+const skip = skipUnless(why, 'viewer style picker tests');
 
 interface Snap {
   state: string;
@@ -37,7 +38,7 @@ const pixels = (page: Page, id: string) =>
   }, id);
 const mad = (a: number[], b: number[]) => a.reduce((s, v, i) => s + Math.abs(v - (b[i] ?? 0)), 0) / a.length;
 
-describe.skipIf(why)('the style picker (stylize pipeline, RTSP camera)', () => {
+describe.skipIf(skip)('the style picker (stylize pipeline, RTSP camera)', () => {
   let rtsp: RtspTestServer;
   let vigil: Vigil;
   let browser: Browser;

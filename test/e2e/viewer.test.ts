@@ -10,9 +10,10 @@ import { Vigil } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
 import { browserUnavailable, launchBrowser, setPageVisibility, until } from '../helpers/browser.js';
 import { metricSum, parseMetrics } from '../helpers/ws-client.js';
+import { skipUnless } from '../helpers/requirements.js';
 
 const unavailable = browserUnavailable();
-if (unavailable) console.warn(`SKIPPED viewer tests: ${unavailable}`);
+const skip = skipUnless(unavailable, 'viewer tests in Chromium');
 
 interface Snap {
   state: string;
@@ -48,7 +49,7 @@ const config = (port: number) =>
 const tile = (page: Page, id: string) =>
   page.evaluate((i) => (window as unknown as { vigil: { tile(id: string): Snap } }).vigil.tile(i), id);
 
-describe.skipIf(unavailable)('the live page in a real Chromium (demo and test-pattern cameras)', () => {
+describe.skipIf(skip)('the live page in a real Chromium (demo and test-pattern cameras)', () => {
   let vigil: Vigil;
   let browser: Browser;
   let page: Page;

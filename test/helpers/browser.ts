@@ -1,14 +1,13 @@
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { componentMissing } from './system-deps.mjs';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-/** null when Debian's chromium is installed, else why the browser tests skip. */
+/** null when Debian's chromium is installed, else why the browser tests cannot run (shared probe of .ci/run). */
 export function browserUnavailable(): string | null {
-  return existsSync(CHROMIUM)
-    ? null
-    : `${CHROMIUM} not found (apt-get install chromium, or set CHROMIUM_PATH)`;
+  const why = componentMissing('chromium');
+  return why ? `${why} (apt-get install chromium, or set CHROMIUM_PATH)` : null;
 }
 
 /** Headless Debian chromium with the flags this closed network needs. */

@@ -3,22 +3,20 @@
  * prometheus/prometheus.yml, a server on 127.0.0.1 with its TSDB in a temporary folder, and
  * small HTTP API helpers.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { freePort } from './rtsp-server.js';
+import { componentMissing } from './system-deps.mjs';
 
 export const REPO_PROMETHEUS_CONFIG = 'prometheus/prometheus.yml';
 
-/** Null if `bin` runs (`bin --version`), else why not. */
-export function binaryMissing(bin: string): string | null {
-  const r = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 10_000 });
-  if (r.error) return `${bin} not runnable: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message}`;
-  if (r.status !== 0) return `${bin} --version exited with ${r.status}: ${r.stderr.trim()}`;
-  return null;
+/** Null if `bin` runs, else why not (the shared probe of .ci/run). */
+export function binaryMissing(bin: 'prometheus' | 'promtool'): string | null {
+  return componentMissing(bin);
 }
 
 interface ScrapeConfig {

@@ -2,42 +2,18 @@
  * Real RTSP test server for vitest: drives test/helpers/rtsp_server.py (GStreamer RTSP server)
  * on 127.0.0.1, with helpers to kill, restart, freeze and resume it.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { gstMissing, PYTHON } from './system-deps.mjs';
 
-/** Debian's python3 (the one with python3-gi); the first python3 on PATH may lack gi. */
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./rtsp_server.py', import.meta.url));
 const READY_TIMEOUT_MS = 15_000;
 const STOP_GRACE_MS = 3_000;
 const REBIND_RETRY_MS = 5_000;
 /** Exit code of rtsp_server.py when the port cannot be bound. */
 const EXIT_CANNOT_LISTEN = 2;
-
-/** GStreamer elements the script needs; at least one H.264 decoder is also needed for --file. */
-const REQUIRED_ELEMENTS = [
-  'videotestsrc',
-  'timeoverlay',
-  'x264enc',
-  'rtph264pay',
-  'intervideosrc',
-  'intervideosink',
-  'qtdemux',
-  'h264parse',
-];
-const PROBE = `
-import gi
-gi.require_version('Gst', '1.0')
-gi.require_version('GstRtspServer', '1.0')
-from gi.repository import Gst, GstRtspServer
-Gst.init(None)
-missing = [e for e in ${JSON.stringify(REQUIRED_ELEMENTS)} if Gst.ElementFactory.find(e) is None]
-if not any(Gst.ElementFactory.find(e) for e in ('avdec_h264', 'openh264dec')):
-    missing.append('avdec_h264|openh264dec')
-print(' '.join(missing))
-`;
 
 /** Children still alive, killed on process exit so none is ever orphaned. */
 const live = new Set<ChildProcess>();
@@ -54,20 +30,9 @@ function track(child: ChildProcess): void {
   child.once('exit', () => live.delete(child));
 }
 
-/** Returns null if the GStreamer RTSP server can run here, else why not (for skip messages). */
+/** Returns null if the GStreamer RTSP server can run here, else why not (the shared probe of .ci/run). */
 export async function rtspServerAvailable(): Promise<string | null> {
-  return new Promise((resolve) => {
-    execFile(PYTHON, ['-c', PROBE], { timeout: 10_000 }, (err, stdout, stderr) => {
-      if (err) {
-        const detail = stderr.trim().split('\n').pop() || err.message;
-        resolve(`GStreamer RTSP server unavailable (${PYTHON} + gi + GstRtspServer 1.0): ${detail}`);
-      } else if (stdout.trim()) {
-        resolve(`GStreamer elements missing: ${stdout.trim()}`);
-      } else {
-        resolve(null);
-      }
-    });
-  });
+  return gstMissing();
 }
 
 /** Returns a TCP port that was free on 127.0.0.1 a moment ago. */

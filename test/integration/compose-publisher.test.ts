@@ -4,16 +4,16 @@
  * 5.1, as in the image) against an ffmpeg RTSP listener on 127.0.0.1 standing in for mediamtx, and
  * check that H.264 frames arrive at the expected size and rate.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { packageRoot } from '../../src/util/packages.js';
 import { freePort } from '../helpers/rtsp-server.js';
+import { componentMissing, skipUnless } from '../helpers/requirements.js';
 
-const ffmpegMissing = spawnSync('ffmpeg', ['-hide_banner', '-version']).status !== 0;
-if (ffmpegMissing) console.warn('SKIPPED compose publisher test: ffmpeg not on PATH');
+const ffmpegMissing = skipUnless(componentMissing('ffmpeg'), 'compose publisher test');
 
 const children: ChildProcess[] = [];
 afterEach(async () => {

@@ -9,6 +9,7 @@ import { loadFaceApi as loadSharedFaceApi } from '../helpers/faceapi.js';
 import type { LoadedModel, ModelManifest } from '../../src/inference/contract.js';
 import { cosine } from '../../src/inference/onnx/verify.js';
 import { packageRoot } from '../../src/util/packages.js';
+import { skipUnless } from '../helpers/requirements.js';
 
 // Our plain-tfjs re-implementation of face-api's ResNet-34 recognition net, checked against
 // @vladmandic/face-api itself (its node-wasm build) on real 150x150 face chips.
@@ -93,11 +94,12 @@ const batchOf = (faces: Face[]) => {
   return { data, shape: [faces.length, 150, 150, 3] };
 };
 
-const haveCrops = existsSync(CROPS);
-if (!haveCrops)
-  console.warn(`faceapi-resnet test: ${CROPS} is absent — skipping the face-api equivalence tests`);
+const cropsMissing = skipUnless(
+  existsSync(CROPS) ? null : `${CROPS} is absent (../shared/data)`,
+  'face-api ResNet-34 equivalence tests',
+);
 
-describe.skipIf(!haveCrops)('face-api ResNet-34 recognition net in plain tfjs', () => {
+describe.skipIf(cropsMissing)('face-api ResNet-34 recognition net in plain tfjs', () => {
   let model: LoadedModel;
   let faceapi: FaceApiRecognition;
   let faces: Face[];

@@ -8,9 +8,10 @@ import { Vigil } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
 import { facePhotosMissing, galleryState, noFacePng, photo } from '../helpers/faces.js';
 import { samplePhoto } from '../helpers/images.js';
+import { skipUnless } from '../helpers/requirements.js';
 
 const missing = facePhotosMissing();
-if (missing) console.warn(`SKIPPED faces API tests that enroll real people: ${missing}`);
+const skipRealPeople = skipUnless(missing, 'faces API tests that enroll real people');
 
 const LIMIT = 20 * 1024 * 1024;
 
@@ -136,7 +137,7 @@ describe('faces HTTP API end to end (pipeline recognize, real models, real SQLit
     expect(health.json).toMatchObject({ pipeline: 'recognize', people: 0 });
   });
 
-  it.skipIf(missing)(
+  it.skipIf(skipRealPeople)(
     'enrolls people from real photos (JPEG and PNG): 201, listed with a JPEG thumbnail',
     async () => {
       const r = await call('POST', '/people?name=Barack%20Obama', photo('obama', 'obama.jpg'));
@@ -178,7 +179,7 @@ describe('faces HTTP API end to end (pipeline recognize, real models, real SQLit
     },
   );
 
-  it.skipIf(missing)('PATCH renames; identify and add-photo use the person', async () => {
+  it.skipIf(skipRealPeople)('PATCH renames; identify and add-photo use the person', async () => {
     const r = await json('PATCH', `/people/${ids.Obama}`, { name: '  Obama ' });
     expect(r.status, errorOf(r)).toBe(200);
     expect(r.json).toMatchObject({ id: ids.Obama, name: 'Obama' });
@@ -205,7 +206,7 @@ describe('faces HTTP API end to end (pipeline recognize, real models, real SQLit
     expect(add.json).toMatchObject({ id: ids.Obama, photos: 2, embedded: 2 });
   });
 
-  it.skipIf(missing)(
+  it.skipIf(skipRealPeople)(
     'POST /api/verify: same person, different people, and against an enrolled person',
     async () => {
       const same = await json('POST', '/verify', {
@@ -606,7 +607,7 @@ describe('faces HTTP API end to end (pipeline recognize, real models, real SQLit
     }
   });
 
-  it.skipIf(missing)(
+  it.skipIf(skipRealPeople)(
     'DELETE removes a person: 204, then 404, and identification stops finding them',
     async () => {
       const id = ids.Obama as number;

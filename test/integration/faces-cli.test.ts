@@ -14,10 +14,11 @@ import {
   recognizeSettings,
 } from '../helpers/faces.js';
 import { samplePhoto } from '../helpers/images.js';
+import { skipUnless } from '../helpers/requirements.js';
 
 const CLI = join(process.cwd(), 'dist', 'cli.js');
 const missing = facePhotosMissing() ?? (existsSync(CLI) ? undefined : `${CLI} is not built (npm run build)`);
-if (missing) console.warn(`SKIPPED faces CLI tests: ${missing}`);
+const skip = skipUnless(missing, 'faces CLI tests');
 
 interface Run {
   code: number;
@@ -34,7 +35,7 @@ function vigil(...args: string[]): Promise<Run> {
   });
 }
 
-describe.skipIf(missing)('vigil enroll / people / identify / verify (dist/cli.js, real models)', () => {
+describe.skipIf(skip)('vigil enroll / people / identify / verify (dist/cli.js, real models)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-cli-faces-'));
   const config = join(dir, 'vigil.yaml');
   const db = join(dir, 'data', 'vigil.db');

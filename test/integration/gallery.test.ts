@@ -18,9 +18,10 @@ import {
   startHost,
 } from '../helpers/faces.js';
 import { samplePhoto } from '../helpers/images.js';
+import { skipUnless } from '../helpers/requirements.js';
 
 const missing = facePhotosMissing();
-if (missing) console.warn(`SKIPPED gallery tests: ${missing}`);
+const skip = skipUnless(missing, 'gallery tests');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
@@ -42,7 +43,7 @@ async function whoIs(service: FaceService, image: Buffer) {
   return (faces[0] as (typeof faces)[number]).identity;
 }
 
-describe.skipIf(missing)('Gallery + FaceService: real models in a worker, a real SQLite file', () => {
+describe.skipIf(skip)('Gallery + FaceService: real models in a worker, a real SQLite file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-gallery-'));
   const file = join(dir, 'data', 'vigil.db');
   const { rec, space, threshold } = recognizeSettings();

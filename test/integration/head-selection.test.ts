@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
 import { openFaces } from '../../src/faces/open.js';
+import { skipUnless } from '../helpers/requirements.js';
 
 const photos = join(process.cwd(), '..', 'shared', 'data', 'faces', 'facerec_photos');
 const why = existsSync(photos) ? null : `${photos} not found`;
-if (why) console.warn(`SKIPPED head selection test: ${why}`);
 
 // recognize.head: the worker applies a trained head after the embedding; the gallery lives in the
 // head's own space (never mixed with raw vectors) and matching works in it.
-describe.skipIf(why)('a trained head selected in the pipeline', () => {
+describe.skipIf(skipUnless(why, 'head selection test'))('a trained head selected in the pipeline', () => {
   // faceres-all: triplet-trained, box crop 1.3; faceres-nap: the NAP projection in the default space (1.6)
   it.each([
     ['faceres-all', '1.3'],

@@ -11,6 +11,7 @@ import { headSpace, loadHead } from '../../src/faces/learn/head.js';
 import { loadVerifier } from '../../src/faces/learn/verifier.js';
 import { UnknownStore } from '../../src/faces/unknowns/store.js';
 import { DATA, recognizeSettings } from '../helpers/faces.js';
+import { skipUnless } from '../helpers/requirements.js';
 
 const FACES = join(DATA, 'faces');
 const SETS = ['bbt_crops', 'dlib_johns_crops', 'facerec_photos'].map((s) => join(FACES, s));
@@ -20,7 +21,7 @@ const missing = !SETS.every((s) => existsSync(s))
   : existsSync(BUILT)
     ? undefined
     : `${BUILT} is not built (npm run build)`;
-if (missing) console.warn(`SKIPPED learn / unknowns CLI tests: ${missing}`);
+const skip = skipUnless(missing, 'learn / unknowns CLI tests');
 
 interface Run {
   code: number;
@@ -28,7 +29,7 @@ interface Run {
   stderr: string;
 }
 
-describe.skipIf(missing)('vigil learn / eval learn / unknowns (built CLI, real embeddings)', () => {
+describe.skipIf(skip)('vigil learn / eval learn / unknowns (built CLI, real embeddings)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-learn-cli-'));
   const config = join(dir, 'vigil.yaml');
   const runner = join(dir, 'vigil-learn.mjs');

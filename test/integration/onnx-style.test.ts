@@ -19,6 +19,7 @@ import { listStyles } from '../../src/style/store.js';
 import { DATA } from '../helpers/faces.js';
 import { rgbFrame, samplePhoto } from '../helpers/images.js';
 import { runTfjs } from '../helpers/onnx-graph.js';
+import { skipUnless } from '../helpers/requirements.js';
 
 async function frames(w: number, h: number): Promise<Float32Array> {
   const files = [samplePhoto(3)];
@@ -73,7 +74,12 @@ describe('style nets: ONNX Runtime vs tfjs on real frames', () => {
     }, 120_000);
 
   const trained = [...listStyles().entries()];
-  it.skipIf(!trained.length)(
+  it.skipIf(
+    skipUnless(
+      trained.length ? null : 'no trained style under models/styles/',
+      'trained-style ONNX equivalence',
+    ),
+  )(
     'every trained style under models/styles/ converts and matches',
     async () => {
       await tf.setBackend('cpu');

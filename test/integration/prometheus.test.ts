@@ -20,6 +20,7 @@ import {
   testScrapeConfig,
 } from '../helpers/prometheus.js';
 import { TestViewer } from '../helpers/ws-client.js';
+import { skipUnless } from '../helpers/requirements.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -43,27 +44,26 @@ const GRAFANA_VARS = { rateInterval: '10s', interval: '2s', range: '1m', rangeSe
 
 describe('promtool: the repository Prometheus files', () => {
   const missing = binaryMissing('promtool');
-  if (missing)
-    console.warn(`SKIPPED promtool checks: ${missing} (apt-get install prometheus; .ci/run does it)`);
+  const skipPromtool = skipUnless(missing, 'promtool checks (apt-get install prometheus; .ci/run does it)');
 
   const promtool = (...args: string[]) => {
     const r = spawnSync('promtool', args, { encoding: 'utf8', timeout: 30_000 });
     return { code: r.status, out: `${r.stdout}${r.stderr}` };
   };
 
-  it.skipIf(missing)('prometheus/prometheus.yml is a valid config (with its rule files)', () => {
+  it.skipIf(skipPromtool)('prometheus/prometheus.yml is a valid config (with its rule files)', () => {
     const r = promtool('check', 'config', 'prometheus/prometheus.yml');
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/SUCCESS: 1 rule files found/);
   });
 
-  it.skipIf(missing)('prometheus/rules.yml has the 3 alerting rules and they are valid', () => {
+  it.skipIf(skipPromtool)('prometheus/rules.yml has the 3 alerting rules and they are valid', () => {
     const r = promtool('check', 'rules', 'prometheus/rules.yml');
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/SUCCESS: 3 rules found/);
   });
 
-  it.skipIf(missing)('the alerting rules fire (and stay quiet) as their unit tests expect', () => {
+  it.skipIf(skipPromtool)('the alerting rules fire (and stay quiet) as their unit tests expect', () => {
     const r = promtool('test', 'rules', 'prometheus/rules.test.yml');
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/SUCCESS/);
@@ -79,10 +79,9 @@ describe('promtool: the repository Prometheus files', () => {
 });
 
 const missingProm = binaryMissing('prometheus');
-if (missingProm)
-  console.warn(`SKIPPED Prometheus/Grafana acceptance test: ${missingProm} (apt-get install prometheus)`);
+const skip = skipUnless(missingProm, 'Prometheus/Grafana acceptance test');
 
-describe.skipIf(missingProm)('Grafana dashboards and alert rules against a live Vigil and Prometheus', () => {
+describe.skipIf(skip)('Grafana dashboards and alert rules against a live Vigil and Prometheus', () => {
   const pipeline = existsSync('pipelines/recognize.yaml') ? 'recognize' : 'detect';
   let vigil: Vigil | undefined;
   let viewer: TestViewer | undefined;

@@ -15,9 +15,10 @@ import {
   rtspServerAvailable,
   startRtspServer,
 } from '../helpers/rtsp-server.js';
+import { skipUnless } from '../helpers/requirements.js';
 
 const unavailable = await rtspServerAvailable();
-if (unavailable) console.warn(`SKIPPED rtsp source tests: GStreamer RTSP server unavailable: ${unavailable}`);
+const skip = skipUnless(unavailable, 'RTSP source tests');
 
 function source(url: string, extra: Record<string, unknown> = {}) {
   const cfg = StreamSchema.parse({
@@ -54,7 +55,7 @@ function source(url: string, extra: Record<string, unknown> = {}) {
 const until = (s: StreamSource, pred: (st: StreamStatus) => boolean, ms: number) =>
   firstValueFrom(s.state$.pipe(filter(pred), timeout(ms)));
 
-describe.skipIf(unavailable)('RTSP source against a real GStreamer RTSP server', () => {
+describe.skipIf(skip)('RTSP source against a real GStreamer RTSP server', () => {
   let server: RtspTestServer;
   beforeAll(async () => {
     server = await startRtspServer({ width: 640, height: 360, fps: 15 });

@@ -4,9 +4,10 @@ import { Vigil } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
 import { type RtspTestServer, rtspServerAvailable, startRtspServer } from '../helpers/rtsp-server.js';
 import { metricSum, parseMetrics, TestViewer } from '../helpers/ws-client.js';
+import { skipUnless } from '../helpers/requirements.js';
 
 const unavailable = await rtspServerAvailable();
-if (unavailable) console.warn(`SKIPPED service tests: GStreamer RTSP server unavailable: ${unavailable}`);
+const skip = skipUnless(unavailable, 'service tests over RTSP');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -18,7 +19,7 @@ async function scrape(v: Vigil): Promise<Map<string, number>> {
 
 // Three concurrent sources of three kinds, only one of which shows faces: the embedded demo (face
 // photos), a real RTSP stream (synthetic pattern) and an ffmpeg lavfi pattern.
-describe.skipIf(unavailable)('Vigil end to end: three sources, batched detection, WebSocket, metrics', () => {
+describe.skipIf(skip)('Vigil end to end: three sources, batched detection, WebSocket, metrics', () => {
   let rtsp: RtspTestServer;
   let vigil: Vigil;
   let viewer: TestViewer;

@@ -10,13 +10,14 @@ import type { FaceService } from '../../src/faces/service.js';
 import { UnknownStore } from '../../src/faces/unknowns/store.js';
 import type { InferenceHost } from '../../src/inference/host.js';
 import { DATA, openGallery, recognizeSettings, serviceOn, startHost } from '../helpers/faces.js';
+import { skipUnless } from '../helpers/requirements.js';
 
 const JOHNS = join(DATA, 'faces', 'dlib_johns_crops');
 const PEOPLE = ['John_Salley', 'John_Savage', 'John_Schneider'];
 const missing = PEOPLE.every((p) => existsSync(join(JOHNS, p)))
   ? undefined
   : `dlib_johns_crops not found at ${JOHNS} (../shared/data is absent)`;
-if (missing) console.warn(`SKIPPED unknown-face clustering tests: ${missing}`);
+const skip = skipUnless(missing, 'unknown-face clustering tests');
 
 /**
  * Three people of dlib_johns_crops in a stable folder of links (stable paths: the embedding cache
@@ -34,7 +35,7 @@ function threeJohns(): string {
   return dir;
 }
 
-describe.skipIf(missing)('unknown faces of three real people (faceres): clusters, naming, search', () => {
+describe.skipIf(skip)('unknown faces of three real people (faceres): clusters, naming, search', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-unknowns-real-'));
   const { rec, space, threshold } = recognizeSettings();
   let samples: Sample[] = [];

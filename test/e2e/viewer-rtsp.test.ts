@@ -214,7 +214,16 @@ describe.skipIf(skip)('the live page with recognition, over RTSP (real clip)', (
       expect(outcome).toBe(((await res.json()) as { error: string }).error);
     }
 
-    // history: a fresh page load shows the newest 3 (?alertsPage=3), "Load older" the next 3
+    // history: a fresh page load shows the newest 3 (?alertsPage=3), "Load older" the next 3; on a
+    // loaded machine fewer alerts may exist yet, so wait until the history holds two pages
+    await expect
+      .poll(
+        async () => ((await (await fetch(`${base}/api/alerts?limit=500`)).json()) as FaceAlert[]).length,
+        {
+          timeout: 60_000,
+        },
+      )
+      .toBeGreaterThanOrEqual(6);
     await page.reload();
     await page.waitForFunction(() => document.querySelectorAll('#alerts .alert').length >= 3);
     const first = await page.evaluate(() => (window as unknown as Hook).vigil.alertIds());

@@ -18,7 +18,8 @@ import { createOnnxEngine } from '../src/inference/onnx/engine.js';
 import { encodeModel } from '../src/inference/onnx/proto.js';
 import type { EngineSettings, TaskSpec } from '../src/inference/protocol.js';
 import { createTfjsEngine } from '../src/inference/tfjs-engine.js';
-import { loadPipeline, planOf, type RecognizeStageConfig } from '../src/pipeline/definition.js';
+import { loadPipeline, stageSettings } from '../src/pipeline/definition.js';
+import type { RecognizeStageConfig } from '../src/pipeline/stages/recognize.js';
 import { decodeVideoFrames } from '../src/sources/video-frames.js';
 import { STYLE_OUTPUT, styleGraph } from '../src/style/graph.js';
 import { DEFAULT_STYLE_ARCH, initParams, STYLE_ARCHS } from '../src/style/net.js';
@@ -39,7 +40,7 @@ const seconds = Number(values.seconds);
 const loadStart = loadavg()[0] as number;
 const facesPerCamSec = Number(values.facesPerCameraSecond);
 const cacheDir = mkdtempSync(join(tmpdir(), 'vigil-bench-onnx-'));
-const plan = planOf(loadPipeline('recognize'));
+const plan = stageSettings(loadPipeline('recognize'));
 const rec = plan.recognize as RecognizeStageConfig;
 const tasks: TaskSpec = {
   detect: { model: 'blazeface', options: { ...DEFAULT_DETECTOR, ...plan.detect } },

@@ -11,7 +11,7 @@ import type { Detection } from '../src/inference/contract.js';
 import { FaceEngine, largestFace } from '../src/faces/engine.js';
 import { decodeImage, type RgbImage } from '../src/faces/image.js';
 import { readThreshold, spaceVersion } from '../src/faces/thresholds.js';
-import { loadPipeline, planOf } from '../src/pipeline/definition.js';
+import { loadPipeline, stageSettings } from '../src/pipeline/definition.js';
 import { FaceTracker } from '../src/faces/track.js';
 import { decodeVideoFrames } from '../src/sources/video-frames.js';
 import { type FaceApiResult, loadFaceApiModels, wasmTf } from '../test/helpers/faceapi.js';
@@ -187,7 +187,7 @@ const l2 = (a: Float32Array, b: Float32Array) => {
 
 // ---- Vigil ---------------------------------------------------------------------------------------
 // the default recognize pipeline's model, crop and calibrated threshold
-const rec = planOf(loadPipeline('recognize')).recognize;
+const rec = stageSettings(loadPipeline('recognize')).recognize;
 if (!rec) throw new Error('pipelines/recognize.yaml has no recognize stage');
 const vigilThreshold = readThreshold(rec.model, spaceVersion(rec.align, rec.context)).similarity;
 /** Vigil's worker path on one engine: tfjs-wasm (1 thread), or ONNX Runtime (1 intra-op thread). */

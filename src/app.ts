@@ -12,8 +12,14 @@ import { createLogger, type Logger } from './log.js';
 import { trackEventLoopLag } from './metrics/event-loop.js';
 import { VigilMetrics } from './metrics/metrics.js';
 import type { BatchRunner } from './pipeline/batcher.js';
-import { loadPipeline, type PipelinePlan, planOf } from './pipeline/definition.js';
-import { buildGraph, type RunningGraph } from './pipeline/graph.js';
+import { buildChain, type RunningChain } from './pipeline/builder.js';
+import {
+  loadPipeline,
+  type PipelineDefinition,
+  type StageSettings,
+  stageSettings,
+} from './pipeline/definition.js';
+import type { StageContext } from './pipeline/stage.js';
 import { WsHub } from './output/ws-hub.js';
 import { StyleHost } from './style/host.js';
 import { listStyles, loadStyleDir, STYLES_DIR } from './style/store.js';
@@ -21,9 +27,9 @@ import { createApi, HttpError } from './server/api.js';
 import { largestFace } from './faces/engine.js';
 import { cropJpeg } from './faces/image.js';
 import { createHttpServer } from './server/http.js';
-import { AlertStore } from './faces/alerts.js';
+import { AlertStore, type FaceAlert } from './faces/alerts.js';
+import type { Styler } from './pipeline/stages/style.js';
 import { Gallery } from './faces/gallery/gallery.js';
-import { Recognizer } from './faces/recognizer.js';
 import { FaceService } from './faces/service.js';
 import { UnknownStore } from './faces/unknowns/store.js';
 import { recognitionSpace } from './faces/learn/space.js';
@@ -45,11 +51,13 @@ export class Vigil {
   readonly log: Logger;
   readonly metrics: VigilMetrics;
   ffmpeg!: FfmpegInfo;
-  plan!: PipelinePlan;
+  pipeline!: PipelineDefinition;
+  /** The settings of each stage kind of the pipeline (for the modules that serve the stages). */
+  plan!: StageSettings;
   host: InferenceHost | undefined;
   sources: StreamSource[] = [];
   hub!: WsHub;
-  graph: RunningGraph | undefined;
+  chain: RunningChain | undefined;
   server: Server | undefined;
   faces:
     | {
@@ -60,7 +68,6 @@ export class Vigil {
         unknowns: UnknownStore;
       }
     | undefined;
-  recognizer: Recognizer | undefined;
   /** Style stage: the workers and the styles viewers may pick (name -> folder). */
   style: { host: StyleHost; styles: Map<string, string>; list: Array<Record<string, unknown>> } | undefined;
   /** The newest decoded frame of each stream. */
@@ -115,7 +122,8 @@ export class Vigil {
       [
         'pipeline',
         () => {
-          this.plan = planOf(loadPipeline(c.pipeline));
+          this.pipeline = loadPipeline(c.pipeline);
+          this.plan = stageSettings(this.pipeline);
         },
       ],
       [
@@ -306,62 +314,15 @@ export class Vigil {
         },
       ],
       [
-        'recognizer',
+        'chain',
         () => {
-          const rec = this.plan.recognize;
-          if (!rec || !this.faces || !this.host) return;
-          this.recognizer = new Recognizer(
-            {
-              host: this.host,
-              model: rec.model,
-              gallery: this.faces.gallery,
-              alertStore: this.faces.alerts,
-              unknowns: this.faces.unknowns,
-              webhooks: c.alerts.webhooks,
-              metrics: this.metrics,
-              publish: (alert) => this.hub.broadcast({ type: 'alert', alert }),
-              log: (m) => this.log.warn(m),
-            },
-            {
-              threshold: this.faces.threshold,
-              minFacePx: rec.minFacePx,
-              maxFacesPerFrame: rec.maxFacesPerFrame,
-              topK: rec.topK,
-              tracker: {
-                iouThreshold: rec.iouThreshold,
-                maxAgeMs: rec.maxAgeMs,
-                refreshMs: rec.refreshMs,
-                qualityGain: 1.5,
-              },
-              alerts: this.plan.alert
-                ? { ...this.plan.alert }
-                : { persons: [], unknown: false, cooldownSeconds: 60 },
-              maxBatch: c.inference.maxBatch,
-              maxWaitMs: c.inference.maxWaitMs,
-            },
-          );
-          this.undo.push(() => this.recognizer?.close());
-        },
-      ],
-      [
-        'graph',
-        () => {
-          const recognizer = this.recognizer;
-          this.graph = buildGraph({
-            postDetect: recognizer ? (f, dets) => recognizer.onDetections(f, dets) : undefined,
-            plan: this.plan,
+          const chain = buildChain(this.pipeline, this.stageContext(), {
             sources: this.sources.map((s) => ({ config: s.config, frames$: s.frames$ })),
-            detector: this.host ? this.detectorRunner(this.host) : undefined,
-            modelName: this.plan.detect?.model,
-            publisher: this.hub,
-            metrics: this.metrics,
-            output: c.output,
-            maxBatch: c.inference.maxBatch,
-            maxWaitMs: c.inference.maxWaitMs,
-            styler: this.style ? this.styler() : undefined,
-            log: (m) => this.log.warn(m),
+            watched: (stream) => this.hub.hasSubscribers(stream),
           });
-          this.undo.push(() => this.graph?.stop());
+          this.chain = chain;
+          this.undo.push(() => chain.stop());
+          this.log.info({ pipeline: this.pipeline.name, stages: chain.kinds }, 'pipeline chain running');
         },
       ],
       [
@@ -515,8 +476,35 @@ export class Vigil {
     });
   }
 
+  /** What the stages get: the services started before the chain, by the names the stages ask for. */
+  private stageContext(): StageContext {
+    const c = this.config;
+    const services = new Map<string, unknown>([['viewers', this.hub]]);
+    if (this.host) {
+      services.set('detector', this.detectorRunner(this.host));
+      services.set('embedder', this.host);
+    }
+    if (this.faces) {
+      services.set('faces', this.faces);
+      services.set('alerts', {
+        store: this.faces.alerts,
+        webhooks: c.alerts.webhooks,
+        publish: (alert: FaceAlert) => this.hub.broadcast({ type: 'alert', alert }),
+      });
+    }
+    if (this.style) services.set('styler', this.styler());
+    return {
+      pipeline: this.pipeline.name,
+      metrics: this.metrics,
+      log: this.log,
+      output: c.output,
+      batching: { maxBatch: c.inference.maxBatch, maxWaitMs: c.inference.maxWaitMs },
+      services,
+    };
+  }
+
   /** One stylised frame per (stream, style, frame): viewers of other strengths reuse it. */
-  private styler(): NonNullable<Parameters<typeof buildGraph>[0]['styler']> {
+  private styler(): Styler {
     const last = new Map<string, { seq: number; p: Promise<Uint8Array> }>();
     return (stream, style, f) => {
       const key = `${stream}\u0000${style}`;
@@ -542,9 +530,7 @@ export class Vigil {
   private async liveFace(stream: string, trackId?: number): Promise<Buffer> {
     if (!this.sources.some((s) => s.id === stream)) throw new HttpError(404, `no stream "${stream}"`);
     const frame = this.latestFrames.get(stream);
-    const dets = (this.graph?.latest.get(stream)?.detections ?? []) as Array<
-      Detection & { trackId?: number }
-    >;
+    const dets = this.chain?.latest.get(stream)?.detections ?? [];
     if (!frame) throw new HttpError(409, `stream "${stream}" has no frame yet`);
     const pick = trackId !== undefined ? dets.find((d) => d.trackId === trackId) : largestFace(dets);
     if (!pick)

@@ -15,7 +15,7 @@ import { defaultThreads, loadOrt } from './inference/onnx/engine.js';
 import { describeReport } from './inference/onnx/select.js';
 import { engineSettings } from './inference/onnx/settings.js';
 import type { EngineSettings, ModelEngineReport, TaskSpec } from './inference/protocol.js';
-import { loadPipeline, planOf } from './pipeline/definition.js';
+import { loadPipeline, stageSettings } from './pipeline/definition.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -173,9 +173,9 @@ export async function doctorEngines(configFile: string): Promise<void> {
   out(
     `inference.engine: ${engines.engine}${Object.keys(engines.models).length ? `, overrides ${JSON.stringify(engines.models)}` : ''}`,
   );
-  let plan = planOf(loadPipeline(config.pipeline));
-  const rec = plan.recognize ?? planOf(loadPipeline('recognize')).recognize;
-  const detect = plan.detect ?? planOf(loadPipeline('detect')).detect;
+  let plan = stageSettings(loadPipeline(config.pipeline));
+  const rec = plan.recognize ?? stageSettings(loadPipeline('recognize')).recognize;
+  const detect = plan.detect ?? stageSettings(loadPipeline('detect')).detect;
   plan = { ...plan, detect, recognize: rec };
   const host = new InferenceHost({
     workers: 1,

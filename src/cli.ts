@@ -7,6 +7,9 @@ import { doctorEngines, registerModelCommands } from './cli-models.js';
 import { registerStyleCommands } from './cli-style.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { PROJECT_ROOT } from './inference/model-loader.js';
+import { describeStages, stagesMarkdown } from './pipeline/inspect.js';
+import { stageKinds } from './pipeline/stage.js';
+import './pipeline/stages/index.js';
 import { resolveFfmpeg } from './sources/ffmpeg.js';
 
 const DEFAULT_CONFIG = join(PROJECT_ROOT, 'config', 'default.yaml');
@@ -315,6 +318,24 @@ evalCmd
       }
     },
   );
+
+program
+  .command('stages')
+  .description('list every pipeline stage kind with its config keys, types and defaults (like gst-inspect)')
+  .argument('[kind]', 'only this stage kind')
+  .option('--markdown', "as Markdown tables (README's pipeline reference)")
+  .action((kind: string | undefined, o: { markdown?: boolean }) => {
+    const kinds = stageKinds().filter((k) => !kind || k.kind === kind);
+    if (!kinds.length)
+      fail(
+        new Error(
+          `no stage kind "${kind}" (registered: ${stageKinds()
+            .map((k) => k.kind)
+            .join(', ')})`,
+        ),
+      );
+    process.stdout.write(`${o.markdown ? stagesMarkdown(kinds) : describeStages(kinds)}\n`);
+  });
 
 registerLearnCommands(program);
 registerModelCommands(program, DEFAULT_CONFIG);

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import type { VigilConfig } from '../config/schema.js';
 import { InferenceHost } from '../inference/host.js';
 import { engineSettings } from '../inference/onnx/settings.js';
-import { loadPipeline, planOf, type RecognizeStageConfig } from '../pipeline/definition.js';
+import { loadPipeline, stageSettings } from '../pipeline/definition.js';
+import type { RecognizeStageConfig } from '../pipeline/stages/recognize.js';
 import { DEFAULT_DETECTOR } from './detect/blazeface.js';
 import { Gallery } from './gallery/gallery.js';
 import { FaceService } from './service.js';
@@ -19,8 +20,8 @@ export async function openFaces(config: VigilConfig): Promise<{
   rec: RecognizeStageConfig;
   close: () => Promise<void>;
 }> {
-  let plan = planOf(loadPipeline(config.pipeline));
-  if (!plan.recognize) plan = planOf(loadPipeline('recognize'));
+  let plan = stageSettings(loadPipeline(config.pipeline));
+  if (!plan.recognize) plan = stageSettings(loadPipeline('recognize'));
   const rec = plan.recognize as RecognizeStageConfig;
   const { version: space, threshold } = recognitionSpace(rec);
   const host = new InferenceHost({

@@ -3,18 +3,10 @@ import type { InferenceHost } from '../inference/host.js';
 import type { EmbeddedFace } from '../inference/protocol.js';
 import type { VigilMetrics } from '../metrics/metrics.js';
 import { CrossStreamBatcher } from '../pipeline/batcher.js';
+import type { Recognition, TrackedDetection } from '../pipeline/context.js';
 import type { Frame } from '../sources/frame.js';
-import {
-  type AlertRule,
-  AlertRules,
-  type AlertStore,
-  type FaceAlert,
-  postWebhook,
-  type Webhook,
-} from './alerts.js';
 import type { Gallery, GalleryMatrix } from './gallery/gallery.js';
 import type { UnknownStore } from './unknowns/store.js';
-import { cropJpeg } from './image.js';
 import { identify } from './match.js';
 import { FaceTracker, quality, type Track, type TrackerOptions } from './track.js';
 
@@ -27,7 +19,6 @@ export interface RecognizerOptions {
   maxFacesPerFrame: number;
   topK: number;
   tracker: TrackerOptions;
-  alerts: AlertRule;
   maxBatch: number;
   maxWaitMs: number;
 }
@@ -41,40 +32,35 @@ interface EmbedJob {
   tracks: Track[];
 }
 
+/** The embedding side of the inference pool (the embed task and the gallery it matches against). */
+export type Embedder = Pick<InferenceHost, 'idle' | 'whenIdle' | 'embed' | 'setGallery' | 'backendOf'>;
+
 export interface RecognizerDeps {
-  host: InferenceHost;
+  host: Embedder;
   model: string;
   gallery: Gallery;
-  alertStore: AlertStore;
   /** Keeps unknown faces for clustering (optional). */
   unknowns?: UnknownStore;
-  webhooks: Webhook[];
   metrics: VigilMetrics;
-  /** Pushes an alert to viewers (WebSocket). */
-  publish: (alert: FaceAlert) => void;
+  /**
+   * Track decisions made on a frame; the frame is held only for this synchronous call (retain it
+   * to keep it).
+   */
+  onRecognitions: (frame: Frame, recognitions: Recognition[]) => void;
   log?: (msg: string) => void;
 }
 
-/** Labels Vigil adds to a detection. */
-export interface RecognizedDetection extends Detection {
-  trackId: number;
-  /** Name, "unknown", or undefined while the track is not recognised yet. */
-  label?: string;
-  personId?: number | null;
-  similarity?: number;
-}
-
 /**
- * Live recognition for every stream: track faces (SORT-like), embed a face once per track (and
- * refresh it now and then, or when it got much better), match against the gallery in the worker
- * (one matrix product per batch), vote the track's identity, and fire alerts. Embedding requests
- * of all streams are batched like detection: one slot per stream, latest wins.
+ * Live recognition for every stream (DeepStream's tracker + sgie): track faces (SORT-like), embed a
+ * face once per track (and refresh it now and then, or when it got much better), match against the
+ * gallery in the worker (one matrix product per batch) and vote the track's identity; each decision
+ * goes out as a Recognition (the alert stage acts on them). Embedding requests of all streams are
+ * batched like detection: one slot per stream, latest wins.
  */
 export class Recognizer {
   private readonly trackers = new Map<string, FaceTracker>();
   private readonly galleries = new Map<number, GalleryMatrix>();
   private readonly batcher: CrossStreamBatcher<EmbedJob, EmbeddedFaces>;
-  private readonly rules: AlertRules;
   private unsubscribe: () => void;
   private closed = false;
 
@@ -82,7 +68,6 @@ export class Recognizer {
     readonly deps: RecognizerDeps,
     readonly opts: RecognizerOptions,
   ) {
-    this.rules = new AlertRules(opts.alerts);
     const { host, metrics, model } = deps;
     this.batcher = new CrossStreamBatcher(
       {
@@ -119,13 +104,14 @@ export class Recognizer {
         },
       },
       (out) => {
-        this.onEmbedded(out.frame, out.result)
-          .catch((e) => {
-            // after close() the stores are closed: a result still in flight is dropped quietly
-            if (!this.closed)
-              deps.log?.(`recognition result failed on ${out.frame.streamId}: ${(e as Error).message}`);
-          })
-          .finally(() => out.frame.frame.release());
+        try {
+          // after close() the stores are closed: a result still in flight is dropped quietly
+          if (!this.closed) this.onEmbedded(out.frame, out.result);
+        } catch (e) {
+          deps.log?.(`recognition result failed on ${out.frame.streamId}: ${(e as Error).message}`);
+        } finally {
+          out.frame.frame.release();
+        }
       },
     );
     const apply = (m: GalleryMatrix) => {
@@ -157,7 +143,7 @@ export class Recognizer {
   }
 
   /** Called with each detection result (synchronously, while the frame is held); returns labelled detections. */
-  onDetections(frame: Frame, dets: Detection[]): RecognizedDetection[] {
+  onDetections(frame: Frame, dets: Detection[]): TrackedDetection[] {
     const tracker = this.tracker(frame.streamId);
     const now = frame.captureTs;
     const { assigned } = tracker.update(dets, now);
@@ -179,10 +165,11 @@ export class Recognizer {
     });
   }
 
-  private async onEmbedded(job: EmbedJob, faces: EmbeddedFaces): Promise<void> {
+  private onEmbedded(job: EmbedJob, faces: EmbeddedFaces): void {
     const tracker = this.tracker(job.streamId);
     const g = faces.galleryVersion !== undefined ? this.galleries.get(faces.galleryVersion) : undefined;
     const { metrics } = this.deps;
+    const decided: Recognition[] = [];
     for (const [i, t] of job.tracks.entries()) {
       t.recognizing = false;
       const f = faces[i];
@@ -216,43 +203,17 @@ export class Recognizer {
           similarity: vote.similarity,
         });
       }
-      // An unknown face alerts only once two recognitions agree (one bad angle is not a stranger).
-      if (now.personId === null && t.votes.filter((v) => v.personId === null).length < 2) continue;
-      if (!this.rules.shouldFire(job.streamId, t.id, now.label, Date.now())) continue;
-      await this.fire(job, t, now.label, now.personId, now.similarity);
-    }
-  }
-
-  private async fire(
-    job: EmbedJob,
-    t: Track,
-    label: string,
-    personId: number | null,
-    similarity: number,
-  ): Promise<void> {
-    const { frame } = job;
-    let snapshot: Buffer | undefined;
-    try {
-      snapshot = await cropJpeg({ width: frame.width, height: frame.height, pixels: frame.pixels }, t.box, {
-        size: 192,
+      decided.push({
+        trackId: t.id,
+        box: t.box,
+        label: now.label,
+        personId: now.personId,
+        similarity: now.similarity,
+        lookUnknown: vote.personId === null,
+        unknownLooks: t.votes.filter((v) => v.personId === null).length,
+        embedding: f.embedding,
       });
-    } catch (e) {
-      this.deps.log?.(`snapshot failed: ${(e as Error).message}`);
     }
-    if (this.closed) return; // shutting down: the alert store may be closed already
-    const alert = this.deps.alertStore.add(
-      {
-        camera: job.streamId,
-        sub_label: label,
-        person_id: personId,
-        score: similarity,
-        track_id: t.id,
-        start_time: frame.captureTs / 1000,
-      },
-      snapshot,
-    );
-    this.deps.metrics.alerts.inc({ stream: job.streamId, person: label });
-    this.deps.publish(alert);
-    for (const hook of this.deps.webhooks) void postWebhook(hook, alert, { log: this.deps.log });
+    if (decided.length) this.deps.onRecognitions(job.frame, decided);
   }
 }

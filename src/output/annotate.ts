@@ -118,29 +118,26 @@ export function labelText(d: Detection): string {
 }
 
 /**
- * Burns boxes, keypoints and labels into a copy of the frame's pixels (the frame itself is shared
- * with the detection branch and must not change).
+ * Burns boxes, keypoints and labels into `rgb` in place (the caller passes a buffer of its own: the
+ * frame itself is shared with recognition and must not change).
  */
-export async function annotate(
-  pixels: Uint8Array,
+export async function drawDetections(
+  rgb: Uint8Array,
   w: number,
   h: number,
   dets: Detection[],
   labels: LabelCache,
-): Promise<Buffer> {
-  const out = Buffer.allocUnsafe(pixels.length);
-  out.set(pixels);
-  if (!dets.length) return out;
+): Promise<void> {
+  if (!dets.length) return;
   const glyphs = await Promise.all(
     dets.map((d) => labels.get(labelText(d), d.label === 'unknown' ? COLOR_UNKNOWN : COLOR_KNOWN)),
   );
   dets.forEach((d, i) => {
     const color = d.label === 'unknown' ? COLOR_UNKNOWN : COLOR_KNOWN;
-    drawRect(out, w, h, d.box, color, 2);
-    drawPoints(out, w, h, d.landmarks, color, 1);
+    drawRect(rgb, w, h, d.box, color, 2);
+    drawPoints(rgb, w, h, d.landmarks, color, 1);
     const g = glyphs[i] as Glyph;
     const ly = d.box[1] - g.height >= 0 ? d.box[1] - g.height : d.box[3];
-    blit(out, w, h, g, d.box[0], ly);
+    blit(rgb, w, h, g, d.box[0], ly);
   });
-  return out;
 }

@@ -36,6 +36,14 @@ export interface Variant extends StyleChoice {
   key: string;
 }
 
+/** Where encoded frames go: what the encode and style stages need of the hub. */
+export interface FramePublisher {
+  hasSubscribers(stream: string): boolean;
+  /** Renderings wanted for a stream (absent: the original video only). */
+  variants?(stream: string): Variant[];
+  publish(header: FrameHeader, jpeg: Buffer, variant?: string): number;
+}
+
 export const PLAIN: Variant = { key: 'plain', style: null, strength: 1 };
 
 export function variantKey(c: StyleChoice): string {

@@ -1,135 +1,159 @@
-import { existsSync, readFileSync } from 'node:fs';
+/**
+ * Loads a pipeline file: `name`, `description` and the ordered `stages`, each `- kind: {config}`.
+ * Every stage is validated by its own kind's schema from the registry (stage.ts); errors name the
+ * file, the stage index and the key. The built-in kinds are registered by src/pipeline/stages/index.ts.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatIssues } from '../config/load.js';
 import { PROJECT_ROOT } from '../inference/model-loader.js';
+import { type StageConfigMap, stageKind, stageKinds } from './stage.js';
+// The built-in kinds, so that any pipeline file can name them (the builder itself knows only the registry).
+import './stages/index.js';
 
-const DetectStage = z
+const FileSchema = z
   .object({
-    model: z.string().default('blazeface'),
-    minScore: z.number().min(0).max(1).default(0.6),
-    iouThreshold: z.number().min(0).max(1).default(0.3),
-    maxFaces: z.number().int().min(1).max(1000).default(50),
-    minSizePx: z.number().min(0).default(0),
-    /** Square tiles along the frame's long side (1 = whole frame): more pixels for small, distant faces. */
-    tiles: z.number().int().min(1).max(8).default(1),
-  })
-  .strict();
-const RecognizeStage = z
-  .object({
-    model: z.string().default('faceres'),
-    /** Warp faces by their keypoints (similarity transform) instead of a box crop. */
-    align: z.boolean().default(false),
-    /** Crop context around the face (1 = tight). */
-    context: z.number().min(0.8).max(3).default(1.3),
-    /** A projection head trained by `vigil learn triplet` (models/heads/NAME); docs/learning.md. */
-    head: z.string().min(1).optional(),
-    /** Cosine-similarity threshold; default: the calibrated one in models/thresholds.yaml. */
-    threshold: z.number().min(-1).max(1).optional(),
-    minFacePx: z.number().min(0).default(24),
-    maxFacesPerFrame: z.number().int().min(1).max(64).default(8),
-    topK: z.number().int().min(1).max(100).default(5),
-    /** Tracker: IoU to continue a track, ms unseen before it ends, ms between re-recognitions. */
-    iouThreshold: z.number().min(0).max(1).default(0.3),
-    maxAgeMs: z.number().min(100).default(1500),
-    refreshMs: z.number().min(100).default(3000),
-  })
-  .strict();
-const AlertStage = z
-  .object({
-    persons: z.union([z.literal('all'), z.array(z.string().min(1))]).default('all'),
-    unknown: z.boolean().default(true),
-    cooldownSeconds: z.number().min(0).default(60),
-  })
-  .strict();
-const StyleStage = z
-  .object({
-    /** The style viewers get until they pick one (a folder of models/styles), or "none". */
-    default: z.string().default('none'),
-    /** Blend with the original: 1 = fully stylised. Viewers may choose their own. */
-    strength: z.number().min(0).max(1).default(1),
-    /** Temporal smoothing on still scenes (0 = off): cuts frame-to-frame flicker (docs/style.md). */
-    smoothing: z.number().min(0).max(0.95).default(0.6),
-    /** Style workers (worker_threads with their own tfjs wasm backend). */
-    workers: z.number().int().min(1).max(16).default(1),
-  })
-  .strict();
-export type StyleStageConfig = z.infer<typeof StyleStage>;
-const AnnotateStage = z.object({ landmarks: z.boolean().default(true) }).strict();
-const EncodeStage = z.object({ format: z.literal('jpeg').default('jpeg') }).strict();
-
-const Stage = z.union([
-  z.object({ detect: DetectStage.default(DetectStage.parse({})) }).strict(),
-  z.object({ recognize: RecognizeStage.default(RecognizeStage.parse({})) }).strict(),
-  z.object({ alert: AlertStage.default(AlertStage.parse({})) }).strict(),
-  z.object({ style: StyleStage.default(StyleStage.parse({})) }).strict(),
-  z.object({ annotate: AnnotateStage.default(AnnotateStage.parse({})) }).strict(),
-  z.object({ encode: EncodeStage.default(EncodeStage.parse({})) }).strict(),
-]);
-
-export const PipelineSchema = z
-  .object({
-    name: z.string().regex(/^[a-z0-9_-]+$/),
+    name: z.string().regex(/^[a-z0-9_-]+$/, 'lower-case letters, digits, _ and - only'),
     description: z.string().optional(),
-    stages: z.array(Stage).min(1),
+    stages: z.array(z.record(z.string(), z.unknown())).min(1),
   })
-  .strict()
-  .superRefine((p, ctx) => {
-    const kinds = p.stages.map((s) => Object.keys(s)[0]);
-    if (kinds.at(-1) !== 'encode')
-      ctx.addIssue({ code: 'custom', path: ['stages'], message: 'the last stage must be encode' });
-    const firstDisplay = kinds.findIndex((k) => k === 'annotate' || k === 'encode');
-    kinds.forEach((k, i) => {
-      if (k === 'detect' && i > firstDisplay)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['stages', i],
-          message: 'inference stages (detect) must come before annotate/encode',
-        });
-    });
-  });
+  .strict();
 
-export type PipelineDefinition = z.infer<typeof PipelineSchema>;
-export type DetectStageConfig = z.infer<typeof DetectStage>;
-export type RecognizeStageConfig = z.infer<typeof RecognizeStage>;
-export type AlertStageConfig = z.infer<typeof AlertStage>;
+export interface PipelineStage {
+  kind: string;
+  /** Parsed by the kind's schema (defaults filled in). */
+  config: unknown;
+}
 
-/** The plan the graph builder needs: which inference to run, and what to do per displayed frame. */
-export interface PipelinePlan {
+export interface PipelineDefinition {
   name: string;
-  detect?: DetectStageConfig;
-  recognize?: RecognizeStageConfig;
-  alert?: AlertStageConfig;
-  style?: StyleStageConfig;
-  annotate?: z.infer<typeof AnnotateStage>;
+  description?: string;
+  /** Where it was read from ("(inline)" for definitions built in code). */
+  file: string;
+  stages: PipelineStage[];
 }
 
-export function planOf(def: PipelineDefinition): PipelinePlan {
-  const plan: PipelinePlan = { name: def.name };
-  for (const s of def.stages) {
-    if ('detect' in s) plan.detect = s.detect;
-    if ('recognize' in s) plan.recognize = s.recognize;
-    if ('alert' in s) plan.alert = s.alert;
-    if ('style' in s) plan.style = s.style;
-    if ('annotate' in s) plan.annotate = s.annotate;
+export class PipelineError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid pipeline definition ${file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'PipelineError';
   }
-  return plan;
 }
 
-/** Loads pipelines/<name>.yaml (or a path to a YAML file) and validates it. */
+/** The file of a pipeline name (pipelines/<name>.yaml) or path. */
+export function pipelineFile(nameOrPath: string): string {
+  return nameOrPath.endsWith('.yaml') || nameOrPath.includes('/')
+    ? nameOrPath
+    : join(PROJECT_ROOT, 'pipelines', `${nameOrPath}.yaml`);
+}
+
+/** Loads pipelines/<name>.yaml (or a path to a YAML file) and validates every stage. */
 export function loadPipeline(nameOrPath: string): PipelineDefinition {
-  const file =
-    nameOrPath.endsWith('.yaml') || nameOrPath.includes('/')
-      ? nameOrPath
-      : join(PROJECT_ROOT, 'pipelines', `${nameOrPath}.yaml`);
-  if (!existsSync(file)) throw new Error(`pipeline: no definition "${nameOrPath}" (looked for ${file})`);
-  const res = PipelineSchema.safeParse(parseYaml(readFileSync(file, 'utf8')));
-  if (!res.success)
+  const file = pipelineFile(nameOrPath);
+  if (!existsSync(file)) {
+    const known = listPipelines();
     throw new Error(
-      `invalid pipeline definition ${file}:\n${formatIssues(res.error)
-        .map((l) => `  - ${l}`)
-        .join('\n')}`,
+      `pipeline: no definition "${nameOrPath}" (looked for ${file}; available: ${known.join(', ') || 'none'})`,
     );
-  return res.data;
+  }
+  return parsePipeline(parseYaml(readFileSync(file, 'utf8')), file);
+}
+
+/** The pipeline names under pipelines/. */
+export function listPipelines(): string[] {
+  const dir = join(PROJECT_ROOT, 'pipelines');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => f.slice(0, -5))
+    .sort();
+}
+
+/** Validates a parsed pipeline document against the stage registry. */
+export function parsePipeline(doc: unknown, file = '(inline)'): PipelineDefinition {
+  const top = FileSchema.safeParse(doc);
+  if (!top.success) throw new PipelineError(file, formatIssues(top.error));
+  const problems: string[] = [];
+  const stages = top.data.stages.flatMap((entry, i) => {
+    const stage = parseStage(entry, i, problems);
+    return stage ? [stage] : [];
+  });
+  if (!problems.length) problems.push(...orderProblems(stages));
+  if (problems.length) throw new PipelineError(file, problems);
+  return { name: top.data.name, description: top.data.description, file, stages };
+}
+
+function parseStage(entry: Record<string, unknown>, i: number, problems: string[]): PipelineStage | null {
+  const keys = Object.keys(entry);
+  if (keys.length !== 1) {
+    problems.push(`stages[${i}]: one stage kind per entry (got ${keys.join(', ') || 'none'})`);
+    return null;
+  }
+  const kind = keys[0] as string;
+  const def = stageKind(kind);
+  if (!def) {
+    problems.push(
+      `stages[${i}]: unknown stage "${kind}" (registered: ${stageKinds()
+        .map((k) => k.kind)
+        .join(', ')})`,
+    );
+    return null;
+  }
+  const res = def.schema.safeParse(entry[kind] ?? {});
+  if (!res.success) {
+    const issues = formatIssues(
+      new z.ZodError(res.error.issues.map((x) => ({ ...x, path: [kind, ...x.path] }))),
+    );
+    for (const p of issues) problems.push(`stages[${i}].${p}`);
+    return null;
+  }
+  return { kind, config: res.data };
+}
+
+const PHASE_ORDER = { analyze: 0, render: 1, output: 2 } as const;
+
+/** Analysis before rendering, one output stage, last. */
+function orderProblems(stages: PipelineStage[]): string[] {
+  const problems: string[] = [];
+  const phases = stages.map((s) => stageKind(s.kind)?.phase ?? 'analyze');
+  if (phases.at(-1) !== 'output')
+    problems.push(`stages: the last stage must be an output stage (${outputKinds()})`);
+  phases.forEach((p, i) => {
+    const prev = phases[i - 1];
+    if (prev !== undefined && PHASE_ORDER[p] < PHASE_ORDER[prev])
+      problems.push(
+        `stages[${i}]: ${stages[i]?.kind} (${p}) must come before ${stages[i - 1]?.kind} (${prev}): analysis, then rendering, then output`,
+      );
+    if (p === 'output' && i !== phases.length - 1)
+      problems.push(`stages[${i}]: ${stages[i]?.kind} is an output stage and must be last`);
+  });
+  return problems;
+}
+
+const outputKinds = () =>
+  stageKinds()
+    .filter((k) => k.phase === 'output')
+    .map((k) => k.kind)
+    .join(', ');
+
+/** The config of the first stage of a kind (typed by the kind's module), or undefined. */
+export function stageConfig<K extends keyof StageConfigMap>(
+  def: PipelineDefinition,
+  kind: K,
+): StageConfigMap[K] | undefined {
+  return def.stages.find((s) => s.kind === kind)?.config as StageConfigMap[K] | undefined;
+}
+
+/** Every stage's settings by kind (the first stage of each kind), for code that starts services. */
+export type StageSettings = { name: string } & Partial<StageConfigMap>;
+
+export function stageSettings(def: PipelineDefinition): StageSettings {
+  const out: Record<string, unknown> = { name: def.name };
+  for (const s of [...def.stages].reverse()) out[s.kind] = s.config;
+  return out as StageSettings;
 }

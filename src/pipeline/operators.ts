@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import { groupBy, mergeMap, Observable, type OperatorFunction } from 'rxjs';
 
 /**
  * Like exhaustMap, but never loses the newest value: while `fn` runs, only the latest arrival is kept
@@ -12,6 +12,8 @@ export function latestWinsMap<T, R>(
     retain?: (value: T) => void;
     release?: (value: T) => void;
     onError?: (e: Error, value: T) => void;
+    /** A value that will never be emitted because the subscriber left (waiting, or finished after). */
+    onDiscard?: (value: T) => void;
   } = {},
 ): OperatorFunction<T, R> {
   return (source) =>
@@ -26,6 +28,7 @@ export function latestWinsMap<T, R>(
           .then(
             (r) => {
               if (!closed) sub.next(r);
+              else hooks.onDiscard?.(value);
             },
             (e: Error) => hooks.onError?.(e, value),
           )
@@ -35,8 +38,10 @@ export function latestWinsMap<T, R>(
             const next = waiting;
             waiting = undefined;
             if (next && !closed) run(next.value);
-            else if (next) hooks.release?.(next.value);
-            else if (done && !closed) sub.complete();
+            else if (next) {
+              hooks.onDiscard?.(next.value);
+              hooks.release?.(next.value);
+            } else if (done && !closed) sub.complete();
           });
       };
       const s = source.subscribe({
@@ -58,7 +63,10 @@ export function latestWinsMap<T, R>(
       return () => {
         closed = true;
         s.unsubscribe();
-        if (waiting) hooks.release?.(waiting.value);
+        if (waiting) {
+          hooks.onDiscard?.(waiting.value);
+          hooks.release?.(waiting.value);
+        }
         waiting = undefined;
       };
     });
@@ -79,4 +87,18 @@ export function rateGate(fps: number, sourceFps: number): (ts: number) => boolea
     }
     return false;
   };
+}
+
+/**
+ * Runs `make(stream)`'s operator separately for each stream (e.g. one latest-wins encoder per
+ * stream), merging the outputs: a slow stream never holds up another.
+ */
+export function perStream<T extends { stream: string }, R>(
+  make: (stream: string) => OperatorFunction<T, R>,
+): OperatorFunction<T, R> {
+  return (source) =>
+    source.pipe(
+      groupBy((v) => v.stream),
+      mergeMap((g) => g.pipe(make(g.key))),
+    );
 }

@@ -8,7 +8,8 @@ import { type EmbeddingSpace, Gallery, type GalleryMatrix } from '../../src/face
 import { FaceService } from '../../src/faces/service.js';
 import { readThreshold, spaceVersion } from '../../src/faces/thresholds.js';
 import { type HostOptions, InferenceHost } from '../../src/inference/host.js';
-import { loadPipeline, planOf, type RecognizeStageConfig } from '../../src/pipeline/definition.js';
+import { loadPipeline, stageSettings } from '../../src/pipeline/definition.js';
+import type { RecognizeStageConfig } from '../../src/pipeline/stages/recognize.js';
 
 /** The shared real data: ../shared/data from the project root (may be absent). */
 export const DATA = join(process.cwd(), '..', 'shared', 'data');
@@ -81,7 +82,7 @@ export function rowsOf(m: GalleryMatrix, personId: number): number {
 
 /** Recognition settings of pipelines/recognize.yaml, optionally with another alignment / context. */
 export function recognizeSettings(override: Partial<Pick<RecognizeStageConfig, 'align' | 'context'>> = {}) {
-  const plan = planOf(loadPipeline('recognize'));
+  const plan = stageSettings(loadPipeline('recognize'));
   const rec = { ...(plan.recognize as RecognizeStageConfig), ...override };
   const space = spaceVersion(rec.align, rec.context);
   return { plan, rec, space, threshold: rec.threshold ?? readThreshold(rec.model, space).similarity };
@@ -92,7 +93,7 @@ export async function startHost(
   rec: RecognizeStageConfig,
   extra: Pick<HostOptions, 'onRestart' | 'log'> = {},
 ): Promise<InferenceHost> {
-  const plan = planOf(loadPipeline('recognize'));
+  const plan = stageSettings(loadPipeline('recognize'));
   const host = new InferenceHost({
     workers: 1,
     backend: 'auto',

@@ -22,7 +22,8 @@ import { chooseEngine } from '../../src/inference/onnx/select.js';
 import { compareDetections, compareEmbeddings, type Equivalence } from '../../src/inference/onnx/verify.js';
 import type { EngineChoice, EngineSettings, TaskSpec } from '../../src/inference/protocol.js';
 import { createTfjsEngine } from '../../src/inference/tfjs-engine.js';
-import { loadPipeline, planOf, type RecognizeStageConfig } from '../../src/pipeline/definition.js';
+import { loadPipeline, stageSettings } from '../../src/pipeline/definition.js';
+import type { RecognizeStageConfig } from '../../src/pipeline/stages/recognize.js';
 import { decodeVideoFrames } from '../../src/sources/video-frames.js';
 import { DATA } from '../helpers/faces.js';
 import { samplePhoto } from '../helpers/images.js';
@@ -34,7 +35,7 @@ const settings = (engine: EngineChoice, dir = cacheDir): EngineSettings => ({
   models: {},
   onnx: { intraOpThreads: 0, executionProviders: ['cpu'], cacheDir: dir },
 });
-const plan = planOf(loadPipeline('recognize'));
+const plan = stageSettings(loadPipeline('recognize'));
 const rec = plan.recognize as RecognizeStageConfig;
 const tasks = (embedModel = rec.model): TaskSpec => ({
   detect: { model: 'blazeface', options: { ...DEFAULT_DETECTOR, ...plan.detect } },

@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { recognitionSpace } from '../../src/faces/learn/space.js';
 import { readThreshold, spaceVersion } from '../../src/faces/thresholds.js';
-import { loadPipeline, planOf, type RecognizeStageConfig } from '../../src/pipeline/definition.js';
+import { loadPipeline, stageSettings } from '../../src/pipeline/definition.js';
+import type { RecognizeStageConfig } from '../../src/pipeline/stages/recognize.js';
 
 // The shipped recognition default, its calibrated threshold and the figures in docs/accuracy.md must
 // agree: the threshold is the open-set operating point measured for exactly this model and crop.
 describe('the default recognize pipeline', () => {
-  const rec = planOf(loadPipeline('recognize')).recognize as RecognizeStageConfig;
+  const rec = stageSettings(loadPipeline('recognize')).recognize as RecognizeStageConfig;
   const space = spaceVersion(rec.align, rec.context);
 
   it('embeds faceres box crops with context 1.6 (docs/accuracy.md, "Crop context and small faces")', () => {

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { loadPipeline, planOf, type RecognizeStageConfig } from '../../pipeline/definition.js';
+import { loadPipeline, stageConfig } from '../../pipeline/definition.js';
+import type { RecognizeStageConfig } from '../../pipeline/stages/recognize.js';
 import { DEFAULT_DETECTOR } from '../detect/blazeface.js';
 import { FaceEngine } from '../engine.js';
 import sharp from 'sharp';
@@ -35,7 +36,7 @@ export interface EmbedSettings {
 
 /** The recognize pipeline's embedding settings (what the gallery uses), with overrides. */
 export function recognizeEmbedSettings(over: Partial<EmbedSettings> = {}): EmbedSettings {
-  const rec = planOf(loadPipeline('recognize')).recognize as RecognizeStageConfig;
+  const rec = stageConfig(loadPipeline('recognize'), 'recognize') as RecognizeStageConfig;
   return { model: rec.model, align: rec.align, context: rec.context, backend: 'auto', ...over };
 }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { VigilConfig } from '../../config/schema.js';
-import { loadPipeline, planOf, type RecognizeStageConfig } from '../../pipeline/definition.js';
+import { loadPipeline, stageSettings } from '../../pipeline/definition.js';
+import type { RecognizeStageConfig } from '../../pipeline/stages/recognize.js';
 import { Gallery } from '../gallery/gallery.js';
 import { type RecognitionSettings, recognitionSpace } from '../learn/space.js';
 import { UnknownStore, type UnknownStoreOptions } from './store.js';
@@ -14,8 +15,8 @@ export async function openUnknowns(
   config: VigilConfig,
   opts: Partial<UnknownStoreOptions> = {},
 ): Promise<{ store: UnknownStore; gallery: Gallery; close: () => void }> {
-  let plan = planOf(loadPipeline(config.pipeline));
-  if (!plan.recognize) plan = planOf(loadPipeline('recognize'));
+  let plan = stageSettings(loadPipeline(config.pipeline));
+  if (!plan.recognize) plan = stageSettings(loadPipeline('recognize'));
   const rec = plan.recognize as RecognizeStageConfig & Pick<RecognitionSettings, 'head'>;
   const sp = recognitionSpace(rec);
   const gallery = new Gallery(join(config.dataDir, 'vigil.db'), {

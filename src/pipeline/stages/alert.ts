@@ -1,0 +1,140 @@
+/**
+ * alert: turns the recognize stage's decisions into alerts: watched people (and unknown faces once
+ * two looks agree), once per track and per person and camera within the cooldown. Each alert is
+ * stored with a snapshot, counted, pushed to viewers and POSTed to webhooks.
+ */
+import { Observable } from 'rxjs';
+import { z } from 'zod';
+import {
+  AlertRules,
+  type AlertStore,
+  type FaceAlert,
+  postWebhook,
+  type Webhook,
+} from '../../faces/alerts.js';
+import { cropJpeg } from '../../faces/image.js';
+import type { Frame } from '../../sources/frame.js';
+import type { FrameContext, Recognition } from '../context.js';
+import { registerStage, type StageContext, service } from '../stage.js';
+
+export const AlertSchema = z
+  .object({
+    persons: z
+      .union([z.literal('all'), z.array(z.string().min(1))])
+      .default('all')
+      .describe('"all" enrolled people, or a list of names to watch.'),
+    unknown: z.boolean().default(true).describe('Alert on faces nobody enrolled too.'),
+    cooldownSeconds: z
+      .number()
+      .min(0)
+      .default(60)
+      .describe('Once per track, and per person and camera, within this time.'),
+    unknownLooks: z
+      .number()
+      .int()
+      .min(1)
+      .max(20)
+      .default(2)
+      .describe(
+        'Looks of a track that must match nobody before it alerts as unknown (one bad angle is not a stranger).',
+      ),
+    snapshotPx: z
+      .number()
+      .int()
+      .min(64)
+      .max(1024)
+      .default(192)
+      .describe('Side of the stored face snapshot (pixels).'),
+  })
+  .strict();
+export type AlertStageConfig = z.output<typeof AlertSchema>;
+
+declare module '../stage.js' {
+  interface StageConfigMap {
+    alert: AlertStageConfig;
+  }
+}
+
+/** Where alerts go (service "alerts"): the store, webhooks, and the viewers. */
+export interface AlertSinks {
+  store: AlertStore;
+  webhooks: Webhook[];
+  publish: (alert: FaceAlert) => void;
+}
+
+class Alerter {
+  private readonly rules: AlertRules;
+  private closed = false;
+
+  constructor(
+    private readonly cfg: AlertStageConfig,
+    private readonly sinks: AlertSinks,
+    private readonly ctx: StageContext,
+  ) {
+    this.rules = new AlertRules(cfg);
+  }
+
+  /** Fires what the decisions of one frame call for; the frame is retained while snapshots are cut. */
+  onRecognitions(c: FrameContext): void {
+    for (const r of c.recognitions) {
+      if (r.personId === null && r.unknownLooks < this.cfg.unknownLooks) continue;
+      if (!this.rules.shouldFire(c.stream, r.trackId, r.label, Date.now())) continue;
+      const frame = c.frame.retain();
+      this.fire(c.stream, frame, r).finally(() => frame.release());
+    }
+  }
+
+  private async fire(stream: string, frame: Frame, r: Recognition): Promise<void> {
+    let snapshot: Buffer | undefined;
+    try {
+      snapshot = await cropJpeg(frame, r.box, { size: this.cfg.snapshotPx });
+    } catch (e) {
+      this.ctx.log.warn(`snapshot failed: ${(e as Error).message}`);
+    }
+    if (this.closed) return; // shutting down: the alert store may be closed already
+    const alert = this.sinks.store.add(
+      {
+        camera: stream,
+        sub_label: r.label,
+        person_id: r.personId,
+        score: r.similarity,
+        track_id: r.trackId,
+        start_time: frame.captureTs / 1000,
+      },
+      snapshot,
+    );
+    this.ctx.metrics.alerts.inc({ stream, person: r.label });
+    this.sinks.publish(alert);
+    const log = (m: string) => this.ctx.log.warn(m);
+    for (const hook of this.sinks.webhooks) void postWebhook(hook, alert, { log });
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
+
+function alertOperator(alerter: Alerter) {
+  return (source: Observable<FrameContext>) =>
+    new Observable<FrameContext>((sub) =>
+      source.subscribe({
+        next: (c) => {
+          if (c.recognitions.length) alerter.onRecognitions(c);
+          sub.next(c);
+        },
+        error: (e) => sub.error(e),
+        complete: () => sub.complete(),
+      }),
+    );
+}
+
+registerStage({
+  kind: 'alert',
+  summary: 'Raises alerts for watched people and unknown faces (stored, webhooks, viewers)',
+  phase: 'analyze',
+  schema: AlertSchema,
+  create: (cfg, ctx) => {
+    const alerter = new Alerter(cfg, service<AlertSinks>(ctx, 'alerts', 'alert'), ctx);
+    return { operator: alertOperator(alerter), close: () => alerter.close() };
+  },
+});

@@ -18,6 +18,7 @@ import type {
 } from './protocol.js';
 import type { BackendPreference } from './tfjs-engine.js';
 import { closeWorker } from './worker-close.js';
+import { countFrameCopy } from '../util/frame-copies.js';
 
 export interface HostOptions {
   workers: number;
@@ -191,6 +192,7 @@ export class InferenceHost {
       copy.set(f.pixels);
       return { width: f.width, height: f.height, pixels: copy.buffer };
     });
+    countFrameCopy('inference_dispatch', payload.length);
     return new Promise<Result>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
       slot.worker.postMessage(

@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ModelEngineReport } from '../inference/protocol.js';
+import { frameCopies } from '../util/frame-copies.js';
 
 /** Latency buckets in seconds: 1 ms .. 10 s. */
 export const LATENCY_BUCKETS = [
@@ -49,6 +50,7 @@ export class VigilMetrics {
   readonly engineTiming: Gauge<'model' | 'engine'>;
   readonly engineFallbacks: Counter<'model'>;
   readonly onnxEquivalent: Gauge<'model'>;
+  readonly frameCopies: Counter<'site'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -222,6 +224,17 @@ export class VigilMetrics {
       help: 'Frames stylised (once per stream, style and frame, whatever the number of viewers)',
       labelNames: ['stream', 'style'],
       registers,
+    });
+    this.frameCopies = new Counter({
+      name: 'vigil_frame_copies_total',
+      help: 'Copies of frame pixels made on the main thread, by where they happen (src/util/frame-copies.ts)',
+      labelNames: ['site'],
+      registers,
+      collect() {
+        // counted in a module-level tally (also read by tests and benchmarks), exported as it stands
+        this.reset();
+        for (const [site, n] of Object.entries(frameCopies())) this.inc({ site }, n);
+      },
     });
     this.eventLoopLag = new Gauge({
       name: 'vigil_event_loop_lag_seconds',

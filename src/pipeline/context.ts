@@ -5,6 +5,7 @@
  */
 import type { Detection } from '../inference/contract.js';
 import type { Frame } from '../sources/frame.js';
+import { countFrameCopy } from '../util/frame-copies.js';
 
 /** A detection after tracking and recognition (the recognize stage fills the optional fields). */
 export interface TrackedDetection extends Detection {
@@ -97,6 +98,7 @@ export function rendersOf(ctx: FrameContext): Render[] {
 /** Makes a render's pixels writable: copies the frame's buffer once (copy on write), never twice. */
 export function writablePixels(r: Render): Uint8Array {
   if (!r.owned) {
+    countFrameCopy('copy_on_write');
     r.pixels = Uint8Array.from(r.pixels);
     r.owned = true;
   }

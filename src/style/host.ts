@@ -10,6 +10,7 @@ import { type CLOSE_MESSAGE, closeWorker } from '../inference/worker-close.js';
 import { Worker } from 'node:worker_threads';
 import { PROJECT_ROOT } from '../inference/model-loader.js';
 import type { BackendPreference } from '../inference/tfjs-engine.js';
+import { countFrameCopy } from '../util/frame-copies.js';
 
 /** How a style's engine was chosen (one per style, when it is first used). */
 export interface StyleEngineReport {
@@ -117,6 +118,7 @@ export class StyleHost {
     const s = slot;
     const id = this.nextId++;
     const copy = new Uint8Array(frame.pixels);
+    countFrameCopy('style_dispatch');
     try {
       return await new Promise((resolve, reject) => {
         s.pending.set(id, { resolve, reject });

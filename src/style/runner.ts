@@ -12,6 +12,7 @@
 import type * as tfTypes from '@tensorflow/tfjs-core';
 import { forward, forwardNet, outputScale, paramShapes, type StyleNetArch, upsampleOutput } from './net.js';
 import type { StoredStyle } from './store.js';
+import { countFrameCopy } from '../util/frame-copies.js';
 
 type Tf = typeof tfTypes;
 type T4 = tfTypes.Tensor4D;
@@ -183,6 +184,7 @@ function shapeTable(a: StyleNetArch): Map<string, number[]> {
 /** Blends a stylised frame with the original: strength 1 = stylised, 0 = original. */
 export function blend(original: Uint8Array, styled: Uint8Array, strength: number): Uint8Array {
   if (strength >= 1) return styled;
+  countFrameCopy('style_blend');
   const out = new Uint8Array(original.length);
   const s = Math.max(0, strength);
   for (let i = 0; i < out.length; i++)

@@ -3,7 +3,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { decodeImage, type RgbImage } from '../src/faces/image.js';
+import { decodeImage } from '../src/util/image.js';
+import type { RgbImage } from '../src/util/rgb.js';
 import { InferenceHost } from '../src/inference/host.js';
 import { manifest } from '../src/inference/model-loader.js';
 import { createTfjsEngine } from '../src/inference/tfjs-engine.js';

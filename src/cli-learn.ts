@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { fail, num } from './cli-options.js';
 import { loadConfig } from './config/load.js';
-import { PROJECT_ROOT } from './inference/model-loader.js';
+import { PROJECT_ROOT } from './util/paths.js';
 
 /**
  * `vigil learn triplet|verifier|eval` (learned heads on frozen embeddings, docs/learning.md), `vigil

@@ -6,7 +6,7 @@ import { registerLearnCommands } from './cli-learn.js';
 import { doctorEngines, registerModelCommands } from './cli-models.js';
 import { registerStyleCommands } from './cli-style.js';
 import { ConfigError, loadConfig } from './config/load.js';
-import { PROJECT_ROOT } from './inference/model-loader.js';
+import { PROJECT_ROOT } from './util/paths.js';
 import { describeStages, stagesMarkdown } from './pipeline/inspect.js';
 import { stageKinds } from './pipeline/stage.js';
 import './pipeline/stages/index.js';

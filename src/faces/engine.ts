@@ -4,7 +4,7 @@ import { manifest } from '../inference/model-loader.js';
 import type { EngineSettings } from '../inference/protocol.js';
 import type { BackendPreference } from '../inference/tfjs-engine.js';
 import { DEFAULT_DETECTOR, type DetectorOptions } from './detect/blazeface.js';
-import type { RgbImage } from './image.js';
+import type { RgbImage } from '../util/rgb.js';
 
 export interface FaceEngineOptions {
   backend: BackendPreference;

@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { type AnalyzedFace, FaceEngine, type FaceEngineOptions, largestFace } from './engine.js';
-import { decodeImage } from './image.js';
+import { decodeImage } from '../util/image.js';
 import { type Labeled, oneShot, pairScores, rocAuc, tarAtFar } from './metrics.js';
 
 const IMAGE = /\.(jpe?g|png|webp|pgm|ppm|bmp|tiff?)$/i;

@@ -9,7 +9,8 @@ import {
   type PhotoInput,
   validName,
 } from './gallery/gallery.js';
-import { cropJpeg, decodeImage, ImageError, type RgbImage } from './image.js';
+import { cropJpeg, decodeImage, ImageError } from '../util/image.js';
+import type { RgbImage } from '../util/rgb.js';
 import { type Identity, identify, topRows, type Verification, verify } from './match.js';
 
 export interface IdentifiedFace {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
-import { PROJECT_ROOT } from '../inference/model-loader.js';
+import { PROJECT_ROOT } from '../util/paths.js';
 import type { Threshold } from './match.js';
 
 export const THRESHOLDS_FILE = join(PROJECT_ROOT, 'models', 'thresholds.yaml');

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Detection } from './contract.js';
-import { PROJECT_ROOT } from './model-loader.js';
+import { PROJECT_ROOT } from '../util/paths.js';
 import { describeReport } from './onnx/select.js';
 import type {
   EmbeddedFace,

@@ -1,12 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { packageRoot } from '../util/packages.js';
+import { PROJECT_ROOT } from '../util/paths.js';
 import type { ModelManifest } from './contract.js';
-
-/** The repository root (where models/ and pipelines/ live), from dist/ or src/. */
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Reads models/manifest.yaml. */
 export function readManifests(

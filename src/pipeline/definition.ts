@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatIssues } from '../config/load.js';
-import { PROJECT_ROOT } from '../inference/model-loader.js';
+import { PROJECT_ROOT } from '../util/paths.js';
 import { type StageConfigMap, stageKind, stageKinds } from './stage.js';
 // The built-in kinds, so that any pipeline file can name them (the builder itself knows only the registry).
 import './stages/index.js';

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { AlertStore } from '../faces/alerts.js';
 import { GalleryError } from '../faces/gallery/gallery.js';
-import { ImageError } from '../faces/image.js';
+import { ImageError } from '../util/image.js';
 import type { FaceService } from '../faces/service.js';
 import type { UnknownStore } from '../faces/unknowns/store.js';
 import { createUnknownRoutes } from './api-unknowns.js';

@@ -1,5 +1,7 @@
+import type { RgbImage } from '../util/rgb.js';
+
 /** One decoded picture: RGB24, row-major, no padding. */
-export interface Frame {
+export interface Frame extends RgbImage {
   readonly streamId: string;
   /** Per-stream sequence number, from 0, never reset by reconnects. */
   readonly seq: number;

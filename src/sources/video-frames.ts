@@ -3,7 +3,7 @@
  * benchmarks (live streams go through stream-source.ts). Errors name the file.
  */
 import { spawnSync } from 'node:child_process';
-import type { RgbImage } from '../faces/image.js';
+import type { RgbImage } from '../util/rgb.js';
 import { resolveFfmpeg } from './ffmpeg.js';
 
 export function decodeVideoFrames(

@@ -6,8 +6,9 @@
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import sharp from 'sharp';
-import { decodeImage, ImageError, type RgbImage } from '../faces/image.js';
-import type { Rng } from '../faces/learn/rng.js';
+import { decodeImage, ImageError } from '../util/image.js';
+import type { RgbImage } from '../util/rgb.js';
+import type { Rng } from '../util/rng.js';
 import { decodeVideoFrames } from '../sources/video-frames.js';
 
 export const MIN_STYLE_SIDE = 64;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CLOSE_MESSAGE, closeWorker } from '../inference/worker-close.js';
 import { Worker } from 'node:worker_threads';
-import { PROJECT_ROOT } from '../inference/model-loader.js';
+import { PROJECT_ROOT } from '../util/paths.js';
 import type { BackendPreference } from '../inference/tfjs-engine.js';
 import { countFrameCopy } from '../util/frame-copies.js';
 

@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs-core';
-import { readWeightMap } from '../faces/embed/faceapi-resnet.js';
+import { readWeightMap } from '../inference/tfjs-weights.js';
 import { packageRoot } from '../util/packages.js';
 
 type Tf = typeof tfTypes;

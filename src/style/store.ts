@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../inference/model-loader.js';
+import { PROJECT_ROOT } from '../util/paths.js';
 import { type GraphModelJson, paramsFromGraph, styleGraph } from './graph.js';
 import type { LossNetName } from './loss-net.js';
 import { STYLE_ARCHS, type StyleNetArch } from './net.js';

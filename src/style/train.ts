@@ -14,9 +14,10 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { basename, join } from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { Rng } from '../faces/learn/rng.js';
+import { Rng } from '../util/rng.js';
 import type { BackendPreference } from '../inference/tfjs-engine.js';
 import { progress } from '../util/progress.js';
+import type { RgbImage } from '../util/rgb.js';
 import { styleTf, type Tf } from './backend.js';
 import { loadContent, randomCrop, readStyleImage } from './data.js';
 import { contentCost, gram, styleCost, tvCost } from './loss.js';
@@ -85,11 +86,7 @@ export interface StyleTargets {
   dispose(): void;
 }
 
-export function styleTargets(
-  tf: Tf,
-  net: LossNet,
-  style: { width: number; height: number; pixels: Uint8Array },
-): StyleTargets {
+export function styleTargets(tf: Tf, net: LossNet, style: RgbImage): StyleTargets {
   const grams = tf.tidy(() => {
     const x = tf.tensor4d(Float32Array.from(style.pixels), [1, style.height, style.width, 3]);
     const f = net.features(x);

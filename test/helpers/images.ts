@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { packageRoot } from '../../src/util/packages.js';
+import type { RgbImage } from '../../src/util/rgb.js';
 
 /** The sample photos with faces that ship in @vladmandic/face-api (the demo source uses them too). */
 export function samplePhoto(n: number): string {
@@ -8,11 +9,7 @@ export function samplePhoto(n: number): string {
 }
 
 /** Decodes an image to RGB24, resized to fit `width` x `height` (letterboxed, like ffmpeg does). */
-export async function rgbFrame(
-  file: string,
-  width: number,
-  height: number,
-): Promise<{ width: number; height: number; pixels: Uint8Array }> {
+export async function rgbFrame(file: string, width: number, height: number): Promise<RgbImage> {
   const { data, info } = await sharp(file)
     .resize(width, height, { fit: 'contain', background: { r: 0, g: 0, b: 0 } })
     .removeAlpha()

@@ -195,7 +195,7 @@ describe('faults', () => {
     });
     // sample1 has several faces: refused before any write; enroll one face cut from it instead
     expect(ok.status).toBe(422);
-    const { decodeImage, cropJpeg } = await import('../../src/faces/image.js');
+    const { decodeImage, cropJpeg } = await import('../../src/util/image.js');
     const img = await decodeImage(readFileSync(samplePhoto(1)));
     const faces = await vigil.faces?.service.engine.detect(img);
     const one = await cropJpeg(img, faces?.[0]?.box as [number, number, number, number], {
@@ -239,7 +239,7 @@ describe('faults', () => {
     const pages = db.pragma('page_count', { simple: true }) as number;
     db.pragma(`max_page_count = ${pages}`);
     try {
-      const { decodeImage, cropJpeg } = await import('../../src/faces/image.js');
+      const { decodeImage, cropJpeg } = await import('../../src/util/image.js');
       const img = await decodeImage(readFileSync(samplePhoto(2)));
       const faces = await vigil.faces?.service.engine.detect(img);
       const one = await cropJpeg(img, faces?.[0]?.box as [number, number, number, number], {

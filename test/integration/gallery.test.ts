@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gallery, GalleryError, type GalleryMatrix } from '../../src/faces/gallery/gallery.js';
-import { ImageError } from '../../src/faces/image.js';
+import { ImageError } from '../../src/util/image.js';
 import type { FaceService } from '../../src/faces/service.js';
 import type { InferenceHost } from '../../src/inference/host.js';
 import {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Vigil } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
-import { cropJpeg, decodeImage } from '../../src/faces/image.js';
+import { cropJpeg, decodeImage } from '../../src/util/image.js';
 import { readManifests } from '../../src/inference/model-loader.js';
 import { STREAM_STATES } from '../../src/metrics/metrics.js';
 import { samplePhoto } from '../helpers/images.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Gallery, GalleryError } from '../../src/faces/gallery/gallery.js';
-import { normalize, Rng } from '../../src/faces/learn/rng.js';
+import { normalize, Rng } from '../../src/util/rng.js';
 import { cohesion, diverseSubset, linkClusters } from '../../src/faces/unknowns/cluster.js';
 import { faceSnapshot, UnknownStore } from '../../src/faces/unknowns/store.js';
 import { HttpError } from '../../src/server/api.js';

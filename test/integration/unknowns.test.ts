@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gallery } from '../../src/faces/gallery/gallery.js';
 import { embedSets, recognizeEmbedSettings, type Sample } from '../../src/faces/learn/data.js';
-import { Rng } from '../../src/faces/learn/rng.js';
+import { Rng } from '../../src/util/rng.js';
 import type { FaceService } from '../../src/faces/service.js';
 import { UnknownStore } from '../../src/faces/unknowns/store.js';
 import type { InferenceHost } from '../../src/inference/host.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../src/inference/model-loader.js';
+import { PROJECT_ROOT } from '../../src/util/paths.js';
 import { closeWorker } from '../../src/inference/worker-close.js';
 
 describe('closing workers', () => {

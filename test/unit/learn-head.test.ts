@@ -17,7 +17,7 @@ import {
   paramShapes,
   saveHead,
 } from '../../src/faces/learn/head.js';
-import { normalize, Rng } from '../../src/faces/learn/rng.js';
+import { normalize, Rng } from '../../src/util/rng.js';
 import { reembedThroughHead, recognitionSpace } from '../../src/faces/learn/space.js';
 import { Gallery } from '../../src/faces/gallery/gallery.js';
 import { clusteredSet } from '../../src/faces/learn/synthetic.js';

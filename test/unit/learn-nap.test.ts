@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Labeled } from '../../src/faces/metrics.js';
 import { applyHead, DEFAULT_HEAD_RECIPE } from '../../src/faces/learn/head.js';
 import { nuisanceDirections, projectionMatrix } from '../../src/faces/learn/nap.js';
-import { normalize, Rng } from '../../src/faces/learn/rng.js';
+import { normalize, Rng } from '../../src/util/rng.js';
 import { pairFigures, trainTriplet, transientHead } from '../../src/faces/learn/train.js';
 
 const DIM = 24;

@@ -9,10 +9,10 @@ import { FaceEngine } from '../engine.js';
 import sharp from 'sharp';
 import { type AnalyzedFace, largestFace } from '../engine.js';
 import { listLabeled } from '../eval.js';
-import { decodeImage } from '../image.js';
+import { decodeImage } from '../../util/image.js';
 import type { Labeled } from '../metrics.js';
 import { spaceVersion } from '../thresholds.js';
-import { Rng } from './rng.js';
+import { Rng } from '../../util/rng.js';
 
 /** One embedded image of a labelled folder. `identity` is "SET/person" (sets never share people). */
 export interface Sample extends Labeled {

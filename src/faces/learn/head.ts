@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
-import { PROJECT_ROOT } from '../../inference/model-loader.js';
-import { normalize, Rng } from './rng.js';
+import { PROJECT_ROOT } from '../../util/paths.js';
+import { normalize, Rng } from '../../util/rng.js';
 import type { Tf } from './tf.js';
 
 /** Where trained heads and verifiers live: models/heads/NAME/{manifest.json, weights.bin}. */

@@ -6,7 +6,7 @@
  * the starting point (and the weight pull's anchor) of the linear triplet head (`--init nap`).
  */
 import type { Labeled } from '../metrics.js';
-import { Rng } from './rng.js';
+import { Rng } from '../../util/rng.js';
 
 /**
  * The top-`k` eigenvectors (rows of a k x D matrix, orthonormal) of the within-identity scatter

@@ -1,5 +1,5 @@
 import type { Labeled } from '../metrics.js';
-import { normalize, Rng } from './rng.js';
+import { normalize, Rng } from '../../util/rng.js';
 
 /**
  * A synthetic embedding set that a learned head can improve: identities are clusters on the unit

@@ -13,7 +13,7 @@ import {
   paramShapes,
 } from './head.js';
 import { nuisanceDirections, projectionMatrix } from './nap.js';
-import { normalize, Rng } from './rng.js';
+import { normalize, Rng } from '../../util/rng.js';
 import { loadTf } from './tf.js';
 import { mineTriplets, tripletLoss } from './triplet.js';
 

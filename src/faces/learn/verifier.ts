@@ -3,7 +3,7 @@ import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import { dot, type Labeled, tarAtFar } from '../metrics.js';
 import { Adam } from './adam.js';
 import { type LearnedBase, learnedDir, readLearned, writeLearned } from './head.js';
-import { Rng } from './rng.js';
+import { Rng } from '../../util/rng.js';
 import { loadTf } from './tf.js';
 
 /**

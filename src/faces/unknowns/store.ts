@@ -8,7 +8,8 @@ import {
   type PhotoInput,
   validName,
 } from '../gallery/gallery.js';
-import { cropJpeg, cropRect, type RgbImage } from '../image.js';
+import { cropJpeg, cropRect } from '../../util/image.js';
+import type { RgbImage } from '../../util/rgb.js';
 import {
   type ClusterSum,
   bestCluster,

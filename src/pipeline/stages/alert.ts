@@ -12,7 +12,7 @@ import {
   postWebhook,
   type Webhook,
 } from '../../faces/alerts.js';
-import { cropJpeg } from '../../faces/image.js';
+import { cropJpeg } from '../../util/image.js';
 import type { Frame } from '../../sources/frame.js';
 import type { FrameContext, Recognition } from '../context.js';
 import { registerStage, type StageContext, service } from '../stage.js';

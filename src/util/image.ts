@@ -1,10 +1,6 @@
+/** Still images: decoding uploads and files to RGB24, and JPEG crops of regions (sharp). */
 import sharp, { type Metadata } from 'sharp';
-
-export interface RgbImage {
-  width: number;
-  height: number;
-  pixels: Uint8Array;
-}
+import type { RgbImage } from './rgb.js';
 
 /** A rejected upload: the message says what is wrong; `status` is the HTTP status to answer with. */
 export class ImageError extends Error {

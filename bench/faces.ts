@@ -4,7 +4,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeImage } from '../src/util/image.js';
-import type { RgbImage } from '../src/util/rgb.js';
+import { type RgbImage, shared } from '../src/util/rgb.js';
+import { detectTask, embedDim, embedTask, setGallery } from '../src/faces/tasks/index.js';
 import { InferenceHost } from '../src/inference/host.js';
 import { manifest } from '../src/inference/model-loader.js';
 import { createTfjsEngine } from '../src/inference/tfjs-engine.js';
@@ -30,7 +31,7 @@ const files = existsSync(crops)
   ? readdirSync(crops).flatMap((d) => readdirSync(join(crops, d)).map((f) => join(crops, d, f)))
   : [1, 2, 3, 4, 5, 6].map(samplePhoto);
 const images: RgbImage[] = [];
-for (const f of files.slice(0, 32)) images.push(await decodeImage(f, { maxSide: 640 }));
+for (const f of files.slice(0, 32)) images.push(shared(await decodeImage(f, { maxSide: 640 })));
 progress(
   `${images.length} images (${existsSync(crops) ? 'dlib_johns_crops' : 'face-api samples'}), model ${model} (${dim}-d)`,
 );
@@ -38,15 +39,15 @@ progress(
 const host = new InferenceHost({
   workers: 1,
   backend: 'wasm',
-  tasks: {
-    detect: { model: 'blazeface', options: DEFAULT_DETECTOR },
-    embed: { model, align: false, context: 1.3 },
-  },
+  tasks: [
+    detectTask({ model: 'blazeface', options: DEFAULT_DETECTOR }),
+    embedTask({ model, align: false, context: 1.3 }),
+  ],
 });
 await host.start();
 // a 10-person gallery so the match step runs
-const g = new Float32Array(10 * host.embedDim).map(() => Math.random() - 0.5);
-host.setGallery(1, g, 10, host.embedDim);
+const g = new Float32Array(10 * embedDim(host)).map(() => Math.random() - 0.5);
+setGallery(host, { version: 1, data: g, rows: 10, dim: embedDim(host) });
 
 const rows: Array<Record<string, string | number>> = [];
 for (const b of (values.batches as string).split(',').map(Number)) {
@@ -58,10 +59,10 @@ for (const b of (values.batches as string).split(',').map(Number)) {
     const t0 = performance.now();
     const det = await host.run('detect', frames);
     const t1 = performance.now();
-    const req = det.detections.flatMap((ds, i) =>
+    const req = det.result.flatMap((ds, i) =>
       ds.slice(0, 1).map((d) => ({ frame: i, box: d.box, landmarks: d.landmarks })),
     );
-    await host.embed(frames, req, 5);
+    await host.run('embed', frames, { faces: req, topK: 5 });
     const t2 = performance.now();
     if (it === 0) continue; // warm-up
     detMs += t1 - t0;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Vigil } from '../src/app.js';
 import { validateConfig } from '../src/config/load.js';
+import { FRAME_COPY_SITES } from '../src/util/frame-copies.js';
 import { metricSum, parseMetrics, TestViewer } from '../test/helpers/ws-client.js';
 import { machine, printTable, progress, writeResult } from './_util.js';
 
@@ -50,11 +51,13 @@ for (const sub of [{}, { style: values.style, strength: 1 }, { style: values.sty
 }
 const scrape = async () =>
   parseMetrics(await (await fetch(`http://127.0.0.1:${vigil.address.port}/metrics`)).text());
-const SITES = ['inference_dispatch', 'style_dispatch', 'style_blend', 'copy_on_write', 'worker_dispatch'];
+// every site of src/util/frame-copies.ts (before shared frames: inference_dispatch, style_dispatch too)
+const SITES: readonly string[] = FRAME_COPY_SITES;
 const counts = (m: Map<string, number>) => ({
   decoded: metricSum(m, 'vigil_frames_decoded_total'),
   inferred: metricSum(m, 'vigil_frames_processed_total'),
   styled: metricSum(m, 'vigil_style_frames_total'),
+  embedRequests: metricSum(m, 'vigil_inference_duration_seconds_count', { model: 'faceres' }),
   sent: metricSum(m, 'vigil_frames_sent_total'),
   ...Object.fromEntries(SITES.map((site) => [site, metricSum(m, 'vigil_frame_copies_total', { site })])),
 });
@@ -67,7 +70,10 @@ const b = counts(await scrape());
 for (const v of viewers) v.close();
 await vigil.stop();
 const d = Object.fromEntries(
-  Object.keys(b).map((k) => [k, (b as Record<string, number>)[k] - ((a as Record<string, number>)[k] ?? 0)]),
+  Object.keys(b).map((k) => [
+    k,
+    ((b as Record<string, number>)[k] ?? 0) - ((a as Record<string, number>)[k] ?? 0),
+  ]),
 ) as Record<string, number>;
 const decoded = Math.max(1, d.decoded ?? 0);
 const total = SITES.reduce((s, k) => s + (d[k] ?? 0), 0);
@@ -79,5 +85,7 @@ printTable([
   })),
   { site: 'all', copies: total, perDecodedFrame: (total / decoded).toFixed(2) },
 ]);
-progress(`${d.decoded} frames decoded, ${d.inferred} inferred, ${d.styled} stylised, ${d.sent} sent`);
+progress(
+  `${d.decoded} frames decoded, ${d.inferred} inferred, ${d.embedRequests} embed requests, ${d.styled} stylised, ${d.sent} sent`,
+);
 writeResult('frame-copies', { machine: machine(), seconds, ...d, copiesPerDecodedFrame: total / decoded });

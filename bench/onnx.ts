@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { DEFAULT_DETECTOR } from '../src/faces/detect/blazeface.js';
 import { decodeImage } from '../src/util/image.js';
-import type { RgbImage } from '../src/util/rgb.js';
+import { type RgbImage, shared } from '../src/util/rgb.js';
 import type { Detection, InferenceEngine, LoadedModel } from '../src/inference/contract.js';
 import { InferenceHost } from '../src/inference/host.js';
 import { PROJECT_ROOT } from '../src/util/paths.js';
@@ -17,7 +17,8 @@ import { convertFile } from '../src/inference/onnx/cache.js';
 import { convertTfGraph, type TfNode } from '../src/inference/onnx/convert.js';
 import { createOnnxEngine } from '../src/inference/onnx/engine.js';
 import { encodeModel } from '../src/inference/onnx/proto.js';
-import type { EngineSettings, TaskSpec } from '../src/inference/protocol.js';
+import type { EngineSettings } from '../src/inference/protocol.js';
+import { detectTask, embedTask } from '../src/faces/tasks/index.js';
 import { createTfjsEngine } from '../src/inference/tfjs-engine.js';
 import { loadPipeline, stageSettings } from '../src/pipeline/definition.js';
 import type { RecognizeStageConfig } from '../src/pipeline/stages/recognize.js';
@@ -43,10 +44,10 @@ const facesPerCamSec = Number(values.facesPerCameraSecond);
 const cacheDir = mkdtempSync(join(tmpdir(), 'vigil-bench-onnx-'));
 const plan = stageSettings(loadPipeline('recognize'));
 const rec = plan.recognize as RecognizeStageConfig;
-const tasks: TaskSpec = {
-  detect: { model: 'blazeface', options: { ...DEFAULT_DETECTOR, ...plan.detect } },
-  embed: { model: rec.model, align: rec.align, context: rec.context },
-};
+const tasks = [
+  detectTask({ model: 'blazeface', options: { ...DEFAULT_DETECTOR, ...plan.detect } }),
+  embedTask({ model: rec.model, align: rec.align, context: rec.context }),
+];
 const settings = (engine: 'tfjs' | 'onnx', threads: number): EngineSettings => ({
   engine,
   models: {},
@@ -58,11 +59,13 @@ const clip = join(PROJECT_ROOT, '..', 'shared', 'data', 'video', 'short_hamilton
 let frames: RgbImage[] = [];
 let input: string;
 if (existsSync(clip)) {
-  frames = decodeVideoFrames(clip, { fps: 2, width: 640, height: 360 });
+  frames = decodeVideoFrames(clip, { fps: 2, width: 640, height: 360 }).map(shared);
   input = `${frames.length} frames (2 fps, 640x360) of shared/data/video/short_hamilton_clip.mp4`;
 } else {
   const dir = join(packageRoot('@vladmandic/face-api'), 'demo');
-  frames = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => decodeImage(join(dir, `sample${i}.jpg`))));
+  frames = await Promise.all(
+    [1, 2, 3, 4, 5, 6].map(async (i) => shared(await decodeImage(join(dir, `sample${i}.jpg`)))),
+  );
   input = 'the 6 sample photos of @vladmandic/face-api (../shared/data absent)';
 }
 progress(`input: ${input}`);
@@ -84,7 +87,7 @@ for (const c of configs) {
   await host.start();
   if (!faces.length) {
     for (let i = 0; i < frames.length && faces.length < 8; i++) {
-      const d = (await host.run('detect', [frames[i] as RgbImage])).detections[0] ?? [];
+      const d = (await host.run('detect', [frames[i] as RgbImage])).result[0] ?? [];
       for (const f of d) if (faces.length < 8) faces.push({ frame: i, box: f.box, landmarks: f.landmarks });
     }
     progress(`${faces.length} faces for the embedding figures`);
@@ -110,7 +113,7 @@ for (const c of configs) {
       return { ...f, frame: used.indexOf(f.frame) };
     });
     while (ms.length < 30 && (performance.now() - t0 < seconds * 500 || ms.length < 3))
-      ms.push((await host.embed(pix, reqs, 0)).ms / b);
+      ms.push((await host.run('embed', pix, { faces: reqs, topK: 0 })).ms / b);
     row[`${rec.model} ms/face b${b}`] = r1(median(ms));
     progress(`${c.label}: ${rec.model} batch ${b}: ${row[`${rec.model} ms/face b${b}`]} ms/face`);
   }
@@ -244,12 +247,12 @@ for (const c of capConfigs) {
       const wantFaces = (framesDone / 5) * facesPerCamSec;
       if (faceReqs.length && facesDone < wantFaces) {
         facesDone += (
-          await host.embed(
+          await host.run(
+            'embed',
             faceFrames.map((i) => frames[i] as RgbImage),
-            faceReqs,
-            5,
+            { faces: faceReqs, topK: 5 },
           )
-        ).faces.length;
+        ).result.faces.length;
       } else {
         const batch = Array.from({ length: 8 }, () => frames[k++ % frames.length] as RgbImage);
         await host.run('detect', batch);

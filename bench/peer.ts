@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Detection } from '../src/inference/contract.js';
 import { FaceEngine, largestFace } from '../src/faces/engine.js';
+import { embedDim, setGallery } from '../src/faces/tasks/index.js';
 import { decodeImage } from '../src/util/image.js';
 import type { RgbImage } from '../src/util/rgb.js';
 import { readThreshold, spaceVersion } from '../src/faces/thresholds.js';
@@ -223,7 +224,7 @@ async function vigilSide(kind: 'tfjs' | 'onnx'): Promise<{ t: SideTiming; acc: A
   }
   const acc = accuracy(vecs, dot, (s) => s >= vigilThreshold);
   // a gallery of the enrolled people, so the match step runs in the worker as in the service
-  const dim = engine.host.embedDim;
+  const dim = embedDim(engine.host);
   const seen = new Set<string>();
   const rows: Float32Array[] = [];
   photos.forEach((p, i) => {
@@ -236,7 +237,7 @@ async function vigilSide(kind: 'tfjs' | 'onnx'): Promise<{ t: SideTiming; acc: A
   rows.forEach((r, i) => {
     g.set(r, i * dim);
   });
-  engine.host.setGallery(1, g, rows.length, dim);
+  setGallery(engine.host, { version: 1, data: g, rows: rows.length, dim });
   progress(`vigil (${kind}): photos rank-1 ${acc.rank1.toFixed(2)}; timing the video`);
   const t = await timeVideo(
     async (f) => (await engine.analyze(f)).length,

@@ -8,6 +8,7 @@ import type { Detection } from './inference/contract.js';
 import { InferenceHost } from './inference/host.js';
 import { PROJECT_ROOT } from './util/paths.js';
 import { engineSettings } from './inference/onnx/settings.js';
+import type { TaskEntry } from './inference/task.js';
 import { createLogger, type Logger } from './log.js';
 import { trackEventLoopLag } from './metrics/event-loop.js';
 import { VigilMetrics } from './metrics/metrics.js';
@@ -21,10 +22,11 @@ import {
 } from './pipeline/definition.js';
 import type { StageContext } from './pipeline/stage.js';
 import { WsHub } from './output/ws-hub.js';
-import { StyleHost } from './style/host.js';
+import { StyleHost, styleTask } from './style/host.js';
 import { listStyles, loadStyleDir, STYLES_DIR } from './style/store.js';
 import { createApi, HttpError } from './server/api.js';
 import { largestFace } from './faces/engine.js';
+import { detectTask, embedDim, embedTask } from './faces/tasks/index.js';
 import { cropJpeg } from './util/image.js';
 import { createHttpServer } from './server/http.js';
 import { AlertStore, type FaceAlert } from './faces/alerts.js';
@@ -68,7 +70,9 @@ export class Vigil {
         unknowns: UnknownStore;
       }
     | undefined;
-  /** Style stage: the workers and the styles viewers may pick (name -> folder). */
+  /** The styles viewers may pick (name -> folder), when the pipeline has a style stage. */
+  private styleDirs: Map<string, string> | undefined;
+  /** Style stage: the styles on the pool, and the styles viewers may pick (name -> folder). */
   style: { host: StyleHost; styles: Map<string, string>; list: Array<Record<string, unknown>> } | undefined;
   /** The newest decoded frame of each stream. */
   readonly latestFrames = new Map<string, Frame>();
@@ -127,47 +131,57 @@ export class Vigil {
         },
       ],
       [
+        'styles',
+        () => {
+          const st = this.plan.style;
+          if (!st) return;
+          this.styleDirs = listStyles([STYLES_DIR, join(c.dataDir, 'styles')]);
+          if (st.default !== 'none' && !this.styleDirs.has(st.default))
+            throw new Error(
+              `pipeline ${this.plan.name}: stages.style.default: unknown style "${st.default}" (available: ${[...this.styleDirs.keys()].join(', ') || 'none'})`,
+            );
+        },
+      ],
+      [
         'inference',
         async () => {
-          if (!this.plan.detect) return;
-          const { model, tiles, ...options } = this.plan.detect;
-          const rec = this.plan.recognize;
+          // One pool for every model of the pipeline: detection and recognition get
+          // inference.workers workers, the style stage adds its own `workers`; any worker runs any task.
+          const { detect, recognize: rec, style } = this.plan;
+          const tasks: TaskEntry[] = [];
+          if (detect) {
+            const { model, tiles, ...options } = detect;
+            tasks.push(detectTask({ model, options, tiles }));
+            if (rec)
+              tasks.push(
+                embedTask({ model: rec.model, align: rec.align, context: rec.context, head: rec.head }),
+              );
+          }
+          if (style) tasks.push(styleTask());
+          if (!tasks.length) return;
           this.host = new InferenceHost({
-            workers: c.inference.workers,
+            workers: (detect ? c.inference.workers : 0) + (style?.workers ?? 0),
             backend: c.inference.backend,
             engines: engineSettings(c.inference, c.dataDir),
-            tasks: {
-              detect: { model, options, tiles },
-              ...(rec
-                ? { embed: { model: rec.model, align: rec.align, context: rec.context, head: rec.head } }
-                : {}),
-            },
+            tasks,
             debugDelayMs: c.inference.debugDelayMs,
             onRestart: () => this.metrics.workerRestarts.inc(),
             log: (m) => this.log.info(m),
           });
           this.undo.push(() => this.host?.close());
           await this.host.start();
+          if (!detect) return;
           this.metrics.backendInfo.set({ engine: this.host.engine, backend: this.host.backend }, 1);
           this.metrics.recordEngines(this.host.models);
         },
       ],
       [
         'style',
-        async () => {
-          const st = this.plan.style;
-          if (!st) return;
-          const styles = listStyles([STYLES_DIR, join(c.dataDir, 'styles')]);
-          if (st.default !== 'none' && !styles.has(st.default))
-            throw new Error(
-              `pipeline ${this.plan.name}: stages.style.default: unknown style "${st.default}" (available: ${[...styles.keys()].join(', ') || 'none'})`,
-            );
-          const es = engineSettings(c.inference, c.dataDir);
-          const host = new StyleHost({
-            workers: st.workers,
-            backend: c.inference.backend,
-            // styles follow inference.models.style.engine, else inference.engine
-            engines: { engine: es.models.style ?? es.engine, onnx: es.onnx },
+        () => {
+          const styles = this.styleDirs;
+          if (!this.plan.style || !this.host || !styles) return;
+          const host: StyleHost = new StyleHost({
+            pool: this.host,
             log: (m) => this.log.info(m),
             onEngine: (r) => {
               const model = `style:${r.style}`;
@@ -187,7 +201,6 @@ export class Vigil {
             },
           });
           this.undo.push(() => host.close());
-          await host.start();
           this.style = { host, styles, list: Vigil.describeStyles(styles) };
           this.log.info({ styles: [...styles.keys()] }, 'styles available');
         },
@@ -202,7 +215,7 @@ export class Vigil {
           const gallery = new Gallery(join(c.dataDir, 'vigil.db'), {
             model: rec.model,
             version: space,
-            dim: this.host.embedDim,
+            dim: embedDim(this.host),
           });
           this.undo.push(() => gallery.close());
           const alerts = new AlertStore(gallery.db);
@@ -480,7 +493,7 @@ export class Vigil {
   private stageContext(): StageContext {
     const c = this.config;
     const services = new Map<string, unknown>([['viewers', this.hub]]);
-    if (this.host) {
+    if (this.host && this.plan.detect) {
       services.set('detector', this.detectorRunner(this.host));
       services.set('embedder', this.host);
     }
@@ -503,23 +516,18 @@ export class Vigil {
     };
   }
 
-  /** One stylised frame per (stream, style, frame): viewers of other strengths reuse it. */
+  /** Stylises a frame at the strengths its viewers want (the style stage asks once per style and frame). */
   private styler(): Styler {
-    const last = new Map<string, { seq: number; p: Promise<Uint8Array> }>();
-    return (stream, style, f) => {
-      const key = `${stream}\u0000${style}`;
-      const hit = last.get(key);
-      if (hit && hit.seq === f.seq) return hit.p;
+    return async (stream, style, f, strengths) => {
       const dir = this.style?.styles.get(style);
-      if (!dir || !this.style) return Promise.reject(new Error(`unknown style "${style}"`));
-      const p = this.style.host
-        .stylize(dir, f, { smoothingKey: stream, smoothing: this.plan.style?.smoothing ?? 0 })
-        .then((r) => {
-          this.metrics.styleFrames.inc({ stream, style });
-          return r.pixels;
-        });
-      last.set(key, { seq: f.seq, p });
-      return p;
+      if (!dir || !this.style) throw new Error(`unknown style "${style}"`);
+      const r = await this.style.host.stylize(dir, f, {
+        smoothingKey: stream,
+        smoothing: this.plan.style?.smoothing ?? 0,
+        strengths,
+      });
+      this.metrics.styleFrames.inc({ stream, style });
+      return r.pixels;
     };
   }
 
@@ -559,6 +567,7 @@ export class Vigil {
       idle: () => host.idle,
       whenIdle: () => host.whenIdle(),
       run: async (frames) => {
+        // the frames' pixels are shared with the worker (no copy); the detect stage holds them
         const r = await host.run('detect', frames);
         this.metrics.inferenceDuration.observe(
           { model, backend: host.backendOf(model).backend },
@@ -566,7 +575,7 @@ export class Vigil {
         );
         this.metrics.workerTensors.set(r.tensors);
         this.metrics.batchSize.observe({ model }, frames.length);
-        return r.detections;
+        return r.result;
       },
     };
   }

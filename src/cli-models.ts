@@ -7,6 +7,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from './config/load.js';
 import { DEFAULT_DETECTOR } from './faces/detect/blazeface.js';
+import { detectTask, embedTask } from './faces/tasks/index.js';
 import type { ModelManifest } from './inference/contract.js';
 import { InferenceHost } from './inference/host.js';
 import { modelJsonPath, readManifests } from './inference/model-loader.js';
@@ -14,7 +15,8 @@ import { convertCached, convertFile } from './inference/onnx/cache.js';
 import { defaultThreads, loadOrt } from './inference/onnx/engine.js';
 import { describeReport } from './inference/onnx/select.js';
 import { engineSettings } from './inference/onnx/settings.js';
-import type { EngineSettings, ModelEngineReport, TaskSpec } from './inference/protocol.js';
+import type { EngineSettings, ModelEngineReport } from './inference/protocol.js';
+import type { TaskEntry } from './inference/task.js';
 import { loadPipeline, stageSettings } from './pipeline/definition.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -49,12 +51,12 @@ export async function checkInWorker(
   engine: 'onnx' | 'auto' = 'onnx',
 ): Promise<ModelEngineReport | undefined> {
   const isEmbed = m.dim !== undefined;
-  const tasks: TaskSpec = isEmbed
-    ? {
-        detect: { model: 'blazeface', options: DEFAULT_DETECTOR },
-        embed: { model: m.name, align: true, context: m.context },
-      }
-    : { detect: { model: m.name, options: DEFAULT_DETECTOR } };
+  const tasks: TaskEntry[] = isEmbed
+    ? [
+        detectTask({ model: 'blazeface', options: DEFAULT_DETECTOR }),
+        embedTask({ model: m.name, align: true, context: m.context }),
+      ]
+    : [detectTask({ model: m.name, options: DEFAULT_DETECTOR })];
   const host = new InferenceHost({
     workers: 1,
     backend: 'auto',
@@ -181,10 +183,10 @@ export async function doctorEngines(configFile: string): Promise<void> {
     workers: 1,
     backend: config.inference.backend,
     engines,
-    tasks: {
-      detect: { model: detect?.model ?? 'blazeface', options: { ...DEFAULT_DETECTOR, ...detect } },
-      ...(rec ? { embed: { model: rec.model, align: rec.align, context: rec.context } } : {}),
-    },
+    tasks: [
+      detectTask({ model: detect?.model ?? 'blazeface', options: { ...DEFAULT_DETECTOR, ...detect } }),
+      ...(rec ? [embedTask({ model: rec.model, align: rec.align, context: rec.context })] : []),
+    ],
   });
   try {
     await host.start();

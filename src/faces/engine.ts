@@ -3,8 +3,9 @@ import { InferenceHost } from '../inference/host.js';
 import { manifest } from '../inference/model-loader.js';
 import type { EngineSettings } from '../inference/protocol.js';
 import type { BackendPreference } from '../inference/tfjs-engine.js';
+import { type RgbImage, shared } from '../util/rgb.js';
 import { DEFAULT_DETECTOR, type DetectorOptions } from './detect/blazeface.js';
-import type { RgbImage } from '../util/rgb.js';
+import { detectTask, embedTask } from './tasks/index.js';
 
 export interface FaceEngineOptions {
   backend: BackendPreference;
@@ -46,14 +47,14 @@ export class FaceEngine {
         workers: opts.workers ?? 1,
         backend: opts.backend,
         engines: opts.engines,
-        tasks: {
-          detect: {
+        tasks: [
+          detectTask({
             model: opts.detector?.model ?? 'blazeface',
             options: { ...DEFAULT_DETECTOR, ...opts.detector },
             tiles: opts.detector?.tiles,
-          },
-          embed: { model: opts.embedModel, align: opts.align, context: opts.context },
-        },
+          }),
+          embedTask({ model: opts.embedModel, align: opts.align, context: opts.context }),
+        ],
       });
   }
 
@@ -71,7 +72,7 @@ export class FaceEngine {
 
   async detect(img: RgbImage): Promise<Detection[]> {
     await this.ready();
-    return (await this.host.run('detect', [img])).detections[0] ?? [];
+    return (await this.host.run('detect', [img])).result[0] ?? [];
   }
 
   /** Embeds the given faces of one image (all in one batch). */
@@ -82,11 +83,10 @@ export class FaceEngine {
   ): Promise<AnalyzedFace[]> {
     if (!faces.length) return [];
     await this.ready();
-    const r = await this.host.embed(
-      [img],
-      faces.map((f) => ({ frame: 0, box: f.box, landmarks: f.landmarks })),
+    const { result: r } = await this.host.run('embed', [img], {
+      faces: faces.map((f) => ({ frame: 0, box: f.box, landmarks: f.landmarks })),
       topK,
-    );
+    });
     return r.faces.map((e, i) => ({
       galleryVersion: r.galleryVersion,
       ...(faces[i] as Detection),
@@ -99,7 +99,9 @@ export class FaceEngine {
 
   /** Every face of an image, detected and embedded. */
   async analyze(img: RgbImage, topK = 5): Promise<AnalyzedFace[]> {
-    return this.embedFaces(img, await this.detect(img), topK);
+    // one copy to a shared buffer for both requests (an upload is not on one)
+    const px = shared(img);
+    return this.embedFaces(px, await this.detect(px), topK);
   }
 }
 

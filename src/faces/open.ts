@@ -8,6 +8,7 @@ import { DEFAULT_DETECTOR } from './detect/blazeface.js';
 import { Gallery } from './gallery/gallery.js';
 import { FaceService } from './service.js';
 import { recognitionSpace } from './learn/space.js';
+import { detectTask, embedDim, embedTask, setGallery } from './tasks/index.js';
 
 /**
  * The gallery and a face service outside the running service (CLI): recognition settings come from
@@ -28,23 +29,23 @@ export async function openFaces(config: VigilConfig): Promise<{
     workers: 1,
     backend: config.inference.backend,
     engines: engineSettings(config.inference, config.dataDir),
-    tasks: {
-      detect: {
+    tasks: [
+      detectTask({
         model: plan.detect?.model ?? 'blazeface',
         options: { ...DEFAULT_DETECTOR, ...plan.detect },
         tiles: plan.detect?.tiles,
-      },
-      embed: { model: rec.model, align: rec.align, context: rec.context, head: rec.head },
-    },
+      }),
+      embedTask({ model: rec.model, align: rec.align, context: rec.context, head: rec.head }),
+    ],
   });
   await host.start();
   const gallery = new Gallery(join(config.dataDir, 'vigil.db'), {
     model: rec.model,
     version: space,
-    dim: host.embedDim,
+    dim: embedDim(host),
   });
   // The worker matches against the gallery: load it now and after every change.
-  const load = (m: ReturnType<Gallery['matrix']>) => host.setGallery(m.version, m.data, m.rows, m.dim);
+  const load = (m: ReturnType<Gallery['matrix']>) => setGallery(host, m);
   load(gallery.matrix());
   gallery.onChange(load);
   return {

@@ -1,6 +1,5 @@
 import type { Detection } from '../inference/contract.js';
 import type { InferenceHost } from '../inference/host.js';
-import type { EmbeddedFace } from '../inference/protocol.js';
 import type { VigilMetrics } from '../metrics/metrics.js';
 import { CrossStreamBatcher } from '../pipeline/batcher.js';
 import type { Recognition, TrackedDetection } from '../pipeline/context.js';
@@ -8,6 +7,7 @@ import type { Frame } from '../sources/frame.js';
 import type { Gallery, GalleryMatrix } from './gallery/gallery.js';
 import type { UnknownStore } from './unknowns/store.js';
 import { identify } from './match.js';
+import { type EmbeddedFace, setGallery } from './tasks/index.js';
 import { FaceTracker, quality, type Track, type TrackerOptions } from './track.js';
 
 export interface RecognizerOptions {
@@ -33,7 +33,7 @@ interface EmbedJob {
 }
 
 /** The embedding side of the inference pool (the embed task and the gallery it matches against). */
-export type Embedder = Pick<InferenceHost, 'idle' | 'whenIdle' | 'embed' | 'setGallery' | 'backendOf'>;
+export type Embedder = Pick<InferenceHost, 'idle' | 'whenIdle' | 'run' | 'configure' | 'backendOf'>;
 
 export interface RecognizerDeps {
   host: Embedder;
@@ -77,13 +77,14 @@ export class Recognizer {
           const faces = jobs.flatMap((j, fi) =>
             j.tracks.map((t) => ({ frame: fi, box: t.box, landmarks: t.landmarks })),
           );
-          const r = await host.embed(
+          // whole frames, shared with the worker (no copy): the faces are cut there
+          const { result: r, ...run } = await host.run(
+            'embed',
             jobs.map((j) => j.frame),
-            faces,
-            opts.topK,
+            { faces, topK: opts.topK },
           );
-          metrics.inferenceDuration.observe({ model, backend: host.backendOf(model).backend }, r.ms / 1000);
-          metrics.workerTensors.set(r.tensors);
+          metrics.inferenceDuration.observe({ model, backend: host.backendOf(model).backend }, run.ms / 1000);
+          metrics.workerTensors.set(run.tensors);
           metrics.batchSize.observe({ model }, faces.length);
           let k = 0;
           return jobs.map((j) => {
@@ -117,7 +118,7 @@ export class Recognizer {
     const apply = (m: GalleryMatrix) => {
       this.galleries.set(m.version, m);
       for (const v of this.galleries.keys()) if (v < m.version - 4) this.galleries.delete(v);
-      host.setGallery(m.version, m.data, m.rows, m.dim);
+      setGallery(host, m);
       metrics.galleryPeople.set(m.names.size);
       metrics.galleryEmbeddings.set(m.rows);
       // Someone was added, renamed or deleted: every track is recognised again against the new gallery.

@@ -42,7 +42,8 @@ export interface ModelManifest {
   package: string;
   /** tfjs graph model.json, relative to the package root. */
   path: string;
-  format: 'tfjs-graph' | 'faceapi-resnet34';
+  /** 'tfjs-graph', or a format a task module registers (tfjs-engine.ts registerModelFormat). */
+  format: string;
   /** Input height, width, channels. */
   input: [number, number, number];
   /** Output node names, in the order `run` returns them. */

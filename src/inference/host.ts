@@ -2,50 +2,34 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { Detection } from './contract.js';
 import { PROJECT_ROOT } from '../util/paths.js';
+import { isShared, type RgbImage, shared } from '../util/rgb.js';
 import { describeReport } from './onnx/select.js';
-import type {
-  EmbeddedFace,
-  EngineName,
-  EngineSettings,
-  FaceRequest,
-  FramePayload,
-  FromWorker,
-  ModelEngineReport,
-  TaskSpec,
-  ToWorker,
-} from './protocol.js';
+import type { EngineName, EngineSettings, FromWorker, ModelEngineReport, ToWorker } from './protocol.js';
+import type { ConfigOf, EventOf, InfoOf, RequestArgs, ResultOf, TaskEntry, TaskKind } from './task.js';
 import type { BackendPreference } from './tfjs-engine.js';
 import { closeWorker } from './worker-close.js';
-import { countFrameCopy } from '../util/frame-copies.js';
 
 export interface HostOptions {
   workers: number;
   backend: BackendPreference;
-  tasks: TaskSpec;
+  /** What every worker loads, in this order (task.ts); e.g. faces/tasks, style/host.ts styleTask(). */
+  tasks: TaskEntry[];
   /** Per-model engine choice (tfjs / ONNX Runtime / auto); absent: tfjs for every model. */
   engines?: EngineSettings;
   /** Image for the ONNX equivalence checks (default: a sample photo of @vladmandic/face-api). */
-  probe?: Pixels;
+  probe?: RgbImage;
   debugDelayMs?: number;
   onRestart?: (workerIndex: number, reason: string) => void;
   log?: (msg: string) => void;
 }
 
-export interface BatchResult {
-  detections: Detection[][];
-  /** Worker-side wall time of the batch (ms). */
+/** A task's result, with what the worker measured. */
+export interface TaskRun<R> {
+  result: R;
+  /** Worker-side wall time of the request (ms). */
   ms: number;
-  /** Live tensors in that worker after the batch (leak checks). */
-  tensors: number;
-}
-
-export interface EmbedResult {
-  faces: EmbeddedFace[];
-  /** The gallery version the matches were computed against (undefined: no gallery). */
-  galleryVersion: number | undefined;
-  ms: number;
+  /** Live tensors in that worker after the request (leak checks). */
   tensors: number;
 }
 
@@ -55,8 +39,6 @@ interface Pending {
   resolve: (r: Result) => void;
   reject: (e: Error) => void;
 }
-
-type Pixels = { width: number; height: number; pixels: Uint8Array };
 
 interface Slot {
   index: number;
@@ -77,8 +59,10 @@ function workerScript(): string {
 }
 
 /**
- * A pool of inference workers (worker_threads), each with its own single-threaded backend, so the
- * main thread's event loop stays free for sockets. A crashed worker fails its batch and is restarted.
+ * The one pool of inference workers (worker_threads), each with its own single-threaded backend, so
+ * the main thread's event loop stays free for sockets. Every worker loads every task of `tasks`
+ * (detection, embedding, style, ...: task.ts); the pool knows none of them. Frames go to workers on
+ * their SharedArrayBuffers (shared, not copied). A crashed worker fails its request and is restarted.
  */
 export class InferenceHost {
   private slots: Slot[] = [];
@@ -90,18 +74,20 @@ export class InferenceHost {
   private reserved = 0;
   engine = '';
   backend = '';
-  /** Length of the embedding vectors (when an embed task runs). */
-  embedDim = 0;
   /** How each model's engine was chosen (with engine settings; empty without). */
   models: ModelEngineReport[] = [];
   /** Engine per model as decided by the first worker; later and restarted workers reuse it. */
   private resolved: Record<string, EngineName> | undefined;
-  private probe: FramePayload | undefined;
-  private gallery: Extract<ToWorker, { type: 'gallery' }> | undefined;
+  private probe: RgbImage | undefined;
+  /** What each task reported once loaded (the first worker's). */
+  private readonly infos = new Map<string, unknown>();
+  /** The latest setting per task: sent to every worker, and again to restarted ones. */
+  private readonly configs = new Map<string, Extract<ToWorker, { type: 'configure' }>>();
+  private readonly listeners = new Map<string, Set<(event: unknown) => void>>();
 
   constructor(private readonly opts: HostOptions) {}
 
-  /** Starts every worker and waits until each has loaded and warmed up its models. */
+  /** Starts every worker and waits until each has loaded and warmed up its tasks. */
   async start(): Promise<void> {
     const es = this.opts.engines;
     const needsChecks = es && (es.engine !== 'tfjs' || Object.values(es.models).some((c) => c !== 'tfjs'));
@@ -116,13 +102,23 @@ export class InferenceHost {
     await Promise.all(Array.from({ length: this.opts.workers - 1 }, (_, i) => this.spawn(i + 1)));
   }
 
+  /** The tasks the workers load. */
+  get tasks(): string[] {
+    return this.opts.tasks.map((t) => t.kind);
+  }
+
   /** The engine and backend running `model` (the worker's tfjs backend when unknown). */
   backendOf(model: string): { engine: string; backend: string } {
     const r = this.models.find((x) => x.model === model);
     return r ? { engine: r.engine, backend: r.backend } : { engine: this.engine, backend: this.backend };
   }
 
-  /** Workers ready and not running a batch. */
+  /** What task `kind` reported once loaded (e.g. the embedding length); undefined before start. */
+  info<K extends TaskKind>(kind: K): InfoOf<K> | undefined {
+    return this.infos.get(kind) as InfoOf<K> | undefined;
+  }
+
+  /** Workers ready and not running a request. */
   get idle(): number {
     return Math.max(0, this.freeSlots() - this.reserved);
   }
@@ -137,68 +133,63 @@ export class InferenceHost {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
-  /** Detects faces in a batch of frames on an idle worker; pixels are copied, the caller keeps its buffers. */
-  async run(task: 'detect', frames: Pixels[]): Promise<BatchResult> {
-    const r = await this.dispatch(
-      (id, payload) => ({ type: 'run', id, task, frames: payload, debugDelayMs: this.opts.debugDelayMs }),
-      frames,
-    );
-    return { detections: r.detections ?? [], ms: r.ms, tensors: r.tensors };
-  }
-
-  /** Aligns, embeds and matches (top-k gallery rows) the given faces of a batch of frames. */
-  async embed(frames: Pixels[], faces: FaceRequest[], topK = 5): Promise<EmbedResult> {
-    const r = await this.dispatch(
-      (id, payload) => ({
-        type: 'run',
-        id,
-        task: 'embed',
-        frames: payload,
-        faces,
-        topK,
-        debugDelayMs: this.opts.debugDelayMs,
-      }),
-      frames,
-    );
-    return { faces: r.faces ?? [], galleryVersion: r.galleryVersion, ms: r.ms, tensors: r.tensors };
-  }
-
-  /** Replaces the gallery matrix (rows x dim, L2-normalised rows) in every worker. */
-  setGallery(version: number, data: Float32Array, rows: number, dim: number): void {
-    this.gallery = { type: 'gallery', version, rows, dim, data };
-    for (const s of this.slots) s.worker.postMessage(this.gallery);
-  }
-
   /**
-   * Runs on an idle worker, or queues (FIFO) until one frees up: still-image requests (enroll,
-   * identify) wait their turn, and the live batchers, which only dispatch when `idle` > 0, adapt.
+   * Runs task `kind` on `frames` (and its request) on an idle worker, or queues (FIFO) until one
+   * frees up: still-image requests (enroll, identify) wait their turn, and the live batchers, which
+   * only dispatch when `idle` > 0, adapt. Frames on a SharedArrayBuffer are shared with the worker;
+   * hold them until the promise settles. Others are copied (and counted: util/frame-copies.ts).
    */
-  private dispatch(
-    build: (id: number, payload: FramePayload[]) => ToWorker,
-    frames: Pixels[],
-  ): Promise<Result> {
+  async run<K extends TaskKind>(
+    kind: K,
+    frames: readonly RgbImage[],
+    ...request: RequestArgs<K>
+  ): Promise<TaskRun<ResultOf<K>>> {
+    const r = await this.dispatch(kind, frames, request[0]);
+    return { result: r.result as ResultOf<K>, ms: r.ms, tensors: r.tensors };
+  }
+
+  /** Sets a task's setting in every worker (e.g. the gallery); restarted workers get the latest one. */
+  configure<K extends TaskKind>(kind: K, config: ConfigOf<K>): void {
+    const m: ToWorker = { type: 'configure', task: kind, config };
+    this.configs.set(kind, m);
+    for (const s of this.slots) s.worker.postMessage(m);
+  }
+
+  /** Listens to what task `kind` tells the host on its own (e.g. how a style's engine was chosen). */
+  onEvent<K extends TaskKind>(kind: K, listener: (event: EventOf<K>) => void): () => void {
+    let set = this.listeners.get(kind);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(kind, set);
+    }
+    const l = listener as (event: unknown) => void;
+    set.add(l);
+    return () => void set.delete(l);
+  }
+
+  private dispatch(task: string, frames: readonly RgbImage[], request: unknown): Promise<Result> {
     if (this.closed) return Promise.reject(new Error('inference host closed'));
     const slot = this.slots.find((s) => s.ready && !s.busy);
     if (!slot) {
       return new Promise<void>((r) => this.queue.push(r)).then(() => {
         this.reserved--;
-        return this.dispatch(build, frames);
+        return this.dispatch(task, frames, request);
       });
     }
     slot.busy = true;
     const id = this.nextId++;
-    const payload: FramePayload[] = frames.map((f) => {
-      const copy = new Uint8Array(f.pixels.length);
-      copy.set(f.pixels);
-      return { width: f.width, height: f.height, pixels: copy.buffer };
-    });
-    countFrameCopy('inference_dispatch', payload.length);
+    // width, height and a view on the shared pixels: nothing else of a Frame crosses (nor could)
+    const payload = frames.map(shared);
     return new Promise<Result>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
-      slot.worker.postMessage(
-        build(id, payload),
-        payload.map((p) => p.pixels),
-      );
+      slot.worker.postMessage({
+        type: 'run',
+        id,
+        task,
+        frames: payload,
+        request,
+        debugDelayMs: this.opts.debugDelayMs,
+      } satisfies ToWorker);
     });
   }
 
@@ -230,11 +221,12 @@ export class InferenceHost {
       worker.on('message', (m: FromWorker) => {
         if (m.type === 'ready') {
           slot.ready = true;
-          // the detector's engine is "the" engine (metrics and health); backendOf() has every model's
-          const main = m.models?.find((r) => r.task === 'detect') ?? m.models?.[0];
+          // the first task's model is "the" engine (metrics and health); backendOf() has every model's
+          const main = m.models?.[0];
           this.engine = main?.engine ?? m.engine;
           this.backend = main?.backend ?? m.backend;
-          this.embedDim = m.embedDim ?? 0;
+          for (const [kind, info] of Object.entries(m.info))
+            if (!this.infos.has(kind)) this.infos.set(kind, info);
           this.opts.log?.(
             `inference worker ${index} ready: ${this.engine}/${this.backend}, warm-up ${m.warmupMs.toFixed(0)} ms`,
           );
@@ -247,6 +239,8 @@ export class InferenceHost {
           this.notifyIdle();
         } else if (m.type === 'init-error') {
           reject(new Error(`inference worker ${index} failed to start: ${m.message}`));
+        } else if (m.type === 'event') {
+          for (const l of this.listeners.get(m.task) ?? []) l(m.event);
         } else {
           const p = slot.pending.get(m.id);
           slot.pending.delete(m.id);
@@ -279,14 +273,15 @@ export class InferenceHost {
       worker.postMessage({
         type: 'init',
         backend: this.opts.backend,
-        tasks: this.opts.tasks,
+        modules: [...new Set(this.opts.tasks.map((t) => t.module))],
+        tasks: this.opts.tasks.map((t) => ({ kind: t.kind, spec: t.spec })),
         engines,
         workers: this.opts.workers,
-        // the probe is only needed where checks run (the first worker); copied, the host keeps it
+        // the probe is only needed where checks run (the first worker)
         probe: engines && !this.resolved ? this.probe : undefined,
       } satisfies ToWorker);
-      // A restarted worker gets the current gallery too (it queues behind init in the worker).
-      if (this.gallery) worker.postMessage(this.gallery);
+      // A restarted worker gets the current settings too (they queue behind init in the worker).
+      for (const c of this.configs.values()) worker.postMessage(c);
     });
   }
 
@@ -303,12 +298,8 @@ export class InferenceHost {
 }
 
 /** The equivalence-check photo: the given pixels, else sample1.jpg of @vladmandic/face-api (always installed). */
-async function loadProbe(given?: Pixels): Promise<FramePayload> {
-  if (given) {
-    const copy = new Uint8Array(given.pixels.length);
-    copy.set(given.pixels);
-    return { width: given.width, height: given.height, pixels: copy.buffer };
-  }
+async function loadProbe(given?: RgbImage): Promise<RgbImage> {
+  if (given) return onShared(given);
   const { default: sharp } = await import('sharp');
   const { packageRoot } = await import('../util/packages.js');
   const file = join(packageRoot('@vladmandic/face-api'), 'demo', 'sample1.jpg');
@@ -317,7 +308,13 @@ async function loadProbe(given?: Pixels): Promise<FramePayload> {
     .removeAlpha()
     .raw()
     .toBuffer({ resolveWithObject: true });
-  const px = new Uint8Array(data.length);
-  px.set(data);
-  return { width: info.width, height: info.height, pixels: px.buffer };
+  return onShared({ width: info.width, height: info.height, pixels: data });
+}
+
+/** A still image at start-up (not a frame, so not counted as a frame copy) on a SharedArrayBuffer. */
+function onShared(img: RgbImage): RgbImage {
+  if (isShared(img)) return img;
+  const pixels = new Uint8Array(new SharedArrayBuffer(img.pixels.byteLength));
+  pixels.set(img.pixels);
+  return { width: img.width, height: img.height, pixels };
 }

@@ -1,5 +1,4 @@
-import type { DetectorOptions } from '../faces/detect/blazeface.js';
-import type { Detection } from './contract.js';
+import type { RgbImage } from '../util/rgb.js';
 import type { Equivalence } from './onnx/verify.js';
 import type { BackendPreference } from './tfjs-engine.js';
 
@@ -27,7 +26,8 @@ export interface EngineSettings {
 /** How a model's engine was chosen: exported as metrics and printed by `vigil doctor`. */
 export interface ModelEngineReport {
   model: string;
-  task: 'detect' | 'embed';
+  /** The task kind that loaded it. */
+  task: string;
   requested: EngineChoice;
   engine: EngineName;
   backend: string;
@@ -45,69 +45,24 @@ export interface ModelEngineReport {
   decidedBefore?: boolean;
 }
 
-/** What a worker runs: named tasks, each a model plus its pre/post-processing. */
-export interface TaskSpec {
-  detect?: {
-    model: string;
-    options: DetectorOptions;
-    /** Square tiles along the frame's long side (1 = whole frame). */
-    tiles?: number;
-  };
-  embed?: {
-    model: string;
-    /** Warp faces by their keypoints (else a box crop). */
-    align: boolean;
-    /** Crop context; default from the manifest. */
-    context?: number;
-    /** A trained projection head (models/heads/NAME), applied after L2 normalisation. */
-    head?: string;
-  };
-}
-
-export interface FramePayload {
-  width: number;
-  height: number;
-  /** RGB24, transferred to the worker. */
-  pixels: ArrayBuffer;
-}
-
-/** A face to embed: which frame of the batch, and where. */
-export interface FaceRequest {
-  frame: number;
-  box: Detection['box'];
-  landmarks: Detection['landmarks'];
-}
-
-export interface EmbeddedFace {
-  /** L2-normalised embedding. */
-  embedding: Float32Array;
-  /** Best gallery rows (cosine similarity), best first; empty without a gallery. */
-  rows: number[];
-  sims: number[];
-}
-
+/** Host -> worker. Frames are RgbImages whose pixels sit on a SharedArrayBuffer (shared, not copied). */
 export type ToWorker =
   | {
       type: 'init';
       backend: BackendPreference;
-      tasks: TaskSpec;
+      /** Task modules to import, paths under dist/ (each registers its tasks). */
+      modules: string[];
+      /** Loaded in this order (a task may use one loaded before it). */
+      tasks: Array<{ kind: string; spec: unknown }>;
       /** Absent: tfjs for every model. */
       engines?: EngineSettings;
       workers?: number;
       /** A real photo for the equivalence checks (RGB24). */
-      probe?: FramePayload;
+      probe?: RgbImage;
     }
-  | { type: 'run'; id: number; task: 'detect'; frames: FramePayload[]; debugDelayMs?: number }
-  | {
-      type: 'run';
-      id: number;
-      task: 'embed';
-      frames: FramePayload[];
-      faces: FaceRequest[];
-      topK: number;
-      debugDelayMs?: number;
-    }
-  | { type: 'gallery'; version: number; rows: number; dim: number; data: Float32Array }
+  | { type: 'run'; id: number; task: string; frames: RgbImage[]; request: unknown; debugDelayMs?: number }
+  /** A task setting between runs (e.g. the gallery); queued behind initialisation. */
+  | { type: 'configure'; task: string; config: unknown }
   | { type: 'crash' }
   /** Finish what is in flight, release native sessions, exit (see worker-close.ts). */
   | { type: 'close' };
@@ -118,17 +73,11 @@ export type FromWorker =
       engine: string;
       backend: string;
       warmupMs: number;
-      embedDim?: number;
+      /** Per task kind: what the task reports once loaded. */
+      info: Record<string, unknown>;
       models?: ModelEngineReport[];
     }
   | { type: 'init-error'; message: string }
-  | {
-      type: 'result';
-      id: number;
-      ms: number;
-      tensors: number;
-      detections?: Detection[][];
-      faces?: EmbeddedFace[];
-      galleryVersion?: number;
-    }
+  | { type: 'event'; task: string; event: unknown }
+  | { type: 'result'; id: number; ms: number; tensors: number; result: unknown }
   | { type: 'error'; id: number; message: string };

@@ -12,6 +12,15 @@ export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
 type Tf = typeof tfTypes;
 
+/** Builds a model of a format other than a tfjs graph (e.g. a network re-implemented in tfjs ops). */
+export type ModelFormatLoader = (tf: Tf, manifest: ModelManifest) => Promise<LoadedModel>;
+const formats = new Map<string, ModelFormatLoader>();
+
+/** Lets tfjs engines of this thread load `format` (task modules register the formats they bring). */
+export function registerModelFormat(format: string, loader: ModelFormatLoader): void {
+  formats.set(format, loader);
+}
+
 /** Tries tfjs-node-gpu, then tfjs-node (optional packages: loaded only if installed and working). */
 async function loadNativeTf(): Promise<{ tf: Tf; pkg: string } | null> {
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
@@ -98,10 +107,12 @@ export async function createTfjsEngine(pref: BackendPreference): Promise<Inferen
       };
     },
     async load(manifest: ModelManifest): Promise<LoadedModel> {
-      if (manifest.format === 'faceapi-resnet34') {
-        const { loadFaceApiResnet } = await import('../faces/embed/faceapi-resnet.js');
-        return loadFaceApiResnet(tfc, manifest);
-      }
+      const custom = formats.get(manifest.format);
+      if (custom) return custom(tfc, manifest);
+      if (manifest.format !== 'tfjs-graph')
+        throw new Error(
+          `model "${manifest.name}" has format "${manifest.format}", which no loaded module provides (known: tfjs-graph${[...formats.keys()].map((f) => `, ${f}`).join('')})`,
+        );
       const artifacts = readArtifacts(manifest);
       const handler: tfTypes.io.IOHandler = {
         load: async () => artifacts as unknown as tfTypes.io.ModelArtifacts,

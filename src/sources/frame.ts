@@ -9,7 +9,11 @@ export interface Frame extends RgbImage {
   readonly captureTs: number;
   readonly width: number;
   readonly height: number;
-  /** width * height * 3 bytes; valid until the last holder calls release(). */
+  /**
+   * width * height * 3 bytes on a SharedArrayBuffer (workers read it in place, no copy); valid, and
+   * unchanged, until the last holder calls release(). Whoever hands it to a worker holds it until
+   * the worker's answer.
+   */
   readonly pixels: Buffer;
   /** Seconds spent reading this frame from the pipe (first to last byte). */
   readonly readSeconds: number;
@@ -20,8 +24,9 @@ export interface Frame extends RgbImage {
 }
 
 /**
- * A bounded pool of equally-sized buffers. `acquire` returns null when every buffer is held
- * (the caller drops the frame and counts it): memory stays bounded whatever downstream does.
+ * A bounded pool of equally-sized buffers, each on its own SharedArrayBuffer so frames cross to
+ * worker threads without a copy. `acquire` returns null when every buffer is held (the caller drops
+ * the frame and counts it): memory stays bounded whatever downstream does.
  */
 export class BufferPool {
   private readonly free: Buffer[] = [];
@@ -37,7 +42,7 @@ export class BufferPool {
     if (b) return b;
     if (this.created >= this.capacity) return null;
     this.created++;
-    return Buffer.allocUnsafeSlow(this.bufferSize);
+    return Buffer.from(new SharedArrayBuffer(this.bufferSize));
   }
 
   give(b: Buffer): void {

@@ -1,16 +1,16 @@
 /**
- * A pool of style workers (worker_threads, one tfjs wasm backend each). `stylize` sends a frame to an
- * idle worker (or queues it); a request for a style whose files are missing or corrupt fails with an
- * error naming the file, and later requests for it fail at once (the stream stays unstyled).
+ * Style nets on the inference pool (src/inference/host.ts): a typed facade over the pool's style
+ * task (style-task.ts). `stylize` sends a frame (shared, not copied) to an idle worker, or queues
+ * it; the worker returns the stylised frame blended at each requested strength. A request for a
+ * style whose files are missing or corrupt fails with an error naming the file, and later requests
+ * for it fail at once (the stream stays unstyled). The facade either uses a pool that also serves
+ * other tasks (the service: one pool for detection, recognition and style) or starts its own.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type CLOSE_MESSAGE, closeWorker } from '../inference/worker-close.js';
-import { Worker } from 'node:worker_threads';
-import { PROJECT_ROOT } from '../util/paths.js';
+import type { TaskEntry } from '../inference/task.js';
+import { InferenceHost } from '../inference/host.js';
+import type { EngineSettings } from '../inference/protocol.js';
 import type { BackendPreference } from '../inference/tfjs-engine.js';
-import { countFrameCopy } from '../util/frame-copies.js';
+import type { RgbImage } from '../util/rgb.js';
 
 /** How a style's engine was chosen (one per style, when it is first used). */
 export interface StyleEngineReport {
@@ -31,174 +31,109 @@ export interface StyleEngineReport {
 
 export interface StyleEngineSettings {
   engine: 'auto' | 'tfjs' | 'onnx';
-  onnx?: { intraOpThreads: number; executionProviders: Array<'cpu' | 'cuda' | 'tensorrt'>; cacheDir: string };
+  onnx?: EngineSettings['onnx'];
 }
 
-export type ToStyleWorker =
-  | ({ type: 'init'; backend: BackendPreference; workers: number } & StyleEngineSettings)
-  | {
-      type: 'run';
-      id: number;
-      dir: string;
-      width: number;
-      height: number;
-      pixels: ArrayBuffer;
-      smoothingKey: string;
-      smoothing: number;
-    }
-  | typeof CLOSE_MESSAGE;
-
-export type FromStyleWorker =
-  | { type: 'ready'; backend: string }
-  | { type: 'engine'; report: StyleEngineReport }
-  | { type: 'init-error'; message: string }
-  | { type: 'result'; id: number; ms: number; pixels: ArrayBuffer }
-  | { type: 'error'; id: number; message: string };
-
-function workerScript(): string {
-  const here = fileURLToPath(new URL('./worker.js', import.meta.url));
-  if (existsSync(here)) return here;
-  const built = join(PROJECT_ROOT, 'dist', 'style', 'worker.js');
-  if (existsSync(built)) return built;
-  throw new Error(`style worker not built: ${built} is missing (run npm run build)`);
+export interface StyleRequest {
+  /** The style's folder. */
+  dir: string;
+  /** Temporal smoothing state is kept per key (one per stream). */
+  smoothingKey?: string;
+  smoothing?: number;
+  /** Blends with the original to return, 1 = stylised (default [1]). */
+  strengths?: number[];
 }
 
-interface Slot {
-  worker: Worker;
-  busy: boolean;
-  exited: boolean;
-  pending: Map<
-    number,
-    { resolve: (r: { pixels: Uint8Array; ms: number }) => void; reject: (e: Error) => void }
-  >;
+declare module '../inference/task.js' {
+  interface TaskTypes {
+    style: {
+      spec: Record<string, never>;
+      request: StyleRequest;
+      /** One picture per requested strength, in order. */
+      result: { pixels: Uint8Array[] };
+      event: StyleEngineReport;
+    };
+  }
+}
+
+/** The style task for a pool's task list; its engine follows inference.models.style, else inference.engine. */
+export function styleTask(): TaskEntry<'style'> {
+  return { kind: 'style', module: 'style/style-task.js', spec: {} };
+}
+
+export interface StyleHostOptions {
+  /** A pool whose tasks include styleTask(); absent: the facade starts its own with `workers`. */
+  pool?: InferenceHost;
+  workers?: number;
+  backend?: BackendPreference;
+  engines?: StyleEngineSettings;
+  log?: (m: string) => void;
+  onEngine?: (r: StyleEngineReport) => void;
 }
 
 export class StyleHost {
-  private slots: Slot[] = [];
-  private queue: Array<() => void> = [];
-  private nextId = 1;
-  private closed = false;
-  backend = '';
-
+  readonly pool: InferenceHost;
+  private readonly own: boolean;
+  private readonly off: () => void;
   /** Per style: how its engine was chosen (reported by the first worker that ran it). */
   readonly engines = new Map<string, StyleEngineReport>();
 
-  constructor(
-    private readonly opts: {
-      workers: number;
-      backend: BackendPreference;
-      engines?: StyleEngineSettings;
-      log?: (m: string) => void;
-      onEngine?: (r: StyleEngineReport) => void;
-    },
-  ) {}
+  constructor(private readonly opts: StyleHostOptions) {
+    this.own = !opts.pool;
+    const e = opts.engines;
+    this.pool =
+      opts.pool ??
+      new InferenceHost({
+        workers: opts.workers ?? 1,
+        backend: opts.backend ?? 'auto',
+        tasks: [styleTask()],
+        engines: e?.onnx && e.engine !== 'tfjs' ? { engine: e.engine, models: {}, onnx: e.onnx } : undefined,
+        log: opts.log,
+      });
+    if (!this.pool.tasks.includes('style')) throw new Error('style host: the pool has no style task');
+    this.off = this.pool.onEvent('style', (r) => this.reported(r));
+  }
 
   async start(): Promise<void> {
-    await Promise.all(Array.from({ length: this.opts.workers }, (_, i) => this.spawn(i)));
+    if (this.own) await this.pool.start();
+  }
+
+  /** The workers' tfjs backend. */
+  get backend(): string {
+    return this.pool.backend;
   }
 
   get idle(): number {
-    return this.slots.filter((s) => !s.busy).length;
+    return this.pool.idle;
   }
 
-  /** Stylises an RGB24 frame with the style in `dir` (pixels are copied). */
+  /**
+   * Stylises an RGB24 frame with the style in `dir`, blended at each of `strengths` (default [1]).
+   * The frame must stay unchanged until the promise settles (it is shared with the worker).
+   */
   async stylize(
     dir: string,
-    frame: { width: number; height: number; pixels: Uint8Array },
-    opts: { smoothingKey?: string; smoothing?: number } = {},
-  ): Promise<{ pixels: Uint8Array; ms: number }> {
-    if (this.closed) throw new Error('style host closed');
-    let slot = this.slots.find((s) => !s.busy);
-    while (!slot) {
-      await new Promise<void>((r) => this.queue.push(r));
-      if (this.closed) throw new Error('style host closed');
-      slot = this.slots.find((s) => !s.busy);
-    }
-    slot.busy = true;
-    const s = slot;
-    const id = this.nextId++;
-    const copy = new Uint8Array(frame.pixels);
-    countFrameCopy('style_dispatch');
-    try {
-      return await new Promise((resolve, reject) => {
-        s.pending.set(id, { resolve, reject });
-        s.worker.postMessage(
-          {
-            type: 'run',
-            id,
-            dir,
-            width: frame.width,
-            height: frame.height,
-            pixels: copy.buffer,
-            smoothingKey: opts.smoothingKey ?? '',
-            smoothing: opts.smoothing ?? 0,
-          } satisfies ToStyleWorker,
-          [copy.buffer],
-        );
-      });
-    } finally {
-      s.busy = false;
-      this.queue.shift()?.();
-    }
+    frame: RgbImage,
+    opts: Omit<StyleRequest, 'dir'> = {},
+  ): Promise<{ pixels: Uint8Array[]; ms: number }> {
+    const r = await this.pool.run('style', [frame], { dir, ...opts });
+    return { pixels: r.result.pixels, ms: r.ms };
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    for (const w of this.queue.splice(0)) w();
-    // asked, not terminated: a frame in flight on ONNX Runtime must finish first (see worker-close.ts)
-    await Promise.all(this.slots.map((s) => closeWorker(s.worker, { exited: s.exited })));
-    for (const s of this.slots) for (const p of s.pending.values()) p.reject(new Error('style host closed'));
-    this.slots = [];
+    this.off();
+    if (this.own) await this.pool.close();
   }
 
-  private spawn(index: number): Promise<void> {
-    const worker = new Worker(workerScript());
-    const slot: Slot = { worker, busy: false, exited: false, pending: new Map() };
-    this.slots[index] = slot;
-    return new Promise<void>((resolve, reject) => {
-      worker.on('message', (m: FromStyleWorker) => {
-        if (m.type === 'ready') {
-          this.backend = m.backend;
-          this.opts.log?.(`style worker ${index} ready: tfjs/${m.backend}`);
-          resolve();
-        } else if (m.type === 'engine') {
-          if (!this.engines.has(m.report.style)) {
-            this.engines.set(m.report.style, m.report);
-            const r = m.report;
-            const t = r.timings
-              ? `, ${r.timings.onnx.toFixed(1)} ms onnx vs ${r.timings.tfjs.toFixed(1)} ms tfjs per 256x144`
-              : '';
-            this.opts.log?.(
-              `style ${r.style}: ${r.engine}${r.backend ? `/${r.backend}` : ''}${t}${r.reason ? ` (${r.reason})` : ''}`,
-            );
-            this.opts.onEngine?.(r);
-          }
-        } else if (m.type === 'init-error')
-          reject(new Error(`style worker ${index} failed to start: ${m.message}`));
-        else {
-          const p = slot.pending.get(m.id);
-          slot.pending.delete(m.id);
-          if (!p) return;
-          if (m.type === 'result') p.resolve({ pixels: new Uint8Array(m.pixels), ms: m.ms });
-          else p.reject(new Error(m.message));
-        }
-      });
-      worker.on('error', (e) => this.opts.log?.(`style worker ${index} error: ${e.message}`));
-      worker.on('exit', (code) => {
-        slot.exited = true;
-        for (const p of slot.pending.values())
-          p.reject(new Error(`style worker ${index} exited (code ${code})`));
-        slot.pending.clear();
-        if (this.closed) return;
-        this.opts.log?.(`style worker ${index} exited (code ${code}); restarting`);
-        this.spawn(index).catch((e) => this.opts.log?.((e as Error).message));
-      });
-      worker.postMessage({
-        type: 'init',
-        backend: this.opts.backend,
-        workers: this.opts.workers,
-        ...(this.opts.engines ?? { engine: 'tfjs' }),
-      } satisfies ToStyleWorker);
-    });
+  private reported(r: StyleEngineReport): void {
+    if (this.engines.has(r.style)) return;
+    this.engines.set(r.style, r);
+    const t = r.timings
+      ? `, ${r.timings.onnx.toFixed(1)} ms onnx vs ${r.timings.tfjs.toFixed(1)} ms tfjs per 256x144`
+      : '';
+    this.opts.log?.(
+      `style ${r.style}: ${r.engine}${r.backend ? `/${r.backend}` : ''}${t}${r.reason ? ` (${r.reason})` : ''}`,
+    );
+    this.opts.onEngine?.(r);
   }
 }

@@ -5,16 +5,16 @@
  * Worker threads have their own instance of this module: their copies are not counted, by design.
  */
 
-/** Where a frame's pixels were copied. */
-export type FrameCopySite =
-  /** Frames copied into the message to an inference worker (detect, embed). */
-  | 'inference_dispatch'
-  /** A frame copied into the message to a style worker. */
-  | 'style_dispatch'
-  /** A stylised frame blended with the original (strength < 1) on the main thread. */
-  | 'style_blend'
+/** Where a frame's pixels were copied (the label values of vigil_frame_copies_total). */
+export const FRAME_COPY_SITES = [
+  /** An image not on a SharedArrayBuffer (an upload, a file) copied for a worker (util/rgb.ts shared). */
+  'worker_dispatch',
+  /** A stylised frame blended with the original on the main thread (the style task blends in its worker). */
+  'style_blend',
   /** A render was made writable (annotate burn-in, redact) by copying the frame's pixels. */
-  | 'copy_on_write';
+  'copy_on_write',
+] as const;
+export type FrameCopySite = (typeof FRAME_COPY_SITES)[number];
 
 const counts = new Map<FrameCopySite, number>();
 

@@ -2,6 +2,7 @@
 // host on ONNX Runtime, closes each while work is in flight, several rounds, and prints one JSON line.
 // Run in its own process because the failure it guards against aborts the process.
 import { DEFAULT_DETECTOR } from '../../dist/faces/detect/blazeface.js';
+import { detectTask } from '../../dist/faces/tasks/index.js';
 import { InferenceHost } from '../../dist/inference/host.js';
 import { StyleHost } from '../../dist/style/host.js';
 
@@ -33,7 +34,7 @@ for (let r = 0; r < rounds; r++) {
   const host = new InferenceHost({
     workers: 1,
     backend: 'wasm',
-    tasks: { detect: { model: 'blazeface', options: DEFAULT_DETECTOR } },
+    tasks: [detectTask({ model: 'blazeface', options: DEFAULT_DETECTOR })],
     engines: { engine: 'onnx', models: {}, onnx },
   });
   await host.start();

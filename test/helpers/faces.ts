@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { DEFAULT_DETECTOR } from '../../src/faces/detect/blazeface.js';
 import { type EmbeddingSpace, Gallery, type GalleryMatrix } from '../../src/faces/gallery/gallery.js';
 import { FaceService } from '../../src/faces/service.js';
+import { detectTask, embedTask, setGallery } from '../../src/faces/tasks/index.js';
 import { readThreshold, spaceVersion } from '../../src/faces/thresholds.js';
 import { type HostOptions, InferenceHost } from '../../src/inference/host.js';
 import { loadPipeline, stageSettings } from '../../src/pipeline/definition.js';
@@ -97,14 +98,14 @@ export async function startHost(
   const host = new InferenceHost({
     workers: 1,
     backend: 'auto',
-    tasks: {
-      detect: {
+    tasks: [
+      detectTask({
         model: plan.detect?.model ?? 'blazeface',
         options: { ...DEFAULT_DETECTOR, ...plan.detect },
         tiles: plan.detect?.tiles,
-      },
-      embed: { model: rec.model, align: rec.align, context: rec.context },
-    },
+      }),
+      embedTask({ model: rec.model, align: rec.align, context: rec.context }),
+    ],
     ...extra,
   });
   await host.start();
@@ -121,7 +122,7 @@ export function serviceOn(
   rec: RecognizeStageConfig,
   threshold: number,
 ): { service: FaceService; detach: () => void } {
-  const sync = (m: GalleryMatrix) => host.setGallery(m.version, m.data, m.rows, m.dim);
+  const sync = (m: GalleryMatrix) => setGallery(host, m);
   sync(gallery.matrix());
   const off = gallery.onChange(sync);
   return { service: new FaceService(host, gallery, threshold, rec), detach: () => void off() };

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DETECTOR } from '../../src/faces/detect/blazeface.js';
 import type { Detection } from '../../src/inference/contract.js';
+import { detectTask } from '../../src/faces/tasks/index.js';
 import { InferenceHost } from '../../src/inference/host.js';
 import { rgbFrame, samplePhoto } from '../helpers/images.js';
 
@@ -11,7 +12,7 @@ describe('BlazeFace in the inference worker', () => {
     host = new InferenceHost({
       workers: 1,
       backend: 'wasm',
-      tasks: { detect: { model: 'blazeface', options: DEFAULT_DETECTOR } },
+      tasks: [detectTask({ model: 'blazeface', options: DEFAULT_DETECTOR })],
     });
     await host.start();
   });
@@ -25,7 +26,7 @@ describe('BlazeFace in the inference worker', () => {
   it('finds faces in real photos, inside the frame, with keypoints inside their box', async () => {
     const frame = await rgbFrame(samplePhoto(1), 640, 360);
     const r = await host.run('detect', [frame]);
-    const dets = r.detections[0] as Detection[];
+    const dets = r.result[0] as Detection[];
     expect(dets.length).toBeGreaterThanOrEqual(1);
     for (const d of dets) {
       expect(d.score).toBeGreaterThanOrEqual(DEFAULT_DETECTOR.minScore);
@@ -47,18 +48,18 @@ describe('BlazeFace in the inference worker', () => {
     const r = await host.run('detect', [
       { width: 320, height: 180, pixels: new Uint8Array(320 * 180 * 3).fill(128) },
     ]);
-    expect(r.detections).toEqual([[]]);
+    expect(r.result).toEqual([[]]);
   });
 
   it('a batch gives the same detections as one frame at a time, routed to the right frame', async () => {
     const frames = await Promise.all([1, 2, 3].map((n) => rgbFrame(samplePhoto(n), 640, 360)));
     frames.push({ width: 320, height: 180, pixels: new Uint8Array(320 * 180 * 3) }); // a different size in the same batch
     const batched = await host.run('detect', frames);
-    expect(batched.detections).toHaveLength(4);
+    expect(batched.result).toHaveLength(4);
     for (let i = 0; i < frames.length; i++) {
       const single = (await host.run('detect', [frames[i] as (typeof frames)[number]]))
-        .detections[0] as Detection[];
-      const b = batched.detections[i] as Detection[];
+        .result[0] as Detection[];
+      const b = batched.result[i] as Detection[];
       expect(b.length).toBe(single.length);
       b.forEach((d, k) => {
         const s = single[k] as Detection;
@@ -66,7 +67,7 @@ describe('BlazeFace in the inference worker', () => {
         for (const [j, v] of d.box.entries()) expect(Math.abs(v - (s.box[j] as number))).toBeLessThan(0.5);
       });
     }
-    expect(batched.detections[3]).toEqual([]);
+    expect(batched.result[3]).toEqual([]);
   });
 
   it('does not leak tensors across batches', async () => {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gallery, GalleryError, type GalleryMatrix } from '../../src/faces/gallery/gallery.js';
 import { ImageError } from '../../src/util/image.js';
 import type { FaceService } from '../../src/faces/service.js';
+import { embedDim } from '../../src/faces/tasks/index.js';
 import type { InferenceHost } from '../../src/inference/host.js';
 import {
   DATA,
@@ -65,7 +66,7 @@ describe.skipIf(skip)('Gallery + FaceService: real models in a worker, a real SQ
 
   beforeAll(async () => {
     host = await startHost(rec, { onRestart: () => restarts.push(Date.now()) });
-    gallery = openGallery(file, rec.model, space, host.embedDim);
+    gallery = openGallery(file, rec.model, space, embedDim(host));
     ({ service, detach } = serviceOn(host, gallery, rec, threshold));
   });
 
@@ -112,7 +113,7 @@ describe.skipIf(skip)('Gallery + FaceService: real models in a worker, a real SQ
     const m = gallery.matrix();
     expect(m.rows).toBe(5);
     expect(m.data.length).toBe(5 * m.dim);
-    expect(m.dim).toBe(host.embedDim);
+    expect(m.dim).toBe(embedDim(host));
     for (const id of Object.values(ids)) expect(rowsOf(m, id)).toBe(1);
     const count = (t: string) =>
       (gallery.db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n;
@@ -170,7 +171,7 @@ describe.skipIf(skip)('Gallery + FaceService: real models in a worker, a real SQ
     detach();
     gallery.close();
 
-    gallery = openGallery(file, rec.model, space, host.embedDim);
+    gallery = openGallery(file, rec.model, space, embedDim(host));
     ({ service, detach } = serviceOn(host, gallery, rec, threshold));
     expect(galleryState(gallery.db)).toEqual(state);
     expect(gallery.list()).toEqual(people);
@@ -186,7 +187,7 @@ describe.skipIf(skip)('Gallery + FaceService: real models in a worker, a real SQ
   });
 
   it('another Gallery on the same file (another process) sees an enrollment through onChange within 2.5 s', async () => {
-    const other = openGallery(file, rec.model, space, host.embedDim);
+    const other = openGallery(file, rec.model, space, embedDim(host));
     others.push(other);
     const seen: Array<{ at: number; m: GalleryMatrix }> = [];
     other.onChange((m) => seen.push({ at: Date.now(), m }));
@@ -249,7 +250,7 @@ describe.skipIf(skip)('Gallery + FaceService: real models in a worker, a real SQ
     ).map((p) => p.id);
     expect(photoIds.length).toBeGreaterThanOrEqual(6);
 
-    const g3 = openGallery(file, rec.model, alt.space, host.embedDim);
+    const g3 = openGallery(file, rec.model, alt.space, embedDim(host));
     others.push(g3);
     expect(g3.matrix().rows).toBe(0);
     expect(g3.photosToEmbed().map((p) => p.id)).toEqual(photoIds);
@@ -326,20 +327,22 @@ describe.skipIf(skip)('Gallery + FaceService: real models in a worker, a real SQ
     const calm = await whoIs(service, query);
     expect(calm.personId).toBe(ids[name]);
 
-    const embed = host.embed.bind(host);
-    host.embed = (...args: Parameters<InferenceHost['embed']>) => {
-      const p = embed(...args); // the worker has the request; now the gallery changes
-      host.embed = embed;
-      gallery.delete(victim);
+    const run = host.run.bind(host);
+    host.run = ((...args: Parameters<InferenceHost['run']>) => {
+      const p = run(...args); // the worker has the request; now the gallery changes
+      if (args[0] === 'embed') {
+        host.run = run;
+        gallery.delete(victim);
+      }
       return p;
-    };
+    }) as InferenceHost['run'];
     try {
       const raced = await whoIs(service, query);
       expect(raced.personId, JSON.stringify(raced)).toBe(ids[name]);
       expect(raced.label).toBe(name);
       expect(raced.similarity).toBeCloseTo(calm.similarity, 4);
     } finally {
-      host.embed = embed;
+      host.run = run;
     }
   });
 

@@ -7,6 +7,7 @@ import { validateConfig } from '../../src/config/load.js';
 import { cropJpeg, decodeImage } from '../../src/util/image.js';
 import { readManifests } from '../../src/inference/model-loader.js';
 import { STREAM_STATES } from '../../src/metrics/metrics.js';
+import { FRAME_COPY_SITES } from '../../src/util/frame-copies.js';
 import { samplePhoto } from '../helpers/images.js';
 import { parseMetrics } from '../helpers/ws-client.js';
 import { TestViewer } from '../helpers/ws-client.js';
@@ -98,6 +99,7 @@ describe('metric labels stay bounded', () => {
       engine: new Set(['tfjs', 'onnx']),
       // people: bounded by the gallery (plus "unknown"), not by what the cameras see
       person: new Set(['Sam', 'unknown']),
+      site: new Set(FRAME_COPY_SITES),
       le: new Set(),
     };
     for (const [label, values] of b.byLabel) {

@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Vigil } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
 import { DEFAULT_DETECTOR } from '../../src/faces/detect/blazeface.js';
+import { compareDetections } from '../../src/faces/detect/compare.js';
+import { detectTask, embedTask } from '../../src/faces/tasks/index.js';
 import { decodeImage } from '../../src/util/image.js';
 import type { RgbImage } from '../../src/util/rgb.js';
 import type { Detection } from '../../src/inference/contract.js';
@@ -21,8 +23,8 @@ import { PROJECT_ROOT } from '../../src/util/paths.js';
 import { convertCached } from '../../src/inference/onnx/cache.js';
 import { createOnnxEngine } from '../../src/inference/onnx/engine.js';
 import { chooseEngine } from '../../src/inference/onnx/select.js';
-import { compareDetections, compareEmbeddings, type Equivalence } from '../../src/inference/onnx/verify.js';
-import type { EngineChoice, EngineSettings, TaskSpec } from '../../src/inference/protocol.js';
+import { compareEmbeddings, type Equivalence } from '../../src/inference/onnx/verify.js';
+import type { EngineChoice, EngineSettings } from '../../src/inference/protocol.js';
 import { createTfjsEngine } from '../../src/inference/tfjs-engine.js';
 import { loadPipeline, stageSettings } from '../../src/pipeline/definition.js';
 import type { RecognizeStageConfig } from '../../src/pipeline/stages/recognize.js';
@@ -39,10 +41,11 @@ const settings = (engine: EngineChoice, dir = cacheDir): EngineSettings => ({
 });
 const plan = stageSettings(loadPipeline('recognize'));
 const rec = plan.recognize as RecognizeStageConfig;
-const tasks = (embedModel = rec.model): TaskSpec => ({
-  detect: { model: 'blazeface', options: { ...DEFAULT_DETECTOR, ...plan.detect } },
-  embed: { model: embedModel, align: rec.align, context: rec.context },
-});
+const detector = () => detectTask({ model: 'blazeface', options: { ...DEFAULT_DETECTOR, ...plan.detect } });
+const tasks = (embedModel = rec.model) => [
+  detector(),
+  embedTask({ model: embedModel, align: rec.align, context: rec.context }),
+];
 
 /** Every image of every identity folder of a shared set (at most `per` per identity). */
 function listSet(set: string, per = 99): string[] {
@@ -103,8 +106,8 @@ describe('ONNX Runtime equivalence on real inputs (workers, tfjs vs onnx)', () =
     const results: Equivalence[] = [];
     let faces = 0;
     for (const { label, img } of inputs) {
-      const a = (await tf.run('detect', [img])).detections;
-      const b = (await ox.run('detect', [img])).detections;
+      const a = (await tf.run('detect', [img])).result;
+      const b = (await ox.run('detect', [img])).result;
       faces += a[0]?.length ?? 0;
       const eq = compareDetections(a, b, label);
       expect(eq.ok, `${label}: ${eq.detail ?? eq.value}`).toBe(true);
@@ -121,11 +124,11 @@ describe('ONNX Runtime equivalence on real inputs (workers, tfjs vs onnx)', () =
     const results: Equivalence[] = [];
     let n = 0;
     for (const { label, img } of inputs) {
-      const dets: Detection[] = (await tf.run('detect', [img])).detections[0] ?? [];
+      const dets: Detection[] = (await tf.run('detect', [img])).result[0] ?? [];
       if (!dets.length) continue;
       const faces = dets.slice(0, 8).map((d) => ({ frame: 0, box: d.box, landmarks: d.landmarks }));
-      const a = await tf.embed([img], faces, 0);
-      const b = await ox.embed([img], faces, 0);
+      const a = (await tf.run('embed', [img], { faces, topK: 0 })).result;
+      const b = (await ox.run('embed', [img], { faces, topK: 0 })).result;
       const flat = (r: typeof a) => Float32Array.from(r.faces.flatMap((f) => Array.from(f.embedding)));
       const eq = compareEmbeddings(flat(a), flat(b), faces.length, label);
       expect(eq.ok, `${label}: cosine ${eq.value}`).toBe(true);
@@ -155,12 +158,11 @@ describe('models ONNX Runtime cannot run stay on tfjs, and say why', () => {
       expect(r?.fallback?.reason).toBe('conversion');
       expect(r?.fallback?.message).toMatch(/format "faceapi-resnet34"/);
       const img = await decodeImage(samplePhoto(2));
-      const d = (await host.run('detect', [img])).detections[0] ?? [];
-      const e = await host.embed(
-        [img],
-        [{ frame: 0, box: d[0]?.box ?? [0, 0, 50, 50], landmarks: d[0]?.landmarks ?? [] }],
-        0,
-      );
+      const d = (await host.run('detect', [img])).result[0] ?? [];
+      const { result: e } = await host.run('embed', [img], {
+        faces: [{ frame: 0, box: d[0]?.box ?? [0, 0, 50, 50], landmarks: d[0]?.landmarks ?? [] }],
+        topK: 0,
+      });
       expect(e.faces[0]?.embedding.length).toBe(128);
     } finally {
       await host.close();
@@ -175,7 +177,7 @@ describe('models ONNX Runtime cannot run stay on tfjs, and say why', () => {
     const host = new InferenceHost({
       workers: 1,
       backend: 'wasm',
-      tasks: { detect: tasks().detect },
+      tasks: [detector()],
       engines: settings('onnx', dir),
       log: (m) => logs.push(m),
     });
@@ -188,7 +190,7 @@ describe('models ONNX Runtime cannot run stay on tfjs, and say why', () => {
       expect(logs.join('\n')).toMatch(
         /blazeface \(detect\): tfjs\/wasm.*ONNX not used \(load\).*falling back to tfjs/,
       );
-      const d = (await host.run('detect', [await decodeImage(samplePhoto(1))])).detections[0] ?? [];
+      const d = (await host.run('detect', [await decodeImage(samplePhoto(1))])).result[0] ?? [];
       expect(d.length).toBeGreaterThan(0);
     } finally {
       await host.close();

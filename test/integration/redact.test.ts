@@ -53,7 +53,7 @@ async function sendThrough(stages: unknown[]): Promise<{ header: FrameHeader; rg
         {
           idle: () => host.idle,
           whenIdle: () => host.whenIdle(),
-          run: async (frames: Frame[]) => (await host.run('detect', frames)).detections,
+          run: async (frames: Frame[]) => (await host.run('detect', frames)).result,
         },
       ],
     ]),

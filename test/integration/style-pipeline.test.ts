@@ -93,6 +93,12 @@ describe('style pipeline over WebSocket', () => {
     const sentTo = new Set([...a.frames, ...b.frames, ...half.frames].map((f) => f.header.seq)).size;
     expect(styled).toBeGreaterThan(0);
     expect(styled).toBeLessThanOrEqual(sentTo + 2);
+    // frames reach the style worker on their shared buffers and the blends are made there: no copy
+    const copies = [...m].filter(([k]) => k.startsWith('vigil_frame_copies_total'));
+    expect(
+      copies.reduce((s, [, v]) => s + v, 0),
+      JSON.stringify(copies),
+    ).toBe(0);
     // the style's engine was chosen at first use (ONNX Runtime when equivalent and faster), and exported
     const engine = [...m.keys()].find((k) =>
       k.startsWith('vigil_inference_model_engine_info{model="style:zz-test"'),

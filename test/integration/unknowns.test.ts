@@ -7,6 +7,7 @@ import type { Gallery } from '../../src/faces/gallery/gallery.js';
 import { embedSets, recognizeEmbedSettings, type Sample } from '../../src/faces/learn/data.js';
 import { Rng } from '../../src/util/rng.js';
 import type { FaceService } from '../../src/faces/service.js';
+import { embedDim } from '../../src/faces/tasks/index.js';
 import { UnknownStore } from '../../src/faces/unknowns/store.js';
 import type { InferenceHost } from '../../src/inference/host.js';
 import { DATA, openGallery, recognizeSettings, serviceOn, startHost } from '../helpers/faces.js';
@@ -54,7 +55,7 @@ describe.skipIf(skip)('unknown faces of three real people (faceres): clusters, n
     samples = e.samples;
     console.log(`embedded ${samples.length} images in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     host = await startHost(rec);
-    gallery = openGallery(join(dir, 'vigil.db'), rec.model, space, host.embedDim);
+    gallery = openGallery(join(dir, 'vigil.db'), rec.model, space, embedDim(host));
     ({ service, detach } = serviceOn(host, gallery, rec, threshold));
     store = new UnknownStore(gallery.db, gallery.space, { threshold });
   });

@@ -4,12 +4,8 @@ import type { LoadedModel } from '../../src/inference/contract.js';
 import { defaultThreads } from '../../src/inference/onnx/engine.js';
 import { chooseEngine, describeReport } from '../../src/inference/onnx/select.js';
 import { engineSettings } from '../../src/inference/onnx/settings.js';
-import {
-  compareDetections,
-  compareEmbeddings,
-  compareImages,
-  cosine,
-} from '../../src/inference/onnx/verify.js';
+import { compareDetections } from '../../src/faces/detect/compare.js';
+import { compareEmbeddings, compareImages, cosine } from '../../src/inference/onnx/verify.js';
 import type { ModelEngineReport } from '../../src/inference/protocol.js';
 import { VigilMetrics } from '../../src/metrics/metrics.js';
 

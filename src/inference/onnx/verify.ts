@@ -1,10 +1,9 @@
 /**
  * Equivalence of a converted model with its tfjs original, measured on the same real inputs:
- * embeddings by cosine similarity, detectors by their decoded boxes, image models (style nets) by
- * the largest absolute difference on the 0-255 scale. A model that misses its tolerance is not used.
+ * embeddings by cosine similarity, image models (style nets) by the largest absolute difference on
+ * the 0-255 scale; tasks add their own measures (detectors: src/faces/detect/compare.ts). A model
+ * that misses its tolerance is not used.
  */
-import { iou } from '../../faces/detect/blazeface.js';
-import type { Detection } from '../contract.js';
 
 /** The tolerances of issue #9. */
 export const TOLERANCE = {
@@ -58,47 +57,6 @@ export function compareEmbeddings(a: Float32Array, b: Float32Array, n: number, i
     tolerance: TOLERANCE.cosine,
     ok: worst >= TOLERANCE.cosine,
     inputs,
-  };
-}
-
-/**
- * Decoded detections of the same frames: each reference box must have a counterpart (best IoU) and
- * every coordinate within `TOLERANCE.boxPx`; extra or missing boxes fail (value = Infinity).
- */
-export function compareDetections(ref: Detection[][], got: Detection[][], inputs: string): Equivalence {
-  let worst = 0;
-  let detail: string | undefined;
-  ref.forEach((frame, f) => {
-    const other = got[f] ?? [];
-    if (other.length !== frame.length) {
-      worst = Number.POSITIVE_INFINITY;
-      detail ??= `frame ${f}: ${frame.length} boxes with tfjs, ${other.length} with ONNX`;
-      return;
-    }
-    for (const d of frame) {
-      let best: Detection | undefined;
-      let bestIou = -1;
-      for (const o of other) {
-        const v = iou(d.box, o.box);
-        if (v > bestIou) {
-          bestIou = v;
-          best = o;
-        }
-      }
-      if (!best) continue;
-      for (let k = 0; k < 4; k++)
-        worst = Math.max(worst, Math.abs((d.box[k] as number) - (best.box[k] as number)));
-    }
-  });
-  const ok = worst <= TOLERANCE.boxPx;
-  if (!ok) detail ??= `a box moved by ${worst.toFixed(2)} px`;
-  return {
-    measure: 'box_px',
-    value: worst,
-    tolerance: TOLERANCE.boxPx,
-    ok,
-    inputs,
-    ...(detail ? { detail } : {}),
   };
 }
 

@@ -5,7 +5,6 @@
  */
 import { z } from 'zod';
 import type { Frame } from '../../sources/frame.js';
-import { blend } from '../../style/runner.js';
 import type { FramePublisher } from '../../output/ws-hub.js';
 import type { FrameContext, Render } from '../context.js';
 import { registerStage, type StageContext, service } from '../stage.js';
@@ -34,7 +33,7 @@ export const StyleSchema = z
       .min(1)
       .max(16)
       .default(1)
-      .describe('Style workers (worker_threads with their own engine).'),
+      .describe('Workers the style stage adds to the inference pool (any worker runs any model).'),
   })
   .strict();
 export type StyleStageConfig = z.output<typeof StyleSchema>;
@@ -45,8 +44,18 @@ declare module '../stage.js' {
   }
 }
 
-/** Stylises a frame of a stream (service "styler"); rejects when the style cannot run. */
-export type Styler = (stream: string, style: string, frame: Frame) => Promise<Uint8Array>;
+/**
+ * Stylises a frame of a stream (service "styler") at each of `strengths` (blended with the
+ * original in the style worker); one picture per strength, in order. Rejects when the style cannot run.
+ */
+export type Styler = (
+  stream: string,
+  style: string,
+  frame: Frame,
+  strengths: number[],
+) => Promise<Uint8Array[]>;
+
+type Variant = { key: string; style: string | null; strength: number };
 
 function styleRenderer(ctx: StageContext) {
   const styler = service<Styler>(ctx, 'styler', 'style');
@@ -60,40 +69,46 @@ function styleRenderer(ctx: StageContext) {
     owned: false,
     annotated: false,
   });
-  const one = async (c: FrameContext, v: { key: string; style: string | null; strength: number }) => {
-    if (v.style === null) return plain(c, v.key);
+  /** The renders of one style: one stylisation of the frame, every wanted strength from it. */
+  const oneStyle = async (c: FrameContext, style: string, vs: Variant[]): Promise<Render[]> => {
     const t0 = performance.now();
+    const strengths = [...new Set(vs.map((v) => v.strength))];
     try {
-      const styled = await styler(c.stream, v.style, c.frame);
+      const pictures = await styler(c.stream, style, c.frame, strengths);
       ctx.metrics.stageDuration.observe(
         { stage: 'style', stream: c.stream },
         (performance.now() - t0) / 1000,
       );
-      const pixels = blend(c.frame.pixels, styled, v.strength);
-      return {
+      return vs.map((v) => ({
         key: v.key,
-        style: v.style,
+        style,
         strength: v.strength,
-        pixels,
-        owned: pixels !== styled,
+        pixels: pictures[strengths.indexOf(v.strength)] as Uint8Array,
+        // the worker's own buffer (one per strength; variants are one per style and strength):
+        // drawing may write into it
+        owned: true,
         annotated: false,
-      };
+      }));
     } catch (e) {
-      ctx.metrics.styleErrors.inc({ stream: c.stream, style: v.style });
+      ctx.metrics.styleErrors.inc({ stream: c.stream, style });
       // the stream keeps running unstyled; the reason is logged once per style
-      if (!failed.has(v.style)) {
-        failed.add(v.style);
+      if (!failed.has(style)) {
+        failed.add(style);
         ctx.log.warn(
-          `style "${v.style}" failed on ${c.stream}, sending unstyled frames: ${(e as Error).message}`,
+          `style "${style}" failed on ${c.stream}, sending unstyled frames: ${(e as Error).message}`,
         );
       }
-      return plain(c, v.key);
+      return vs.map((v) => plain(c, v.key));
     }
   };
   return async (c: FrameContext) => {
-    const variants = viewers.variants?.(c.stream) ?? [{ key: 'plain', style: null, strength: 1 }];
-    c.renders = [];
-    for (const v of variants) c.renders.push(await one(c, v));
+    const variants: Variant[] = viewers.variants?.(c.stream) ?? [{ key: 'plain', style: null, strength: 1 }];
+    const byStyle = new Map<string, Variant[]>();
+    for (const v of variants)
+      if (v.style !== null) byStyle.set(v.style, [...(byStyle.get(v.style) ?? []), v]);
+    const rendered = new Map<string, Render>();
+    for (const [style, vs] of byStyle) for (const r of await oneStyle(c, style, vs)) rendered.set(r.key, r);
+    c.renders = variants.map((v) => rendered.get(v.key) ?? plain(c, v.key));
   };
 }
 

@@ -1,0 +1,74 @@
+/**
+ * The detect task (worker side): BlazeFace on whole frames or tiles, all of a request's frames in
+ * one batch. Frames are read in place (letterboxed straight from the shared pixels).
+ */
+import type { Detection, LoadedModel } from '../../inference/contract.js';
+import { manifest } from '../../inference/model-loader.js';
+import { type Letterbox, letterboxInto, type Rect, tileRects } from '../../inference/preprocess.js';
+import { registerTask } from '../../inference/task.js';
+import type { RgbImage } from '../../util/rgb.js';
+import { blazefaceAnchors, type DetectorOptions, decodeBlazeface, nms } from '../detect/blazeface.js';
+import { compareDetections } from '../detect/compare.js';
+
+export interface Detector {
+  model: LoadedModel;
+  size: number;
+  anchors: Float32Array;
+  options: DetectorOptions;
+  tiles: number;
+}
+
+export async function detectWith(d: Detector, frames: RgbImage[]): Promise<Detection[][]> {
+  const { size } = d;
+  const per = size * size * 3;
+  // Each frame becomes one input (whole frame) or several (tiles); all of them go in one batch.
+  const jobs: Array<{ frame: number; rect: Rect }> = [];
+  frames.forEach((f, i) => {
+    for (const rect of tileRects(f.width, f.height, d.tiles)) jobs.push({ frame: i, rect });
+  });
+  const batch = new Float32Array(per * jobs.length);
+  const boxes: Letterbox[] = jobs.map((j, k) => {
+    const f = frames[j.frame] as RgbImage;
+    return letterboxInto(
+      f.pixels,
+      f.width,
+      f.height,
+      size,
+      batch,
+      k * per,
+      1 / 127.5,
+      -1,
+      d.tiles > 1 ? j.rect : undefined,
+    );
+  });
+  const outs = await d.model.run({ data: batch, shape: [jobs.length, size, size, 3] });
+  const perFrame: Detection[][] = frames.map(() => []);
+  jobs.forEach((j, k) => {
+    const f = frames[j.frame] as RgbImage;
+    perFrame[j.frame]?.push(...decodeBlazeface(outs, k, d.anchors, boxes[k] as Letterbox, f, d.options));
+  });
+  return d.tiles > 1
+    ? perFrame.map((dets) => nms(dets, d.options.iouThreshold, d.options.maxFaces))
+    : perFrame;
+}
+
+registerTask<'detect', Detector>({
+  kind: 'detect',
+  async load(spec, ctx) {
+    const m = manifest(spec.model);
+    const size = m.input[0];
+    const base = { size, anchors: blazefaceAnchors(size), options: spec.options, tiles: spec.tiles ?? 1 };
+    const { frames, label } = ctx.probe;
+    const model = await ctx.loadModel(m, async (ref, cand) =>
+      compareDetections(
+        await detectWith({ ...base, model: ref }, frames),
+        await detectWith({ ...base, model: cand }, frames),
+        label,
+      ),
+    );
+    // Warm-up: the first call compiles kernels; do it before real frames arrive.
+    await model.run({ data: new Float32Array(size * size * 3), shape: [1, size, size, 3] });
+    return { ...base, model };
+  },
+  run: (d, frames) => detectWith(d, frames),
+});

@@ -4,15 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { AuthConfig, VigilConfig } from './config/schema.js';
 import { checkExposure, resolveAuth } from './server/auth.js';
-import type { Detection } from './inference/contract.js';
-import { InferenceHost } from './inference/host.js';
+import type { InferenceHost } from './inference/host.js';
 import { PROJECT_ROOT } from './util/paths.js';
-import { engineSettings } from './inference/onnx/settings.js';
-import type { TaskEntry } from './inference/task.js';
 import { createLogger, type Logger } from './log.js';
 import { trackEventLoopLag } from './metrics/event-loop.js';
 import { VigilMetrics } from './metrics/metrics.js';
-import type { BatchRunner } from './pipeline/batcher.js';
 import { buildChain, type RunningChain } from './pipeline/builder.js';
 import {
   loadPipeline,
@@ -22,15 +18,14 @@ import {
 } from './pipeline/definition.js';
 import type { StageContext } from './pipeline/stage.js';
 import { WsHub } from './output/ws-hub.js';
-import { StyleHost, styleTask } from './style/host.js';
-import { listStyles, loadStyleDir, STYLES_DIR } from './style/store.js';
+import { pipelinePool } from './pipeline-pool.js';
+import { findStyles, StyleService } from './style/service.js';
 import { createApi, HttpError } from './server/api.js';
 import { largestFace } from './faces/engine.js';
-import { detectTask, embedDim, embedTask } from './faces/tasks/index.js';
+import { batchDetector, embedDim } from './faces/tasks/index.js';
 import { cropJpeg } from './util/image.js';
 import { createHttpServer } from './server/http.js';
 import { AlertStore, type FaceAlert } from './faces/alerts.js';
-import type { Styler } from './pipeline/stages/style.js';
 import { Gallery } from './faces/gallery/gallery.js';
 import { FaceService } from './faces/service.js';
 import { UnknownStore } from './faces/unknowns/store.js';
@@ -73,7 +68,7 @@ export class Vigil {
   /** The styles viewers may pick (name -> folder), when the pipeline has a style stage. */
   private styleDirs: Map<string, string> | undefined;
   /** Style stage: the styles on the pool, and the styles viewers may pick (name -> folder). */
-  style: { host: StyleHost; styles: Map<string, string>; list: Array<Record<string, unknown>> } | undefined;
+  style: StyleService | undefined;
   /** The newest decoded frame of each stream. */
   readonly latestFrames = new Map<string, Frame>();
   private readonly undo: Array<() => Promise<void> | void> = [];
@@ -134,43 +129,21 @@ export class Vigil {
         'styles',
         () => {
           const st = this.plan.style;
-          if (!st) return;
-          this.styleDirs = listStyles([STYLES_DIR, join(c.dataDir, 'styles')]);
-          if (st.default !== 'none' && !this.styleDirs.has(st.default))
-            throw new Error(
-              `pipeline ${this.plan.name}: stages.style.default: unknown style "${st.default}" (available: ${[...this.styleDirs.keys()].join(', ') || 'none'})`,
-            );
+          if (st) this.styleDirs = findStyles(c.dataDir, st.default, this.plan.name);
         },
       ],
       [
         'inference',
         async () => {
-          // One pool for every model of the pipeline: detection and recognition get
-          // inference.workers workers, the style stage adds its own `workers`; any worker runs any task.
-          const { detect, recognize: rec, style } = this.plan;
-          const tasks: TaskEntry[] = [];
-          if (detect) {
-            const { model, tiles, ...options } = detect;
-            tasks.push(detectTask({ model, options, tiles }));
-            if (rec)
-              tasks.push(
-                embedTask({ model: rec.model, align: rec.align, context: rec.context, head: rec.head }),
-              );
-          }
-          if (style) tasks.push(styleTask());
-          if (!tasks.length) return;
-          this.host = new InferenceHost({
-            workers: (detect ? c.inference.workers : 0) + (style?.workers ?? 0),
-            backend: c.inference.backend,
-            engines: engineSettings(c.inference, c.dataDir),
-            tasks,
-            debugDelayMs: c.inference.debugDelayMs,
+          // one pool for every model of the pipeline (detection, recognition, style)
+          this.host = pipelinePool(this.plan, c, {
             onRestart: () => this.metrics.workerRestarts.inc(),
             log: (m) => this.log.info(m),
           });
+          if (!this.host) return;
           this.undo.push(() => this.host?.close());
           await this.host.start();
-          if (!detect) return;
+          if (!this.plan.detect) return;
           this.metrics.backendInfo.set({ engine: this.host.engine, backend: this.host.backend }, 1);
           this.metrics.recordEngines(this.host.models);
         },
@@ -180,28 +153,13 @@ export class Vigil {
         () => {
           const styles = this.styleDirs;
           if (!this.plan.style || !this.host || !styles) return;
-          const host: StyleHost = new StyleHost({
-            pool: this.host,
-            log: (m) => this.log.info(m),
-            onEngine: (r) => {
-              const model = `style:${r.style}`;
-              this.metrics.modelEngine.set(
-                { model, engine: r.engine, backend: r.backend ?? host.backend },
-                1,
-              );
-              for (const [engine, ms] of Object.entries(r.timings ?? {}))
-                this.metrics.engineTiming.set({ model, engine }, ms / 1000);
-              if (r.fallback) {
-                this.metrics.engineFallbacks.inc({ model });
-                this.log.warn(
-                  { style: r.style, reason: r.reason },
-                  'style runs on tfjs: ONNX Runtime could not run it',
-                );
-              }
-            },
+          const service = new StyleService(this.host, styles, {
+            metrics: this.metrics,
+            log: this.log,
+            smoothing: this.plan.style.smoothing,
           });
-          this.undo.push(() => host.close());
-          this.style = { host, styles, list: Vigil.describeStyles(styles) };
+          this.undo.push(() => service.close());
+          this.style = service;
           this.log.info({ styles: [...styles.keys()] }, 'styles available');
         },
       ],
@@ -308,7 +266,7 @@ export class Vigil {
               : {}),
             hello: () => ({
               pipeline: this.plan.name,
-              styles: this.style ? this.styleList() : undefined,
+              styles: this.style?.list,
               styleDefault: this.style
                 ? {
                     style: this.plan.style?.default === 'none' ? null : (this.plan.style?.default ?? null),
@@ -359,7 +317,7 @@ export class Vigil {
               liveFace: (stream, trackId) => this.liveFace(stream, trackId),
               styles: this.style
                 ? {
-                    list: () => this.styleList(),
+                    list: () => this.style?.list ?? [],
                     thumbnail: (name) => {
                       const dir = this.style?.styles.get(name);
                       if (!dir) return null;
@@ -465,36 +423,12 @@ export class Vigil {
     ];
   }
 
-  /**
-  /** The styles viewers may pick, as the page lists them (read once, when the style stage starts). */
-  private styleList(): Array<Record<string, unknown>> {
-    return this.style?.list ?? [];
-  }
-
-  /** Reads each style's manifest: a style whose files are broken is listed with its error. */
-  private static describeStyles(styles: Map<string, string>): Array<Record<string, unknown>> {
-    return [...styles].map(([name, dir]) => {
-      try {
-        const m = loadStyleDir(dir).manifest;
-        return {
-          name,
-          painting: m.painting,
-          arch: m.archName,
-          params: m.params,
-          thumbnail: `/api/styles/${name}/thumbnail.jpg`,
-        };
-      } catch (e) {
-        return { name, error: (e as Error).message };
-      }
-    });
-  }
-
   /** What the stages get: the services started before the chain, by the names the stages ask for. */
   private stageContext(): StageContext {
     const c = this.config;
     const services = new Map<string, unknown>([['viewers', this.hub]]);
     if (this.host && this.plan.detect) {
-      services.set('detector', this.detectorRunner(this.host));
+      services.set('detector', batchDetector(this.host, this.plan.detect.model, this.metrics));
       services.set('embedder', this.host);
     }
     if (this.faces) {
@@ -505,7 +439,7 @@ export class Vigil {
         publish: (alert: FaceAlert) => this.hub.broadcast({ type: 'alert', alert }),
       });
     }
-    if (this.style) services.set('styler', this.styler());
+    if (this.style) services.set('styler', this.style.styler());
     return {
       pipeline: this.pipeline.name,
       metrics: this.metrics,
@@ -513,21 +447,6 @@ export class Vigil {
       output: c.output,
       batching: { maxBatch: c.inference.maxBatch, maxWaitMs: c.inference.maxWaitMs },
       services,
-    };
-  }
-
-  /** Stylises a frame at the strengths its viewers want (the style stage asks once per style and frame). */
-  private styler(): Styler {
-    return async (stream, style, f, strengths) => {
-      const dir = this.style?.styles.get(style);
-      if (!dir || !this.style) throw new Error(`unknown style "${style}"`);
-      const r = await this.style.host.stylize(dir, f, {
-        smoothingKey: stream,
-        smoothing: this.plan.style?.smoothing ?? 0,
-        strengths,
-      });
-      this.metrics.styleFrames.inc({ stream, style });
-      return r.pixels;
     };
   }
 
@@ -558,26 +477,6 @@ export class Vigil {
     } finally {
       frame.release();
     }
-  }
-
-  /** The detector as a batch runner, with per-call metrics. */
-  private detectorRunner(host: InferenceHost): BatchRunner<Frame, Detection[]> {
-    const model = this.plan.detect?.model ?? 'detector';
-    return {
-      idle: () => host.idle,
-      whenIdle: () => host.whenIdle(),
-      run: async (frames) => {
-        // the frames' pixels are shared with the worker (no copy); the detect stage holds them
-        const r = await host.run('detect', frames);
-        this.metrics.inferenceDuration.observe(
-          { model, backend: host.backendOf(model).backend },
-          r.ms / 1000,
-        );
-        this.metrics.workerTensors.set(r.tensors);
-        this.metrics.batchSize.observe({ model }, frames.length);
-        return r.result;
-      },
-    };
   }
 
   get address(): { host: string; port: number } {

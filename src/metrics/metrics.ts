@@ -227,7 +227,7 @@ export class VigilMetrics {
     });
     this.frameCopies = new Counter({
       name: 'vigil_frame_copies_total',
-      help: 'Copies of frame pixels made on the main thread, by where they happen (src/util/frame-copies.ts)',
+      help: 'Copies of frame pixels made on the main thread, by where they happen (src/util/frame-copies.ts); frames of the live path cross to the workers shared, so detect, recognize and style make none',
       labelNames: ['site'],
       registers,
       collect() {

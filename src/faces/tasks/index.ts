@@ -6,6 +6,9 @@
 import type { Detection } from '../../inference/contract.js';
 import type { InferenceHost } from '../../inference/host.js';
 import type { TaskEntry } from '../../inference/task.js';
+import type { VigilMetrics } from '../../metrics/metrics.js';
+import type { BatchRunner } from '../../pipeline/batcher.js';
+import type { Frame } from '../../sources/frame.js';
 import type { DetectorOptions } from '../detect/blazeface.js';
 
 export interface DetectSpec {
@@ -81,6 +84,26 @@ export function embedTask(spec: EmbedSpec): TaskEntry<'embed'> {
 /** The embedding length of the pool's embed task (0 without one). */
 export function embedDim(host: Pick<InferenceHost, 'info'>): number {
   return host.info('embed')?.dim ?? 0;
+}
+
+/** The detect task as the detect stage's batch runner, with per-call metrics. */
+export function batchDetector(
+  host: InferenceHost,
+  model: string,
+  metrics: VigilMetrics,
+): BatchRunner<Frame, Detection[]> {
+  return {
+    idle: () => host.idle,
+    whenIdle: () => host.whenIdle(),
+    run: async (frames) => {
+      // the frames' pixels are shared with the worker (no copy); the detect stage holds them
+      const r = await host.run('detect', frames);
+      metrics.inferenceDuration.observe({ model, backend: host.backendOf(model).backend }, r.ms / 1000);
+      metrics.workerTensors.set(r.tensors);
+      metrics.batchSize.observe({ model }, frames.length);
+      return r.result;
+    },
+  };
 }
 
 /** Loads a gallery into every worker of the pool (and into restarted ones). */

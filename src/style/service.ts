@@ -1,0 +1,92 @@
+/**
+ * The style module of the running service: the styles viewers may pick (shipped and the data
+ * directory's), the style task on the service's inference pool, engine reports as metrics, and the
+ * styler the style stage calls.
+ */
+import { join } from 'node:path';
+import type { InferenceHost } from '../inference/host.js';
+import type { Logger } from '../log.js';
+import type { VigilMetrics } from '../metrics/metrics.js';
+import type { RgbImage } from '../util/rgb.js';
+import { StyleHost } from './host.js';
+import { listStyles, loadStyleDir, STYLES_DIR } from './store.js';
+
+/** The styles there are (name -> folder); a default that is not among them stops start-up. */
+export function findStyles(dataDir: string, defaultStyle: string, pipeline: string): Map<string, string> {
+  const styles = listStyles([STYLES_DIR, join(dataDir, 'styles')]);
+  if (defaultStyle !== 'none' && !styles.has(defaultStyle))
+    throw new Error(
+      `pipeline ${pipeline}: stages.style.default: unknown style "${defaultStyle}" (available: ${[...styles.keys()].join(', ') || 'none'})`,
+    );
+  return styles;
+}
+
+/** Reads each style's manifest: a style whose files are broken is listed with its error. */
+export function describeStyles(styles: Map<string, string>): Array<Record<string, unknown>> {
+  return [...styles].map(([name, dir]) => {
+    try {
+      const m = loadStyleDir(dir).manifest;
+      return {
+        name,
+        painting: m.painting,
+        arch: m.archName,
+        params: m.params,
+        thumbnail: `/api/styles/${name}/thumbnail.jpg`,
+      };
+    } catch (e) {
+      return { name, error: (e as Error).message };
+    }
+  });
+}
+
+export class StyleService {
+  readonly host: StyleHost;
+  /** The styles as the page lists them (read once, at start-up). */
+  readonly list: Array<Record<string, unknown>>;
+
+  constructor(
+    pool: InferenceHost,
+    readonly styles: Map<string, string>,
+    private readonly opts: { metrics: VigilMetrics; log: Logger; smoothing: number },
+  ) {
+    const { metrics, log } = opts;
+    const host: StyleHost = new StyleHost({
+      pool,
+      log: (m) => log.info(m),
+      onEngine: (r) => {
+        const model = `style:${r.style}`;
+        metrics.modelEngine.set({ model, engine: r.engine, backend: r.backend ?? host.backend }, 1);
+        for (const [engine, ms] of Object.entries(r.timings ?? {}))
+          metrics.engineTiming.set({ model, engine }, ms / 1000);
+        if (r.fallback) {
+          metrics.engineFallbacks.inc({ model });
+          log.warn({ style: r.style, reason: r.reason }, 'style runs on tfjs: ONNX Runtime could not run it');
+        }
+      },
+    });
+    this.host = host;
+    this.list = describeStyles(styles);
+  }
+
+  /**
+   * The style stage's styler: a frame of `stream` stylised at the strengths its viewers want (the
+   * stage asks once per style and frame); the frame is shared with the worker, not copied.
+   */
+  styler(): (stream: string, style: string, frame: RgbImage, strengths: number[]) => Promise<Uint8Array[]> {
+    return async (stream, style, frame, strengths) => {
+      const dir = this.styles.get(style);
+      if (!dir) throw new Error(`unknown style "${style}"`);
+      const r = await this.host.stylize(dir, frame, {
+        smoothingKey: stream,
+        smoothing: this.opts.smoothing,
+        strengths,
+      });
+      this.opts.metrics.styleFrames.inc({ stream, style });
+      return r.pixels;
+    };
+  }
+
+  close(): Promise<void> {
+    return this.host.close();
+  }
+}

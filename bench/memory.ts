@@ -54,7 +54,7 @@ while (Date.now() - t0 < minutes * 60_000) {
   churn.push(await TestViewer.connect(url), await TestViewer.connect(url));
   while (churn.length > 4) churn.shift()?.close();
   if (tick % 3 === 0) {
-    vigil.sources[tick % n]?.process?.kill('SIGKILL');
+    vigil.context.sources[tick % n]?.process?.kill('SIGKILL');
     kills++;
   }
   global.gc?.();
@@ -65,7 +65,7 @@ while (Date.now() - t0 < minutes * 60_000) {
     'heap MiB': mem.heapUsed / 2 ** 20,
     'external MiB': (mem.external + mem.arrayBuffers) / 2 ** 20,
     'worker tensors': await gauge('vigil_inference_worker_tensors'),
-    'ws clients': vigil.hub.clientCount,
+    'ws clients': vigil.context.hub.clientCount,
     'frames shown (steady viewer)': steady.received,
     'ffmpeg kills': kills,
   };

@@ -134,7 +134,7 @@ for (const n of counts)
     (row as Record<string, string | number>)['real-time'] =
       (row['drop ratio %'] as number) < 1 && (row['c2s p95 ms'] as number) < 250 ? 'yes' : 'no';
     rows.push(row);
-    runs.push({ ...row, seconds: el, latencySamples: latencies.length, backend: vigil.host?.backend });
+    runs.push({ ...row, seconds: el, latencySamples: latencies.length, backend: vigil.context.host?.backend });
     progress(
       `${n} stream(s): ${row['shown fps/stream'].toFixed(1)} fps shown per stream, p95 ${row['c2s p95 ms']} ms`,
     );

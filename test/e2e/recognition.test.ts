@@ -97,7 +97,7 @@ describe.skipIf(skip)('live recognition end to end (RTSP, one-shot enrollment, t
     // two loops of the clip: every scene (close-ups, piano, audience) is seen
     await new Promise((r) => setTimeout(r, 12_000));
     const alerts = (await (await fetch(`${base}/api/alerts?limit=100`)).json()) as FaceAlert[];
-    const threshold = vigil.faces?.threshold as number;
+    const threshold = vigil.context.faces?.threshold as number;
     const lin = alerts.find((a) => a.sub_label === 'lin_manuel_miranda') as FaceAlert;
     expect(lin.camera).toBe('stage');
     expect(lin.score).toBeGreaterThanOrEqual(threshold);

@@ -307,7 +307,7 @@ describe.skipIf(skip)('the live page with recognition, over RTSP (real clip)', (
       timeout: 15_000,
     });
     await expect.poll(() => stage.locator('.banner').textContent()).toMatch(/^Reconnecting \(attempt \d+/);
-    const error = vigil.sources.find((s) => s.id === 'stage')?.status.lastError;
+    const error = vigil.context.sources.find((s) => s.id === 'stage')?.status.lastError;
     expect(error).toBeTruthy();
     await expect.poll(() => stage.locator('.banner').textContent()).toContain(error as string);
     // the server is still down: the badge cycles between retrying and connecting (backoff 300 ms)
@@ -323,6 +323,6 @@ describe.skipIf(skip)('the live page with recognition, over RTSP (real clip)', (
       { timeout: 10_000 },
     );
     expect(await stage.locator('.banner').isHidden()).toBe(true);
-    await until(() => vigil.hub.hasSubscribers('stage'), 1000, 'stage subscribed');
+    await until(() => vigil.context.hub.hasSubscribers('stage'), 1000, 'stage subscribed');
   });
 });

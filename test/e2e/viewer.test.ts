@@ -135,18 +135,18 @@ describe.skipIf(skip)('the live page in a real Chromium (demo and test-pattern c
   });
 
   it('unsubscribes from video it cannot show (off-screen tile, hidden tab) and resumes at the newest frame', async () => {
-    await until(() => vigil.hub.hasSubscribers('pattern'), 10_000, 'the page to subscribe to pattern');
+    await until(() => vigil.context.hub.hasSubscribers('pattern'), 10_000, 'the page to subscribe to pattern');
     // a narrow window: one column, the second tile below the fold
     await page.setViewportSize({ width: 640, height: 400 });
-    await until(() => !vigil.hub.hasSubscribers('pattern'), 5_000, 'pattern unsubscribed while off-screen');
-    expect(vigil.hub.hasSubscribers('demo')).toBe(true);
+    await until(() => !vigil.context.hub.hasSubscribers('pattern'), 5_000, 'pattern unsubscribed while off-screen');
+    expect(vigil.context.hub.hasSubscribers('demo')).toBe(true);
     const before = (await tile(page, 'pattern')).framesShown;
     await page.waitForTimeout(1000);
     expect((await tile(page, 'pattern')).framesShown).toBe(before); // nothing arrives, nothing decoded
 
     await page.locator('[data-stream="pattern"]').scrollIntoViewIfNeeded();
     await until(
-      () => vigil.hub.hasSubscribers('pattern'),
+      () => vigil.context.hub.hasSubscribers('pattern'),
       5_000,
       'pattern subscribed again when scrolled in',
     );
@@ -163,13 +163,13 @@ describe.skipIf(skip)('the live page in a real Chromium (demo and test-pattern c
     // the whole tab hidden: no stream at all
     await setPageVisibility(page, 'hidden');
     await until(
-      () => !vigil.hub.hasSubscribers('pattern') && !vigil.hub.hasSubscribers('demo'),
+      () => !vigil.context.hub.hasSubscribers('pattern') && !vigil.context.hub.hasSubscribers('demo'),
       5_000,
       'every stream unsubscribed while the tab is hidden',
     );
     const hidden = (await tile(page, 'pattern')).framesShown;
     await setPageVisibility(page, 'visible');
-    await until(() => vigil.hub.hasSubscribers('pattern'), 5_000, 'pattern subscribed when the tab shows');
+    await until(() => vigil.context.hub.hasSubscribers('pattern'), 5_000, 'pattern subscribed when the tab shows');
     await page.waitForFunction(
       (n) =>
         (window as unknown as { vigil: { tile(id: string): Snap } }).vigil.tile('pattern').framesShown > n,
@@ -177,7 +177,7 @@ describe.skipIf(skip)('the live page in a real Chromium (demo and test-pattern c
       { timeout: 5_000 },
     );
     await page.setViewportSize({ width: 1280, height: 800 });
-    await until(() => vigil.hub.hasSubscribers('demo'), 5_000, 'demo subscribed again');
+    await until(() => vigil.context.hub.hasSubscribers('demo'), 5_000, 'demo subscribed again');
   });
 
   it('comes back by itself when the server restarts on the same port, without a reload', async () => {
@@ -200,7 +200,7 @@ describe.skipIf(skip)('the live page in a real Chromium (demo and test-pattern c
       { timeout: 25_000 },
     );
     expect(await page.evaluate(() => (window as unknown as { marker: number }).marker)).toBe(42);
-    expect(vigil.hub.hasSubscribers('demo')).toBe(true);
+    expect(vigil.context.hub.hasSubscribers('demo')).toBe(true);
     expect(await page.locator('#conn').textContent()).toBe('connected');
 
     await page.goto(`http://127.0.0.1:${port}/#people`);

@@ -129,7 +129,7 @@ describe('faces HTTP API end to end (pipeline recognize, real models, real SQLit
   });
 
   it('starts with face recognition on and an empty gallery', async () => {
-    expect(vigil.faces).toBeDefined();
+    expect(vigil.context.faces).toBeDefined();
     const people = await call('GET', '/people');
     expect(people.status).toBe(200);
     expect(people.json).toEqual([]);
@@ -192,7 +192,7 @@ describe('faces HTTP API end to end (pipeline recognize, real models, real SQLit
     expect(faces).toHaveLength(1);
     expect(faces[0]?.box).toHaveLength(4);
     expect(faces[0]?.identity).toMatchObject({ personId: ids.Obama, label: 'Obama' });
-    expect(faces[0]?.identity.similarity).toBeGreaterThanOrEqual(vigil.faces?.threshold as number);
+    expect(faces[0]?.identity.similarity).toBeGreaterThanOrEqual(vigil.context.faces?.threshold as number);
 
     // A group photo: every face comes back, none of them is anyone enrolled.
     const group = await call('POST', '/identify', readFileSync(samplePhoto(1)));
@@ -489,7 +489,7 @@ describe('faces HTTP API end to end (pipeline recognize, real models, real SQLit
       );
 
     it.each(cases)('%s', async (_what, send, status, message) => {
-      const db = vigil.faces?.gallery.db;
+      const db = vigil.context.faces?.gallery.db;
       if (!db) throw new Error('no gallery');
       const before = galleryState(db);
       const listBefore = (await call('GET', '/people')).json;
@@ -502,7 +502,7 @@ describe('faces HTTP API end to end (pipeline recognize, real models, real SQLit
     });
 
     it('a declared Content-Length over 20 MiB is refused with 413 before the body is read', async () => {
-      const db = vigil.faces?.gallery.db;
+      const db = vigil.context.faces?.gallery.db;
       if (!db) throw new Error('no gallery');
       const before = galleryState(db);
       const r = await rawRequest(
@@ -521,7 +521,7 @@ describe('faces HTTP API end to end (pipeline recognize, real models, real SQLit
     });
 
     it('a streamed (chunked) body over 20 MiB is cut off with 413; the server keeps serving', async () => {
-      const db = vigil.faces?.gallery.db;
+      const db = vigil.context.faces?.gallery.db;
       if (!db) throw new Error('no gallery');
       const before = galleryState(db);
       const rssBefore = process.memoryUsage().rss;
@@ -540,7 +540,7 @@ describe('faces HTTP API end to end (pipeline recognize, real models, real SQLit
   });
 
   it('GET /api/alerts pages with ?before= and serves snapshots', async () => {
-    const store = vigil.faces?.alerts;
+    const store = vigil.context.faces?.alerts;
     if (!store) throw new Error('no alert store');
     const first = await call('GET', '/alerts');
     expect(first.status).toBe(200);

@@ -109,7 +109,7 @@ describe('faults', () => {
     );
     base = `http://127.0.0.1:${vigil.address.port}`;
     await until(
-      () => vigil.sources.filter((s) => s.status.state === 'live').length >= 3,
+      () => vigil.context.sources.filter((s) => s.status.state === 'live').length >= 3,
       20_000,
       'three live streams',
     );
@@ -136,7 +136,7 @@ describe('faults', () => {
   }
 
   it('a stream of garbage bytes: a clear error, retrying, counted; the others run', async () => {
-    const g = vigil.sources.find((s) => s.id === 'garbage');
+    const g = vigil.context.sources.find((s) => s.id === 'garbage');
     const st = await until(() => g?.status.lastError && g.status, 10_000, 'the garbage stream error');
     expect(['retrying', 'connecting']).toContain(st.state);
     expect(st.lastError).toMatch(/Invalid data|moov atom|could not find|error/i);
@@ -148,7 +148,7 @@ describe('faults', () => {
   });
 
   it('a resolution change mid-stream: frames keep the configured size, the stream stays up', async () => {
-    const r = vigil.sources.find((s) => s.id === 'resize');
+    const r = vigil.context.sources.find((s) => s.id === 'resize');
     const seen = new Set<string>();
     const sub = r?.frames$.subscribe((f) => seen.add(`${f.width}x${f.height}:${f.pixels.length}`));
     await sleep(4500); // covers both halves of the file
@@ -158,7 +158,7 @@ describe('faults', () => {
   });
 
   it('ffmpeg killed: the stream reconnects by itself, the cause is counted and logged', async () => {
-    const v = vigil.sources.find((s) => s.id === 'victim');
+    const v = vigil.context.sources.find((s) => s.id === 'victim');
     await steadyThrough(async () => {
       v?.process?.kill('SIGKILL');
       await until(() => v?.status.state === 'retrying', 5000, 'retrying');
@@ -174,7 +174,7 @@ describe('faults', () => {
     const processed = async () =>
       metricSum(await metrics(), 'vigil_frames_processed_total', { stream: 'steady' });
     await steadyThrough(async () => {
-      vigil.host?.crashWorker(0);
+      vigil.context.host?.crashWorker(0);
       await until(
         () => lines.some((l) => String(l.msg).includes('exited') && String(l.msg).includes('restarting')),
         10_000,
@@ -197,7 +197,7 @@ describe('faults', () => {
     expect(ok.status).toBe(422);
     const { decodeImage, cropJpeg } = await import('../../src/util/image.js');
     const img = await decodeImage(readFileSync(samplePhoto(1)));
-    const faces = await vigil.faces?.service.engine.detect(img);
+    const faces = await vigil.context.faces?.service.engine.detect(img);
     const one = await cropJpeg(img, faces?.[0]?.box as [number, number, number, number], {
       margin: 0.5,
       size: 300,
@@ -235,13 +235,13 @@ describe('faults', () => {
   }, 30_000);
 
   it('disk full during enrollment (SQLite page limit reached): 507, nothing half-written', async () => {
-    const db = vigil.faces?.gallery.db as Database.Database;
+    const db = vigil.context.faces?.gallery.db as Database.Database;
     const pages = db.pragma('page_count', { simple: true }) as number;
     db.pragma(`max_page_count = ${pages}`);
     try {
       const { decodeImage, cropJpeg } = await import('../../src/util/image.js');
       const img = await decodeImage(readFileSync(samplePhoto(2)));
-      const faces = await vigil.faces?.service.engine.detect(img);
+      const faces = await vigil.context.faces?.service.engine.detect(img);
       const one = await cropJpeg(img, faces?.[0]?.box as [number, number, number, number], {
         margin: 0.5,
         size: 300,
@@ -281,7 +281,7 @@ describe('faults', () => {
       }
       await sleep(1500);
     });
-    await until(() => vigil.hub.clientCount === 0, 5000, 'every client gone');
+    await until(() => vigil.context.hub.clientCount === 0, 5000, 'every client gone');
     expect(metricSum(await metrics(), 'vigil_ws_clients')).toBe(0);
   });
 

@@ -107,7 +107,7 @@ describe('fuzzing the API and the WebSocket protocol', () => {
       created.every((f) => f.startsWith(`${dataDir}/`)),
       created.join(', '),
     ).toBe(true);
-    expect(vigil.faces?.gallery.list()).toEqual([]);
+    expect(vigil.context.faces?.gallery.list()).toEqual([]);
   });
 
   it('malformed JSON and wrong types for PATCH and verify: 4xx', async () => {

@@ -61,7 +61,7 @@ describe('metric labels stay bounded', () => {
     viewer = await TestViewer.connect(`ws://127.0.0.1:${vigil.address.port}/ws`);
     // one enrolled person (a face cut from a sample photo), so known-person labels can appear
     const img = await decodeImage(readFileSync(samplePhoto(2)));
-    const face = (await vigil.faces?.service.engine.detect(img))?.[0];
+    const face = (await vigil.context.faces?.service.engine.detect(img))?.[0];
     const jpeg = await cropJpeg(img, face?.box as [number, number, number, number], {
       margin: 0.5,
       size: 300,

@@ -137,7 +137,7 @@ describe.skipIf(skip)('Vigil end to end: three sources, batched detection, WebSo
     let dropsSeenAt = 0;
     while (Date.now() - t0 < 30_000) {
       await sleep(100);
-      maxBuffered = Math.max(maxBuffered, ...vigil.hub.bufferedAmounts());
+      maxBuffered = Math.max(maxBuffered, ...vigil.context.hub.bufferedAmounts());
       if (!dropsSeenAt && (await slowDrops()) > 0) dropsSeenAt = Date.now();
       if (dropsSeenAt && Date.now() - dropsSeenAt > 3000) break;
     }
@@ -158,7 +158,7 @@ describe.skipIf(skip)('Vigil end to end: three sources, batched detection, WebSo
 
   it('a stream whose server dies reconnects by itself; the state and reconnects show in metrics', async () => {
     await rtsp.kill();
-    const retrying = () => vigil.sources.find((s) => s.id === 'cam')?.status.state === 'retrying';
+    const retrying = () => vigil.context.sources.find((s) => s.id === 'cam')?.status.state === 'retrying';
     for (let i = 0; i < 100 && !retrying(); i++) await sleep(100);
     expect(retrying()).toBe(true);
     const m = await scrape(vigil);
@@ -172,7 +172,7 @@ describe.skipIf(skip)('Vigil end to end: three sources, batched detection, WebSo
       ),
     ).toBe(true);
     await rtsp.restart();
-    const live = () => vigil.sources.find((s) => s.id === 'cam')?.status.state === 'live';
+    const live = () => vigil.context.sources.find((s) => s.id === 'cam')?.status.state === 'live';
     for (let i = 0; i < 150 && !live(); i++) await sleep(100);
     expect(live()).toBe(true);
     const m2 = await scrape(vigil);

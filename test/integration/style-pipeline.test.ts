@@ -104,7 +104,7 @@ describe('style pipeline over WebSocket', () => {
       k.startsWith('vigil_inference_model_engine_info{model="style:zz-test"'),
     );
     expect(engine).toMatch(/engine="(onnx|tfjs)"/);
-    const report = vigil.style?.host.engines.get('zz-test');
+    const report = vigil.context.style?.host.engines.get('zz-test');
     expect(report?.maxAbs255).toBeLessThanOrEqual(1);
     expect(report?.engine === 'onnx' || Boolean(report?.reason)).toBe(true);
   }, 60_000);

@@ -1,0 +1,76 @@
+/**
+ * The pipeline chain (src/pipeline/builder.ts): the stages of pipelines/NAME.yaml in order, given
+ * the services the modules before started, looked up by the names the stages ask for.
+ */
+import type { FaceAlert } from '../../faces/alerts.js';
+import { batchDetector } from '../../faces/tasks/index.js';
+import { buildChain, type RunningChain } from '../../pipeline/builder.js';
+import type { StageContext } from '../../pipeline/stage.js';
+import { defineModule } from '../module.js';
+import type { BaseContext, PipelineContext } from './base.js';
+import type { FacesContext } from './faces.js';
+import type { InferenceContext } from './inference.js';
+import type { OutputContext } from './output.js';
+import type { SourcesContext } from './sources.js';
+import type { StyleContext } from './style.js';
+
+export interface ChainContext {
+  readonly chain: RunningChain;
+}
+
+type Needs = BaseContext &
+  PipelineContext &
+  InferenceContext &
+  StyleContext &
+  FacesContext &
+  SourcesContext &
+  OutputContext;
+
+export const chainModule = defineModule<Needs, ChainContext>({
+  name: 'chain',
+  start: (ctx, scope) => {
+    const { pipeline, sources, hub, log } = ctx;
+    const chain = buildChain(pipeline, stageContext(ctx), {
+      sources: sources.map((s) => ({ config: s.config, frames$: s.frames$ })),
+      watched: (stream) => hub.hasSubscribers(stream),
+    });
+    scope.onStop(() => chain.stop());
+    log.info({ pipeline: pipeline.name, stages: chain.kinds }, 'pipeline chain running');
+    return { chain };
+  },
+});
+
+function stageContext({
+  config,
+  pipeline,
+  plan,
+  host,
+  faces,
+  style,
+  hub,
+  metrics,
+  log,
+}: Needs): StageContext {
+  const services = new Map<string, unknown>([['viewers', hub]]);
+  if (host && plan.detect) {
+    services.set('detector', batchDetector(host, plan.detect.model, metrics));
+    services.set('embedder', host);
+  }
+  if (faces) {
+    services.set('faces', faces);
+    services.set('alerts', {
+      store: faces.alerts,
+      webhooks: config.alerts.webhooks,
+      publish: (alert: FaceAlert) => hub.broadcast({ type: 'alert', alert }),
+    });
+  }
+  if (style) services.set('styler', style.styler());
+  return {
+    pipeline: pipeline.name,
+    metrics,
+    log,
+    output: config.output,
+    batching: { maxBatch: config.inference.maxBatch, maxWaitMs: config.inference.maxWaitMs },
+    services,
+  };
+}

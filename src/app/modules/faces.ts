@@ -1,0 +1,91 @@
+/**
+ * Recognition's stores and service: the gallery of enrolled people (one SQLite file in dataDir),
+ * the alerts raised, the unknown faces kept for naming, and the FaceService the API and the
+ * recognize stage use. Present only when the pipeline has a recognize stage.
+ */
+import { join } from 'node:path';
+import { AlertStore } from '../../faces/alerts.js';
+import { Gallery } from '../../faces/gallery/gallery.js';
+import { recognitionSpace } from '../../faces/learn/space.js';
+import { FaceService } from '../../faces/service.js';
+import { embedDim } from '../../faces/tasks/index.js';
+import { UnknownStore } from '../../faces/unknowns/store.js';
+import { defineModule, type ModuleScope } from '../module.js';
+import type { BaseContext, PipelineContext } from './base.js';
+import type { InferenceContext } from './inference.js';
+
+export interface Faces {
+  readonly gallery: Gallery;
+  readonly alerts: AlertStore;
+  readonly service: FaceService;
+  /** The similarity a match needs, in the gallery's space. */
+  readonly threshold: number;
+  readonly unknowns: UnknownStore;
+}
+
+export interface FacesContext {
+  readonly faces: Faces | undefined;
+}
+
+const UNKNOWNS_UPKEEP_MS = 60_000;
+const RETENTION_PURGE_MS = 3_600_000;
+
+function every(ms: number, run: () => void, scope: ModuleScope): void {
+  const timer = setInterval(run, ms);
+  timer.unref();
+  scope.onStop(() => clearInterval(timer));
+}
+
+type Needs = BaseContext & PipelineContext & InferenceContext;
+
+export const facesModule = defineModule<Needs, FacesContext>({
+  name: 'faces',
+  start: (ctx, scope) => {
+    const { config, plan, host, log } = ctx;
+    const rec = plan.recognize;
+    if (!rec || !host) return { faces: undefined };
+    // The vectors' space: the model's (with its calibrated threshold), or a trained head's.
+    const { version: space, threshold } = recognitionSpace(rec);
+    const gallery = new Gallery(join(config.dataDir, 'vigil.db'), {
+      model: rec.model,
+      version: space,
+      dim: embedDim(host),
+    });
+    scope.onStop(() => gallery.close());
+    const alerts = new AlertStore(gallery.db);
+    // Unknown faces seen on the cameras: kept (bounded, expiring) and clustered for naming.
+    const unknowns = new UnknownStore(gallery.db, gallery.space, { threshold, log: (m) => log.warn(m) });
+    every(UNKNOWNS_UPKEEP_MS, () => unknowns.maintain(), scope);
+    const purge = () => {
+      const r = alerts.purge(config.retention);
+      if (r.snapshots || r.alerts)
+        log.info({ ...r, retention: config.retention }, 'retention: expired face data removed');
+    };
+    purge();
+    every(RETENTION_PURGE_MS, purge, scope);
+    const service = new FaceService(host, gallery, threshold, rec);
+    endPersonSeries(ctx, gallery, scope);
+    const missing = gallery.photosToEmbed().length;
+    if (missing)
+      log.warn(
+        { photos: missing, model: rec.model, space },
+        'enrolled photos lack embeddings for this model: run `vigil reembed`',
+      );
+    log.info({ people: gallery.list().length, model: rec.model, space, threshold }, 'gallery open');
+    return { faces: { gallery, alerts, service, threshold, unknowns } };
+  },
+});
+
+/** Per-person metric series end with the person (labels stay bounded by the gallery). */
+function endPersonSeries({ config, metrics }: BaseContext, gallery: Gallery, scope: ModuleScope): void {
+  let names = new Set(gallery.matrix().names.values());
+  const off = gallery.onChange((m) => {
+    const now = new Set(m.names.values());
+    for (const gone of names) {
+      if (now.has(gone)) continue;
+      for (const s of config.streams) metrics.alerts.remove({ stream: s.id, person: gone });
+    }
+    names = now;
+  });
+  scope.onStop(off);
+}

@@ -1,0 +1,108 @@
+/** The HTTP server: the viewer's files, the API, /metrics and the WebSocket upgrade on one port. */
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { AuthConfig } from '../../config/schema.js';
+import { createApi, type ApiDeps } from '../../server/api.js';
+import { createHttpServer } from '../../server/http.js';
+import { PROJECT_ROOT } from '../../util/paths.js';
+import { defineModule, type ModuleScope } from '../module.js';
+import type { BaseContext, PipelineContext } from './base.js';
+import type { ChainContext } from './chain.js';
+import type { FacesContext } from './faces.js';
+import type { InferenceContext } from './inference.js';
+import { liveFace } from './live-face.js';
+import type { OutputContext } from './output.js';
+import type { SourcesContext } from './sources.js';
+import type { StyleContext } from './style.js';
+
+export interface HttpContext {
+  readonly server: Server;
+  /** Where it listens (the port the OS chose when the config says 0). */
+  readonly address: { host: string; port: number };
+}
+
+type Needs = BaseContext &
+  PipelineContext &
+  InferenceContext &
+  StyleContext &
+  FacesContext &
+  SourcesContext &
+  OutputContext &
+  ChainContext & { auth: AuthConfig };
+
+/** A stuck socket never hangs shutdown longer than this. */
+const CLOSE_GRACE_MS = 2000;
+
+export const httpModule = defineModule<Needs, HttpContext>({
+  name: 'http',
+  start: async (ctx, scope) => {
+    const { config, hub, auth, metrics, log } = ctx;
+    const server = createHttpServer({
+      registry: metrics.registry,
+      staticDir: join(PROJECT_ROOT, 'dist', 'viewer'),
+      api: createApi(apiDeps(ctx)),
+      onUpgrade: (req, socket, head) => hub.handleUpgrade(req, socket, head),
+      auth,
+    });
+    await listen(server, config.server.host, config.server.port);
+    closeOnStop(server, scope);
+    const port = (server.address() as AddressInfo | null)?.port ?? config.server.port;
+    const address = { host: config.server.host, port };
+    log.info({ url: `http://${address.host}:${address.port}/` }, 'viewer and /metrics listening');
+    return { server, address };
+  },
+});
+
+function apiDeps(ctx: Needs): ApiDeps {
+  const { config, plan, host, faces, style, sources, chain, log } = ctx;
+  return {
+    streams: () => sources.map((s) => s.status),
+    health: () => ({
+      status: 'ok',
+      pipeline: plan.name,
+      backend: host?.backend ?? null,
+      streams: sources.length,
+      people: faces?.gallery.list().length ?? null,
+    }),
+    faces: faces ? { service: faces.service, alerts: faces.alerts, unknowns: faces.unknowns } : undefined,
+    liveFace: (stream, trackId) => liveFace(ctx, chain, stream, trackId),
+    styles: style
+      ? {
+          list: () => style.list,
+          thumbnail: (name) => {
+            const dir = style.styles.get(name);
+            if (!dir) return null;
+            try {
+              return readFileSync(join(dir, 'style.jpg'));
+            } catch {
+              return null;
+            }
+          },
+        }
+      : undefined,
+    maxBodyBytes: config.server.maxUploadBytes,
+    log: (m, err) => log.error({ err: (err as Error)?.message }, m),
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new Error(`server: cannot listen on ${host}:${port}: ${e.code ?? e.message}`)),
+    );
+    server.listen(port, host, () => resolve());
+  });
+}
+
+function closeOnStop(server: Server, scope: ModuleScope): void {
+  scope.onStop(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+        setTimeout(r, CLOSE_GRACE_MS).unref();
+      }),
+  );
+}

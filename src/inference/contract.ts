@@ -66,7 +66,6 @@ export interface Detection {
   score: number;
   /** Keypoints [x, y]; BlazeFace: right eye, left eye, nose, mouth, right ear, left ear. */
   landmarks: Array<[number, number]>;
+  /** What was found ("face"); later stages add their fields by extending this type (TrackedDetection). */
   label?: string;
-  /** Set by later stages (faces issue): similarity, track id... */
-  [key: string]: unknown;
 }

@@ -1,35 +1,18 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import { z } from 'zod';
+import {
+  type BroadcastMessage,
+  BroadcastMessage as BroadcastSchema,
+  ClientMessage,
+  type FrameHeader,
+  type HelloInfo,
+  type ReplyMessage,
+  type StyleChoice,
+} from '../defs/ws.js';
 import type { VigilMetrics } from '../metrics/metrics.js';
 
-/** Metadata sent with every frame (the page draws the overlay from it). */
-export interface FrameHeader {
-  type: 'frame';
-  stream: string;
-  seq: number;
-  /** ms epoch when the frame left ffmpeg (server clock). */
-  captureTs: number;
-  /** ms epoch when the server sent it. */
-  sentTs: number;
-  width: number;
-  height: number;
-  /** Detections drawn on this frame, and the frame they were computed on. */
-  detections: unknown[];
-  detectionSeq: number | null;
-  /** True when the detections are drawn into the JPEG already. */
-  annotated: boolean;
-  /** The style of this frame (null: unstyled) and its blend strength. */
-  style?: string | null;
-  strength?: number;
-}
-
-/** What a viewer wants to see of a stream: a style (or none) and its strength. */
-export interface StyleChoice {
-  style: string | null;
-  strength: number;
-}
+export type { FrameHeader, StyleChoice } from '../defs/ws.js';
 
 /** One rendering of a stream that at least one viewer wants. */
 export interface Variant extends StyleChoice {
@@ -49,29 +32,6 @@ export const PLAIN: Variant = { key: 'plain', style: null, strength: 1 };
 export function variantKey(c: StyleChoice): string {
   return c.style === null || c.strength <= 0 ? 'plain' : `${c.style}@${c.strength.toFixed(2)}`;
 }
-
-const ClientMessage = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('subscribe'),
-    streams: z.union([z.literal('*'), z.array(z.string().max(64)).max(256)]),
-    /** A style name, or null for the original video (pipelines with a style stage). */
-    style: z.string().max(64).nullable().optional(),
-    /** Blend with the original, 0..1. */
-    strength: z.number().min(0).max(1).optional(),
-  }),
-  z.object({
-    type: z.literal('unsubscribe'),
-    streams: z.union([z.literal('*'), z.array(z.string().max(64)).max(256)]),
-  }),
-  z.object({ type: z.literal('ping'), t: z.number() }),
-  z.object({
-    type: z.literal('displayed'),
-    stream: z.string().max(64),
-    seq: z.number().int(),
-    latencyMs: z.number().min(0).max(600_000),
-  }),
-]);
-export type ClientMessage = z.infer<typeof ClientMessage>;
 
 interface Client {
   ws: WebSocket;
@@ -96,7 +56,7 @@ export class WsHub {
       maxBufferedBytes: number;
       metrics: VigilMetrics;
       knownStreams: () => string[];
-      hello: () => unknown;
+      hello: () => HelloInfo;
       /** Styles viewers may pick (pipelines with a style stage); absent: styles are refused. */
       styles?: () => string[];
       /** The choice of a viewer who has not picked one. */
@@ -166,9 +126,12 @@ export class WsHub {
     return sent;
   }
 
-  /** A JSON event to every client (stream state changes and the like). */
-  broadcast(event: Record<string, unknown>): void {
-    const text = JSON.stringify(event);
+  /**
+   * An event to every client (stream states, rates, alerts, gallery changes). Checked against the
+   * boundary's schema: broadcasts are rare, and a malformed one would break every viewer.
+   */
+  broadcast(event: BroadcastMessage): void {
+    const text = JSON.stringify(BroadcastSchema.parse(event));
     for (const c of this.clients) if (c.ws.readyState === WebSocket.OPEN) c.ws.send(text);
   }
 
@@ -189,11 +152,12 @@ export class WsHub {
       this.opts.metrics.wsClients.set(this.clients.size);
     });
     ws.on('error', () => ws.terminate());
-    ws.send(JSON.stringify({ type: 'hello', serverTs: Date.now(), ...(this.opts.hello() as object) }));
+    const hello: ReplyMessage = { type: 'hello', serverTs: Date.now(), ...this.opts.hello() };
+    ws.send(JSON.stringify(hello));
   }
 
   private onMessage(c: Client, data: RawData, isBinary: boolean): void {
-    const reply = (m: object) => c.ws.readyState === WebSocket.OPEN && c.ws.send(JSON.stringify(m));
+    const reply = (m: ReplyMessage) => c.ws.readyState === WebSocket.OPEN && c.ws.send(JSON.stringify(m));
     if (isBinary)
       return void reply({ type: 'error', message: 'binary messages are not accepted; send JSON text' });
     let raw: unknown;
@@ -211,54 +175,56 @@ export class WsHub {
       });
     }
     const m = parsed.data;
-    if (m.type === 'subscribe' || m.type === 'unsubscribe') {
+    if (m.type === 'subscribe' || m.type === 'unsubscribe') this.onSubscription(c, m, reply);
+    else if (m.type === 'ping') reply({ type: 'pong', t: m.t, serverTs: Date.now() });
+    else if (m.type === 'displayed' && this.opts.knownStreams().includes(m.stream))
+      this.opts.metrics.captureToDisplay.observe({ stream: m.stream }, m.latencyMs / 1000);
+  }
+
+  /** The style a subscribe asks for, or an error message naming what is wrong. */
+  private styleChoice(m: Extract<ClientMessage, { type: 'subscribe' }>): StyleChoice | string | undefined {
+    if (m.style === undefined && m.strength === undefined) return undefined;
+    const styles = this.opts.styles?.();
+    const base = this.opts.defaultStyle ?? PLAIN;
+    const style = m.style === undefined ? base.style : m.style;
+    if (style !== null && !styles) return 'this pipeline has no style stage: styles are not available';
+    if (style !== null && styles && !styles.includes(style))
+      return `unknown style "${style}" (available: ${styles.join(', ') || 'none'})`;
+    return { style, strength: m.strength ?? base.strength };
+  }
+
+  private onSubscription(
+    c: Client,
+    m: Extract<ClientMessage, { type: 'subscribe' | 'unsubscribe' }>,
+    reply: (m: ReplyMessage) => void,
+  ): void {
+    const subscribe = m.type === 'subscribe';
+    const choice = subscribe ? this.styleChoice(m) : undefined;
+    if (typeof choice === 'string') return void reply({ type: 'error', message: choice });
+    if (m.streams === '*') {
+      c.all = subscribe;
+      if (choice) {
+        c.allChoice = choice;
+        c.choice.clear();
+      }
+    } else {
       const known = new Set(this.opts.knownStreams());
-      let choice: StyleChoice | undefined;
-      if (m.type === 'subscribe' && (m.style !== undefined || m.strength !== undefined)) {
-        const styles = this.opts.styles?.();
-        const base = this.opts.defaultStyle ?? PLAIN;
-        const style = m.style === undefined ? base.style : m.style;
-        if (style !== null && !styles)
-          return void reply({
-            type: 'error',
-            message: 'this pipeline has no style stage: styles are not available',
-          });
-        if (style !== null && styles && !styles.includes(style))
-          return void reply({
-            type: 'error',
-            message: `unknown style "${style}" (available: ${styles.join(', ') || 'none'})`,
-          });
-        choice = { style, strength: m.strength ?? base.strength };
-      }
-      if (m.streams === '*') {
-        c.all = m.type === 'subscribe';
-        if (choice) {
-          c.allChoice = choice;
-          c.choice.clear();
-        }
-      } else {
-        const unknown = m.streams.filter((s) => !known.has(s));
-        if (unknown.length) reply({ type: 'error', message: `unknown stream(s): ${unknown.join(', ')}` });
-        for (const s of m.streams.filter((x) => known.has(x))) {
-          if (m.type === 'subscribe') {
-            c.streams.add(s);
-            if (choice) c.choice.set(s, choice);
-          } else {
-            c.streams.delete(s);
-            c.choice.delete(s);
-          }
+      const unknown = m.streams.filter((s) => !known.has(s));
+      if (unknown.length) reply({ type: 'error', message: `unknown stream(s): ${unknown.join(', ')}` });
+      for (const s of m.streams.filter((x) => known.has(x))) {
+        if (subscribe) {
+          c.streams.add(s);
+          if (choice) c.choice.set(s, choice);
+        } else {
+          c.streams.delete(s);
+          c.choice.delete(s);
         }
       }
-      reply({
-        type: 'subscribed',
-        streams: c.all ? '*' : [...c.streams],
-        ...(choice ? { style: choice.style, strength: choice.strength } : {}),
-      });
-    } else if (m.type === 'ping') {
-      reply({ type: 'pong', t: m.t, serverTs: Date.now() });
-    } else if (m.type === 'displayed') {
-      if (this.opts.knownStreams().includes(m.stream))
-        this.opts.metrics.captureToDisplay.observe({ stream: m.stream }, m.latencyMs / 1000);
     }
+    reply({
+      type: 'subscribed',
+      streams: c.all ? '*' : [...c.streams],
+      ...(choice ? { style: choice.style, strength: choice.strength } : {}),
+    });
   }
 }

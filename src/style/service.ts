@@ -3,6 +3,7 @@
  * directory's), the style task on the service's inference pool, engine reports as metrics, and the
  * styler the style stage calls.
  */
+import type { StyleInfo } from '../defs/ws.js';
 import { join } from 'node:path';
 import type { InferenceHost } from '../inference/host.js';
 import type { Logger } from '../log.js';
@@ -22,7 +23,7 @@ export function findStyles(dataDir: string, defaultStyle: string, pipeline: stri
 }
 
 /** Reads each style's manifest: a style whose files are broken is listed with its error. */
-export function describeStyles(styles: Map<string, string>): Array<Record<string, unknown>> {
+export function describeStyles(styles: Map<string, string>): StyleInfo[] {
   return [...styles].map(([name, dir]) => {
     try {
       const m = loadStyleDir(dir).manifest;
@@ -42,7 +43,7 @@ export function describeStyles(styles: Map<string, string>): Array<Record<string
 export class StyleService {
   readonly host: StyleHost;
   /** The styles as the page lists them (read once, at start-up). */
-  readonly list: Array<Record<string, unknown>>;
+  readonly list: StyleInfo[];
 
   constructor(
     pool: InferenceHost,

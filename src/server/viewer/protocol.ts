@@ -1,85 +1,22 @@
-// The WebSocket protocol and HTTP API shapes the page uses (see src/output/ws-hub.ts, src/server/api.ts).
+// The shapes the page uses. WebSocket messages come from the one definition the server uses
+// (src/defs/ws.ts; types only, so zod stays out of the page's bundle); the HTTP API's below.
+import type { StreamStatus } from '../../defs/ws.js';
 
-export interface Detection {
-  /** [x1, y1, x2, y2] in frame pixels. */
-  box: [number, number, number, number];
-  score: number;
-  landmarks?: Array<[number, number]>;
-  /** recognize pipeline: the track, its identity ("unknown" when nobody matched) and similarity. */
-  trackId?: number;
-  label?: string;
-  similarity?: number;
-  personId?: number | null;
-}
+export type {
+  ClientMessage,
+  FaceAlert,
+  FrameHeader,
+  ServerMessage,
+  StreamRates,
+  StreamStatus,
+  StyleChoice,
+  StyleInfo,
+  WireDetection as Detection,
+} from '../../defs/ws.js';
 
-export interface FrameHeader {
-  stream: string;
-  seq: number;
-  /** ms epoch when the frame left ffmpeg (server clock). */
-  captureTs: number;
-  sentTs: number;
-  width: number;
-  height: number;
-  detections: Detection[];
-  detectionSeq: number | null;
-  /** Boxes are burnt into the JPEG already (output.burnIn): no overlay. */
-  annotated: boolean;
-  /** Pipelines with a style stage: this frame's style (null: unstyled) and blend strength. */
-  style?: string | null;
-  strength?: number;
-}
+export type StreamState = StreamStatus['state'];
 
-/** A style a viewer may pick (GET /api/styles, and the hello message). */
-export interface StyleInfo {
-  name: string;
-  painting?: string;
-  arch?: string;
-  params?: number;
-  thumbnail?: string;
-  /** Set when the style's files cannot be read. */
-  error?: string;
-}
-
-export interface StyleChoice {
-  style: string | null;
-  strength: number;
-}
-
-export type StreamState = 'connecting' | 'live' | 'retrying' | 'failed' | 'stopped' | string;
-
-export interface StreamStatus {
-  id: string;
-  state: StreamState;
-  since?: number;
-  lastError?: string;
-  attempts: number;
-  retryInMs?: number;
-  width?: number;
-  height?: number;
-}
-
-export interface StreamRates {
-  decodedFps: number;
-  processedFps: number;
-  sentFps: number;
-  droppedPerSecond: number;
-}
-
-export interface FaceAlert {
-  id: number;
-  type: 'face';
-  camera: string;
-  /** The person's name, or "unknown". */
-  sub_label: string;
-  person_id: number | null;
-  score: number;
-  track_id: number;
-  /** Seconds since the epoch. */
-  start_time: number;
-  has_snapshot: boolean;
-  snapshot_url: string;
-}
-
+/** An enrolled person (GET /api/people). */
 export interface Person {
   id: number;
   name: string;
@@ -89,21 +26,6 @@ export interface Person {
   thumbnail_url: string;
 }
 
-export type ServerMessage =
-  | {
-      type: 'hello';
-      serverTs: number;
-      pipeline: string;
-      streams: StreamStatus[];
-      /** Pipelines with a style stage: the styles, and what a viewer sees before picking. */
-      styles?: StyleInfo[];
-      styleDefault?: StyleChoice;
-    }
-  | { type: 'status'; status: StreamStatus }
-  | { type: 'stats'; streams: Record<string, StreamRates> }
-  | { type: 'alert'; alert: FaceAlert }
-  /** The gallery changed (this page, another browser or the CLI). */
-  | { type: 'people'; version: number; people: number }
-  | { type: 'pong'; t: number; serverTs: number }
-  | { type: 'subscribed'; streams: '*' | string[]; style?: string | null; strength?: number }
-  | { type: 'error'; message: string };
+/** A tile's status: the stream's, or 'offline' while the page has lost the server. */
+export type TileStatus = Omit<StreamStatus, 'state' | 'since' | 'framesDecoded'> &
+  Partial<Pick<StreamStatus, 'since' | 'framesDecoded'>> & { state: StreamState | 'offline' };

@@ -8,6 +8,7 @@ import type {
   FrameHeader,
   StreamRates,
   StreamStatus,
+  TileStatus,
   StyleChoice,
   StyleInfo,
 } from './protocol.js';
@@ -54,7 +55,7 @@ export class Tile {
   private styleThumb: HTMLImageElement | undefined;
   /** In the viewport (IntersectionObserver). */
   visible = false;
-  status: StreamStatus;
+  status: TileStatus;
   rates: StreamRates | null = null;
   lastHeader: FrameHeader | null = null;
   latencyMs: number | null = null;
@@ -168,7 +169,7 @@ export class Tile {
     }
   }
 
-  setStatus(s: StreamStatus): void {
+  setStatus(s: TileStatus): void {
     this.status = s;
     if (s.width && s.height) this.setAspect(s.width, s.height);
     const state = s.state;

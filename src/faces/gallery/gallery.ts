@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import type { Person } from '../../defs/api.js';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -31,14 +32,7 @@ export interface PhotoInput {
   embedding: Float32Array;
 }
 
-export interface Person {
-  id: number;
-  name: string;
-  createdAt: number;
-  photos: number;
-  /** Photos with an embedding in the current space. */
-  embedded: number;
-}
+export type { Person } from '../../defs/api.js';
 
 export interface GalleryMatrix {
   /** Bumped on every change; workers report which version they matched against. */

@@ -2,6 +2,8 @@
 // (src/defs/ws.ts; types only, so zod stays out of the page's bundle); the HTTP API's below.
 import type { StreamStatus } from '../../defs/ws.js';
 
+export type { PersonEntry as Person } from '../../defs/api.js';
+
 export type {
   ClientMessage,
   FaceAlert,
@@ -15,16 +17,6 @@ export type {
 } from '../../defs/ws.js';
 
 export type StreamState = StreamStatus['state'];
-
-/** An enrolled person (GET /api/people). */
-export interface Person {
-  id: number;
-  name: string;
-  createdAt: number;
-  photos: number;
-  embedded: number;
-  thumbnail_url: string;
-}
 
 /** A tile's status: the stream's, or 'offline' while the page has lost the server. */
 export type TileStatus = Omit<StreamStatus, 'state' | 'since' | 'framesDecoded'> &

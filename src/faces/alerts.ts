@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { ensureAutoincrement } from './gallery/migrate.js';
 
 /** A recognition event, stored, pushed to viewers and POSTed to webhooks (Frigate-style fields). */
 export interface FaceAlert {
@@ -41,7 +42,7 @@ export class AlertStore {
   constructor(private readonly db: Database.Database) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS alerts (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         time INTEGER NOT NULL,
         camera TEXT NOT NULL,
         label TEXT NOT NULL,
@@ -55,6 +56,8 @@ export class AlertStore {
     const cols = db.prepare('PRAGMA table_info(alerts)').all() as Array<{ name: string }>;
     if (!cols.some((c) => c.name === 'enrolled_person_id'))
       db.exec('ALTER TABLE alerts ADD COLUMN enrolled_person_id INTEGER');
+    // Alert ids are never reused (an emptied history restarted at 1): older databases are migrated.
+    ensureAutoincrement(db, 'alerts');
   }
 
   add(

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import type { Person } from '../../defs/api.js';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { ensureAutoincrement } from './migrate.js';
 
 /** A request the gallery refuses: the message says why; `status` is the HTTP status. */
 export class GalleryError extends Error {
@@ -84,7 +85,7 @@ export class Gallery {
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS people (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         name TEXT NOT NULL UNIQUE COLLATE NOCASE,
         created_at INTEGER NOT NULL
       );
@@ -108,6 +109,12 @@ export class Gallery {
         PRIMARY KEY (photo_id, model, version)
       );
     `);
+    // Databases made before person ids were AUTOINCREMENT: an id is never handed out twice, also
+    // not one an alert still names.
+    ensureAutoincrement(this.db, 'people', [
+      { table: 'alerts', column: 'person_id' },
+      { table: 'alerts', column: 'enrolled_person_id' },
+    ]);
   }
 
   /** Calls `fn` with the new matrix after every change (also changes by other processes, polled). */

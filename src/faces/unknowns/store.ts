@@ -8,6 +8,7 @@ import {
   type PhotoInput,
   validName,
 } from '../gallery/gallery.js';
+import { ensureAutoincrement } from '../gallery/migrate.js';
 import { cropJpeg, cropRect } from '../../util/image.js';
 import type { RgbImage } from '../../util/rgb.js';
 import {
@@ -176,7 +177,7 @@ export class UnknownStore {
     };
     db.exec(`
       CREATE TABLE IF NOT EXISTS unknown_clusters (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         model TEXT NOT NULL,
         version TEXT NOT NULL,
         dim INTEGER NOT NULL,
@@ -187,7 +188,7 @@ export class UnknownStore {
       );
       CREATE INDEX IF NOT EXISTS unknown_clusters_space ON unknown_clusters(model, version);
       CREATE TABLE IF NOT EXISTS unknown_sightings (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         cluster_id INTEGER NOT NULL REFERENCES unknown_clusters(id) ON DELETE CASCADE,
         model TEXT NOT NULL,
         version TEXT NOT NULL,
@@ -203,6 +204,9 @@ export class UnknownStore {
       CREATE INDEX IF NOT EXISTS unknown_sightings_cluster ON unknown_sightings(cluster_id);
       CREATE INDEX IF NOT EXISTS unknown_sightings_track ON unknown_sightings(camera, track_id, time);
     `);
+    // Older databases: cluster and sighting ids in URLs a page holds must never name another face.
+    ensureAutoincrement(db, 'unknown_clusters');
+    ensureAutoincrement(db, 'unknown_sightings');
   }
 
   /** The clusters of this space, reloaded when another connection (a CLI) changed the database. */

@@ -7,8 +7,8 @@ import {
   type GalleryMatrix,
   type Person,
   type PhotoInput,
-  validName,
 } from './gallery/gallery.js';
+import { personName } from './person-name.js';
 import { cropJpeg, decodeImage, ImageError } from '../util/image.js';
 import type { RgbImage } from '../util/rgb.js';
 import { type Identity, identify, topRows, type Verification, verify } from './match.js';
@@ -77,9 +77,9 @@ export class FaceService {
 
   /** Enrolls a person from one or more photos (one face each); nothing is stored unless all are good. */
   async enroll(name: string, images: Buffer[]): Promise<Person> {
-    const n = validName(name);
+    const n = personName(name);
     if (!images.length) throw new GalleryError('at least one image is required', 400);
-    if (this.gallery.findByName(n)) throw new GalleryError(`a person named "${n}" already exists`, 409);
+    this.gallery.assertNameFree(n); // before the (slow) photos; addPerson checks again atomically
     const photos: PhotoInput[] = [];
     for (const [i, b] of images.entries())
       photos.push(await this.photo(b, images.length > 1 ? `image ${i + 1}` : 'image'));

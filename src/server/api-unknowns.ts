@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Gallery } from '../faces/gallery/gallery.js';
 import type { UnknownStore } from '../faces/unknowns/store.js';
 import { HttpError } from './api.js';
+import { strictQueryParam } from './query.js';
 
 /** The same shapes as src/server/api.ts's routes. */
 export type UnknownReply = { status: number; json?: unknown; body?: Buffer; type?: string };
@@ -68,7 +69,7 @@ export function createUnknownRoutes(d: UnknownRouteDeps): UnknownRoute[] {
       /^\/api\/unknowns\/(\d+)\/name$/,
       async (req, m, url) => {
         req.resume();
-        const name = url.searchParams.get('name');
+        const name = strictQueryParam(req, 'name');
         if (name === null)
           throw new HttpError(400, 'name is required: POST /api/unknowns/CLUSTER/name?name=NAME');
         const f = d.faces();

@@ -2,11 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { AlertStore } from '../faces/alerts.js';
 import { GalleryError } from '../faces/gallery/gallery.js';
+import { decodeUtf8 } from '../faces/person-name.js';
 import { ImageError } from '../util/image.js';
 import type { FaceService } from '../faces/service.js';
 import type { UnknownStore } from '../faces/unknowns/store.js';
 import { createUnknownRoutes } from './api-unknowns.js';
 import { requestUrl } from './auth.js';
+import { strictQueryParam } from './query.js';
 
 /** An API error with its HTTP status. */
 export class HttpError extends Error {
@@ -97,7 +99,7 @@ async function jsonBody<T>(req: IncomingMessage, limit: number, schema: z.ZodTyp
   const type = String(req.headers['content-type'] ?? '');
   if (!type.startsWith('application/json'))
     throw new HttpError(415, 'send JSON with Content-Type application/json');
-  const text = (await readBody(req, limit)).toString('utf8');
+  const text = decodeUtf8(await readBody(req, limit), 'the body');
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -161,8 +163,8 @@ export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
     [
       'POST',
       /^\/api\/people$/,
-      async (req, _m, url) => {
-        const name = url.searchParams.get('name');
+      async (req) => {
+        const name = strictQueryParam(req, 'name');
         if (name === null)
           throw new HttpError(400, 'name is required: POST /api/people?name=NAME with the photo as the body');
         const f = faces();
@@ -172,11 +174,11 @@ export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
     [
       'POST',
       /^\/api\/people\/from-alert\/(\d+)$/,
-      async (_req, m, url) => {
+      async (req, m) => {
         const f = faces();
         const snap = f.alerts.snapshot(id(m[1]));
         if (!snap) throw new HttpError(404, `alert ${m[1]} has no snapshot`);
-        const name = url.searchParams.get('name');
+        const name = strictQueryParam(req, 'name');
         if (name === null) throw new HttpError(400, 'name is required');
         const person = await f.service.enroll(name, [snap]);
         f.alerts.markEnrolled(id(m[1]), person.id);
@@ -186,10 +188,10 @@ export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
     [
       'POST',
       /^\/api\/people\/from-stream\/([A-Za-z0-9_-]{1,64})$/,
-      async (_req, m, url) => {
+      async (req, m, url) => {
         const f = faces();
         if (!d.liveFace) throw new HttpError(409, 'live enrollment is not available');
-        const name = url.searchParams.get('name');
+        const name = strictQueryParam(req, 'name');
         if (name === null) throw new HttpError(400, 'name is required');
         const track = url.searchParams.get('track');
         const jpeg = await d.liveFace(m[1] as string, track === null ? undefined : id(track));

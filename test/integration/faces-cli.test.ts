@@ -137,7 +137,7 @@ describe.skipIf(skip)('vigil enroll / people / identify / verify (dist/cli.js, r
       [['--name', 'Nobody', noFace], /^vigil: image: no face found$/m],
       [
         ['--name', 'barack OBAMA', photoPath('obama', 'obama2.jpg')],
-        /^vigil: a person named "barack OBAMA" already exists$/m,
+        /^vigil: a person named "barack OBAMA" already exists as "Barack Obama" \(id \d+\)$/m,
       ],
       [
         ['--name', 'Group', samplePhoto(1)],

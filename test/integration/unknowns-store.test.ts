@@ -261,7 +261,7 @@ describe('UnknownStore: clustering, retention, naming, search', () => {
       const url = new URL(path, 'http://x');
       const r = routes.find(([m, re]) => m === method && re.test(url.pathname));
       if (!r) throw new Error(`no route ${method} ${path}`);
-      const req = { resume: () => {} } as unknown as IncomingMessage;
+      const req = { resume: () => {}, url: path } as unknown as IncomingMessage;
       try {
         return await r[2](req, r[1].exec(url.pathname) as RegExpExecArray, url);
       } catch (e) {

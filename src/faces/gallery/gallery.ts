@@ -2,18 +2,11 @@ import { mkdirSync } from 'node:fs';
 import type { Person } from '../../defs/api.js';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { ensureAutoincrement } from './migrate.js';
+import { nameKey, personName } from '../person-name.js';
+import { GalleryError } from './errors.js';
+import { ensureAutoincrement, ensureNameKeys } from './migrate.js';
 
-/** A request the gallery refuses: the message says why; `status` is the HTTP status. */
-export class GalleryError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-  ) {
-    super(message);
-    this.name = 'GalleryError';
-  }
-}
+export { GalleryError } from './errors.js';
 
 /** The embedding space in use: vectors of different spaces are never compared. */
 export interface EmbeddingSpace {
@@ -46,20 +39,8 @@ export interface GalleryMatrix {
   names: Map<number, string>;
 }
 
-const NAME_MAX = 100;
-
-/** Checks a person's name: trimmed, 1-100 characters, no control characters. */
-export function validName(name: unknown): string {
-  if (typeof name !== 'string') throw new GalleryError('name is required', 400);
-  const n = name.trim();
-  if (!n) throw new GalleryError('name must not be empty', 400);
-  if (n.length > NAME_MAX) throw new GalleryError(`name is longer than ${NAME_MAX} characters`, 400);
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(n)) throw new GalleryError('name contains control characters', 400);
-  if (n.toLowerCase() === 'unknown')
-    throw new GalleryError('"unknown" is reserved for faces nobody enrolled', 400);
-  return n;
-}
+/** Checks and normalises a person's name (src/faces/person-name.ts, one rule for every entry point). */
+export const validName = personName;
 
 /**
  * People and their face embeddings in SQLite (WAL). The embedding matrix of the current space is
@@ -87,6 +68,7 @@ export class Gallery {
       CREATE TABLE IF NOT EXISTS people (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name_key TEXT,
         created_at INTEGER NOT NULL
       );
       CREATE TABLE IF NOT EXISTS photos (
@@ -115,6 +97,7 @@ export class Gallery {
       { table: 'alerts', column: 'person_id' },
       { table: 'alerts', column: 'enrolled_person_id' },
     ]);
+    ensureNameKeys(this.db, nameKey);
   }
 
   /** Calls `fn` with the new matrix after every change (also changes by other processes, polled). */
@@ -184,11 +167,11 @@ export class Gallery {
     const n = validName(name);
     if (!photos.length) throw new GalleryError('at least one photo is required', 400);
     const tx = this.db.transaction(() => {
-      const existing = this.db.prepare('SELECT id FROM people WHERE name = ?').get(n);
-      if (existing) throw new GalleryError(`a person named "${n}" already exists`, 409);
+      this.assertNameFree(n);
       const id = Number(
-        this.db.prepare('INSERT INTO people (name, created_at) VALUES (?, ?)').run(n, Date.now())
-          .lastInsertRowid,
+        this.db
+          .prepare('INSERT INTO people (name, name_key, created_at) VALUES (?, ?, ?)')
+          .run(n, nameKey(n), Date.now()).lastInsertRowid,
       );
       this.insertPhotos(id, photos);
       return id;
@@ -232,21 +215,42 @@ export class Gallery {
       .all(this.space.model, this.space.version) as Person[];
   }
 
+  /** The person of that name, compared as person-name.ts's nameKey (normalised, case-folded). */
   findByName(name: string): Person | undefined {
-    const row = this.db.prepare('SELECT id FROM people WHERE name = ?').get(name.trim()) as
-      | { id: number }
-      | undefined;
+    const row = this.db
+      .prepare('SELECT id FROM people WHERE name_key = ? ORDER BY id LIMIT 1')
+      .get(nameKey(name)) as { id: number } | undefined;
     return row ? this.person(row.id) : undefined;
   }
 
   rename(id: number, name: string): Person {
     const n = validName(name);
-    this.person(id);
-    const clash = this.db.prepare('SELECT id FROM people WHERE name = ? AND id <> ?').get(n, id);
-    if (clash) throw new GalleryError(`a person named "${n}" already exists`, 409);
-    this.db.prepare('UPDATE people SET name = ? WHERE id = ?').run(n, id);
+    this.db
+      .transaction(() => {
+        this.person(id);
+        this.assertNameFree(n, id);
+        this.db.prepare('UPDATE people SET name = ?, name_key = ? WHERE id = ?').run(n, nameKey(n), id);
+      })
+      .immediate();
     this.changed();
     return this.person(id);
+  }
+
+  /**
+   * Refuses a name someone else has (409), compared by nameKey: "José" (NFD) is "josé" (NFC) is
+   * "JOSÉ". The message names the person who has it. Call inside the write transaction.
+   */
+  assertNameFree(name: string, exceptId = 0): void {
+    const p = this.db
+      .prepare('SELECT id, name FROM people WHERE name_key = ? AND id <> ? ORDER BY id LIMIT 1')
+      .get(nameKey(name), exceptId) as { id: number; name: string } | undefined;
+    if (!p) return;
+    throw new GalleryError(
+      p.name === name
+        ? `a person named "${name}" already exists`
+        : `a person named "${name}" already exists as "${p.name}" (id ${p.id})`,
+      409,
+    );
   }
 
   /** Deletes a person with their photos and embeddings; matching stops using them at once. */

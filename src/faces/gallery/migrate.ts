@@ -86,3 +86,23 @@ export function ensureAutoincrement(db: Database.Database, table: string, refs: 
   }
   return true;
 }
+
+/**
+ * people.name_key, the key names are compared by for duplicates (src/faces/person-name.ts nameKey):
+ * added to older databases and filled for rows without one. Not UNIQUE: a database may already
+ * hold two names that only now compare equal ("José" in NFC and NFD), and both are kept; new
+ * duplicates are refused inside the write transaction.
+ */
+export function ensureNameKeys(db: Database.Database, key: (name: string) => string): void {
+  if (!hasColumn(db, 'people', 'name_key')) db.exec('ALTER TABLE people ADD COLUMN name_key TEXT');
+  db.exec('CREATE INDEX IF NOT EXISTS people_name_key ON people(name_key)');
+  const rows = db.prepare('SELECT id, name FROM people WHERE name_key IS NULL').all() as Array<{
+    id: number;
+    name: string;
+  }>;
+  if (!rows.length) return;
+  const set = db.prepare('UPDATE people SET name_key = ? WHERE id = ?');
+  db.transaction(() => {
+    for (const r of rows) set.run(key(r.name), r.id);
+  }).immediate();
+}

@@ -6,8 +6,8 @@ import {
   GalleryError,
   type Person,
   type PhotoInput,
-  validName,
 } from '../gallery/gallery.js';
+import { personName } from '../person-name.js';
 import { ensureAutoincrement } from '../gallery/migrate.js';
 import { cropJpeg, cropRect } from '../../util/image.js';
 import type { RgbImage } from '../../util/rgb.js';
@@ -637,7 +637,7 @@ export class UnknownStore {
     gallery: Gallery,
     opts: { maxPhotos?: number; append?: boolean } = {},
   ): { person: Person; photos: number; sightings: number } {
-    const n = validName(name);
+    const n = personName(name);
     const c = this.row(clusterId);
     const g = gallery.space;
     if (c.model !== g.model || c.version !== g.version || c.dim !== g.dim)
@@ -666,7 +666,7 @@ export class UnknownStore {
     const existing = gallery.findByName(n);
     if (existing && !opts.append)
       throw new GalleryError(
-        `a person named "${n}" already exists (add append=true to add these faces to them)`,
+        `a person named "${n}" already exists${existing.name === n ? '' : ` as "${existing.name}"`} (id ${existing.id}): add append=true to add these faces to them`,
         409,
       );
     const person = existing ? gallery.addPhotos(existing.id, photos) : gallery.addPerson(n, photos);

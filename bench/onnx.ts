@@ -14,7 +14,7 @@ import type { Detection, InferenceEngine, LoadedModel } from '../src/inference/c
 import { InferenceHost } from '../src/inference/host.js';
 import { PROJECT_ROOT } from '../src/util/paths.js';
 import { convertFile } from '../src/inference/onnx/cache.js';
-import { convertTfGraph, type TfNode } from '../src/inference/onnx/convert.js';
+import { convertTfGraph, type TfNode } from '../src/inference/onnx/convert/index.js';
 import { createOnnxEngine } from '../src/inference/onnx/engine.js';
 import { encodeModel } from '../src/inference/onnx/proto.js';
 import type { EngineSettings } from '../src/inference/protocol.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
-import type { TfGraph, TfNode } from '../../src/inference/onnx/convert.js';
+import type { TfGraph, TfNode } from '../../src/inference/onnx/convert/index.js';
 import type { WeightSpec } from '../../src/inference/onnx/weights.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');

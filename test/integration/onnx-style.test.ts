@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { convertFile } from '../../src/inference/onnx/cache.js';
-import { convertTfGraph, type TfGraph, type TfNode } from '../../src/inference/onnx/convert.js';
+import { convertTfGraph, type TfGraph, type TfNode } from '../../src/inference/onnx/convert/index.js';
 import { encodeModel } from '../../src/inference/onnx/proto.js';
 import { compareImages } from '../../src/inference/onnx/verify.js';
 import { STYLE_INPUT, STYLE_OUTPUT, styleGraph } from '../../src/style/graph.js';

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { convertTfGraph, sinkOutputs, UnsupportedOpError } from '../../src/inference/onnx/convert.js';
+import { convertTfGraph, sinkOutputs, UnsupportedOpError } from '../../src/inference/onnx/convert/index.js';
 import { decodeModel, encodeModel } from '../../src/inference/onnx/proto.js';
 import { compareImages } from '../../src/inference/onnx/verify.js';
 import { decodeWeights, float16ToFloat32, transposeData } from '../../src/inference/onnx/weights.js';

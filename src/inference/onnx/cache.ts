@@ -14,7 +14,7 @@ import {
   sourceHash,
   type TfGraph,
   type TfNode,
-} from './convert.js';
+} from './convert/index.js';
 import { encodeModel } from './proto.js';
 import type { WeightSpec } from './weights.js';
 

@@ -1,6 +1,6 @@
 /**
  * ONNX Runtime (onnxruntime-node) behind the inference contract. Models are Vigil's own conversions
- * of the tfjs graph models (see convert.ts), cached on disk; sessions run with every graph
+ * of the tfjs graph models (see convert/index.ts), cached on disk; sessions run with every graph
  * optimisation, a configurable intra-op thread count and the configured execution providers
  * (CPU here; CUDA / TensorRT on GPU hosts that installed them).
  */

@@ -70,9 +70,30 @@ export const StreamSchema = z
       ctx.addIssue({ code: 'custom', path: ['width'], message: 'width and height must be even' });
   });
 
+/** An API token: the same rule for the config file and VIGIL_TOKEN / VIGIL_ADMIN_TOKEN. */
+export const AccessToken = z.string().min(16, 'use at least 16 characters');
+
+/** A host name or address as it appears in a Host header (lower case, no port, no scheme). */
+const HostName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(
+    /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+|\*\.[a-z0-9.-]+)$/i,
+    'a host name such as vigil.example.org, *.example.org or [::1], without port',
+  )
+  .transform((h) => h.toLowerCase());
+
 export const ServerSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
+    /**
+     * Host names (the HTTP Host header, without the port) the server answers besides loopback
+     * ones (localhost, *.localhost, 127.0.0.0/8, ::1) and the listen address: a DNS-rebinding
+     * page reaches 127.0.0.1 under its own name and is refused. Checked whenever this list is set,
+     * and always while listening on loopback.
+     */
+    allowedHosts: z.array(HostName).default([]),
     port: z.number().int().min(0).max(65535).default(8080),
     /** Largest accepted request body (image uploads). */
     maxUploadBytes: z
@@ -84,9 +105,9 @@ export const ServerSchema = z
     auth: z
       .object({
         /** Required for the API and WebSocket (Bearer header or ?token=); env VIGIL_TOKEN. */
-        token: z.string().min(16, 'use at least 16 characters').optional(),
+        token: AccessToken.optional(),
         /** Required for enrollment, renaming and deletion; env VIGIL_ADMIN_TOKEN. */
-        adminToken: z.string().min(16, 'use at least 16 characters').optional(),
+        adminToken: AccessToken.optional(),
         /** Also require the token for /metrics (Prometheus: authorization.credentials). */
         protectMetrics: z.boolean().default(false),
         /** Other origins allowed to call the API / open the WebSocket (CORS is closed by default). */

@@ -43,7 +43,7 @@ export class VigilMetrics {
   readonly styleFrames: Counter<'stream' | 'style'>;
   readonly recognitions: Counter<'stream' | 'result'>;
   readonly matchSimilarity: Histogram<'stream'>;
-  readonly alerts: Counter<'stream' | 'person'>;
+  readonly alerts: Counter<'stream' | 'kind'>;
   readonly galleryPeople: Gauge;
   readonly galleryEmbeddings: Gauge;
   readonly modelEngine: Gauge<'model' | 'engine' | 'backend'>;
@@ -170,8 +170,10 @@ export class VigilMetrics {
     });
     this.alerts = new Counter({
       name: 'vigil_alerts_total',
-      help: 'Alerts fired, by camera and person ("unknown" for faces nobody enrolled)',
-      labelNames: ['stream', 'person'],
+      // No person label: /metrics is readable without a token (server.auth.protectMetrics off), and
+      // who was seen where is personal data; per-person history is GET /api/alerts (token-guarded).
+      help: 'Alerts fired, by camera and kind (known: an enrolled person; unknown: a face nobody enrolled)',
+      labelNames: ['stream', 'kind'],
       registers,
     });
     this.galleryPeople = new Gauge({

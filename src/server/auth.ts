@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { AuthConfig } from '../config/schema.js';
+import { AccessToken, type AuthConfig } from '../config/schema.js';
 
 /** The request's URL, or null when it cannot be parsed (e.g. "///"): answer 400, never throw. */
 export function requestUrl(req: IncomingMessage): URL | null {
@@ -11,18 +11,60 @@ export function requestUrl(req: IncomingMessage): URL | null {
   }
 }
 
-/** Loopback addresses: only processes on this machine can connect. */
+/** Loopback addresses and names: only processes on this machine can connect or resolve them. */
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/** A token from the environment, held to the config file's rule; the error names the variable. */
+function envToken(env: NodeJS.ProcessEnv, name: 'VIGIL_TOKEN' | 'VIGIL_ADMIN_TOKEN'): string | undefined {
+  const value = env[name];
+  if (!value) return undefined;
+  const r = AccessToken.safeParse(value);
+  if (!r.success) throw new Error(`${name}: ${r.error.issues[0]?.message} (it has ${value.length})`);
+  return r.data;
 }
 
 /** The auth settings in force: config values, else VIGIL_TOKEN / VIGIL_ADMIN_TOKEN. */
 export function resolveAuth(a: AuthConfig, env: NodeJS.ProcessEnv = process.env): AuthConfig {
   return {
     ...a,
-    token: a.token ?? (env.VIGIL_TOKEN || undefined),
-    adminToken: a.adminToken ?? (env.VIGIL_ADMIN_TOKEN || undefined),
+    token: a.token ?? envToken(env, 'VIGIL_TOKEN'),
+    adminToken: a.adminToken ?? envToken(env, 'VIGIL_ADMIN_TOKEN'),
   };
+}
+
+/** The host name of a Host header: lower case, without the port ("[::1]:8080" -> "[::1]"). */
+export function hostName(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^(\[[^\]]*\]|[^:]*)(:\d*)?$/.exec(header.trim().toLowerCase());
+  return m?.[1] || undefined;
+}
+
+function matchesHost(name: string, pattern: string): boolean {
+  return pattern.startsWith('*.') ? name.endsWith(pattern.slice(1)) : name === pattern;
+}
+
+/** The Host check's inputs: server.host and server.allowedHosts. */
+export interface HostRule {
+  listen: string;
+  allowed: readonly string[];
+}
+
+/**
+ * DNS-rebinding guard: a page on evil.example whose name resolves to 127.0.0.1 reaches this server
+ * with `Host: evil.example` (and a matching Origin, so the origin check alone lets it through).
+ * While listening on loopback (tokens optional), or whenever server.allowedHosts is set, the
+ * Host must be a loopback name or address, the listen address, or an allowed host.
+ */
+export function hostAllowed(req: IncomingMessage, hosts: HostRule): boolean {
+  const { listen: listenHost, allowed } = hosts;
+  if (!isLoopback(listenHost) && !allowed.length) return true; // both tokens guard it
+  const name = hostName(req.headers.host);
+  if (!name) return false;
+  if (isLoopback(name) || name === listenHost.toLowerCase()) return true;
+  return allowed.some((p) => matchesHost(name, p));
 }
 
 /** Refuses to expose Vigil beyond loopback without tokens: face data is personal data. */

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { extname, join, normalize, sep } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { AuthConfig } from '../config/schema.js';
-import { accessOf, originAllowed, requestUrl } from './auth.js';
+import { accessOf, type HostRule, hostAllowed, originAllowed, requestUrl } from './auth.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -22,6 +22,8 @@ export interface HttpDeps {
   api: (req: IncomingMessage, res: ServerResponse) => boolean;
   onUpgrade: (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void;
   auth: AuthConfig;
+  /** The Host check (DNS rebinding): the listen address and server.allowedHosts. */
+  hosts: HostRule;
 }
 
 const ADMIN_PATHS = /^\/api\/(people|unknowns)(\/|$)/;
@@ -36,6 +38,10 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+function hostRefusal(req: IncomingMessage): string {
+  return `host "${req.headers.host ?? ''}" is not served here: use localhost or 127.0.0.1, or add the name to server.allowedHosts`;
+}
+
 /** HTTP: the static viewer, /metrics, a small JSON API, and the WebSocket upgrade at /ws. */
 export function createHttpServer(d: HttpDeps): Server {
   const server = createServer((req, res) => {
@@ -45,6 +51,10 @@ export function createHttpServer(d: HttpDeps): Server {
       return json(res, 400, { error: 'malformed request URL' });
     }
     const path = url.pathname;
+    if (!hostAllowed(req, d.hosts)) {
+      req.resume();
+      return json(res, 421, { error: hostRefusal(req) });
+    }
     // CORS is closed unless an origin is allowed; cross-site requests are refused outright.
     if (!originAllowed(req, d.auth)) {
       req.resume();
@@ -65,6 +75,11 @@ export function createHttpServer(d: HttpDeps): Server {
       }
     }
     const access = accessOf(req, d.auth);
+    // health is open (load balancers, probes) but without a token says only that Vigil is up
+    if (path === '/api/health' && access === 'denied') {
+      req.resume();
+      return json(res, 200, { status: 'ok' });
+    }
     const guarded =
       (path.startsWith('/api/') && path !== '/api/health') || (path === '/metrics' && d.auth.protectMetrics);
     if (guarded) {
@@ -114,6 +129,7 @@ export function createHttpServer(d: HttpDeps): Server {
       socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     };
     if (requestUrl(req)?.pathname !== '/ws') return refuse('404 Not Found');
+    if (!hostAllowed(req, d.hosts)) return refuse('421 Misdirected Request');
     if (!originAllowed(req, d.auth)) return refuse('403 Forbidden');
     if (accessOf(req, d.auth) === 'denied') return refuse('401 Unauthorized');
     d.onUpgrade(req, socket, head);

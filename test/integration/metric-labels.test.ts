@@ -97,8 +97,7 @@ describe('metric labels stay bounded', () => {
       model: new Set(Object.keys(readManifests())),
       backend: new Set(['wasm', 'cpu', 'tensorflow']),
       engine: new Set(['tfjs', 'onnx']),
-      // people: bounded by the gallery (plus "unknown"), not by what the cameras see
-      person: new Set(['Sam', 'unknown']),
+      kind: new Set(['known', 'unknown']),
       site: new Set(FRAME_COPY_SITES),
       le: new Set(),
     };
@@ -113,18 +112,18 @@ describe('metric labels stay bounded', () => {
       if (label !== 'le') for (const v of values) expect(v, `${label}="${v}"`).not.toMatch(/^\d+$/);
     // the activity between the scrapes created no new series beyond bounded ones (new drop reasons or states)
     const added = [...b.series].filter((s) => !a.series.has(s));
-    for (const s of added) expect(s, `new series ${s}`).toMatch(/reason=|state=|result=|person=|cause=/);
+    for (const s of added) expect(s, `new series ${s}`).toMatch(/reason=|state=|result=|kind=|cause=/);
     expect(b.series.size).toBeLessThan(600);
     // frames, tracks and alerts did happen meanwhile
     expect(viewer.received).toBeGreaterThan(50);
   });
 
-  it('deleting a person removes their per-person series', async () => {
+  it('names no person on /metrics (readable without a token): alerts count by kind only', async () => {
     const people = (await (await fetch(`${base}/api/people`)).json()) as Array<{ id: number; name: string }>;
-    const sam = people.find((p) => p.name === 'Sam') as { id: number };
-    vigil.metrics.alerts.inc({ stream: 'faces', person: 'Sam' });
-    expect(await (await fetch(`${base}/metrics`)).text()).toContain('person="Sam"');
-    expect((await fetch(`${base}/api/people/${sam.id}`, { method: 'DELETE' })).status).toBe(204);
-    expect(await (await fetch(`${base}/metrics`)).text()).not.toContain('person="Sam"');
+    expect(people.map((p) => p.name)).toContain('Sam');
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(/vigil_alerts_total\{stream="faces",kind="(known|unknown)"\} [1-9]/);
+    expect(text).not.toContain('Sam');
+    expect(text).not.toMatch(/person=/);
   });
 });

@@ -13,7 +13,7 @@ import { allPanels, loadDashboards, panelQueries } from '../helpers/grafana.js';
 /** Recognition metrics announced for the recognize pipeline; the registry wins once they are in it. */
 const ANNOUNCED: Record<string, { type: string; labels: string[] }> = {
   vigil_recognitions_total: { type: 'counter', labels: ['stream', 'result'] },
-  vigil_alerts_total: { type: 'counter', labels: ['stream', 'person'] },
+  vigil_alerts_total: { type: 'counter', labels: ['stream', 'kind'] },
   vigil_match_similarity: { type: 'histogram', labels: ['stream'] },
   vigil_gallery_people: { type: 'gauge', labels: [] },
   vigil_gallery_embeddings: { type: 'gauge', labels: [] },

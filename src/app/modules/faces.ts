@@ -40,8 +40,7 @@ type Needs = BaseContext & PipelineContext & InferenceContext;
 
 export const facesModule = defineModule<Needs, FacesContext>({
   name: 'faces',
-  start: (ctx, scope) => {
-    const { config, plan, host, log } = ctx;
+  start: ({ config, plan, host, log }, scope) => {
     const rec = plan.recognize;
     if (!rec || !host) return { faces: undefined };
     // The vectors' space: the model's (with its calibrated threshold), or a trained head's.
@@ -64,7 +63,6 @@ export const facesModule = defineModule<Needs, FacesContext>({
     purge();
     every(RETENTION_PURGE_MS, purge, scope);
     const service = new FaceService(host, gallery, threshold, rec);
-    endPersonSeries(ctx, gallery, scope);
     const missing = gallery.photosToEmbed().length;
     if (missing)
       log.warn(
@@ -75,17 +73,3 @@ export const facesModule = defineModule<Needs, FacesContext>({
     return { faces: { gallery, alerts, service, threshold, unknowns } };
   },
 });
-
-/** Per-person metric series end with the person (labels stay bounded by the gallery). */
-function endPersonSeries({ config, metrics }: BaseContext, gallery: Gallery, scope: ModuleScope): void {
-  let names = new Set(gallery.matrix().names.values());
-  const off = gallery.onChange((m) => {
-    const now = new Set(m.names.values());
-    for (const gone of names) {
-      if (now.has(gone)) continue;
-      for (const s of config.streams) metrics.alerts.remove({ stream: s.id, person: gone });
-    }
-    names = now;
-  });
-  scope.onStop(off);
-}

@@ -45,6 +45,7 @@ export const httpModule = defineModule<Needs, HttpContext>({
       api: createApi(apiDeps(ctx)),
       onUpgrade: (req, socket, head) => hub.handleUpgrade(req, socket, head),
       auth,
+      hosts: { listen: config.server.host, allowed: config.server.allowedHosts },
     });
     await listen(server, config.server.host, config.server.port);
     closeOnStop(server, scope);

@@ -103,7 +103,7 @@ class Alerter {
       },
       snapshot,
     );
-    this.ctx.metrics.alerts.inc({ stream, person: r.label });
+    this.ctx.metrics.alerts.inc({ stream, kind: r.personId === null ? 'unknown' : 'known' });
     this.sinks.publish(alert);
     const log = (m: string) => this.ctx.log.warn(m);
     for (const hook of this.sinks.webhooks) void postWebhook(hook, alert, { log });

@@ -7,7 +7,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import type { NamedAttrMap, Tensor, Tensor4D } from '@tensorflow/tfjs-core';
 import { conv2DBackpropInput } from '../src/style/kernels/conv-backprop.js';
-import { registerStyleGradients } from '../src/style/kernels/gradients.js';
+import { registerStyleGradients } from '../src/style/kernels/gradients/index.js';
 import { registerWasmGradKernels, WASM_GRAD_FIXES } from '../src/style/kernels/wasm-grad.js';
 import type { KernelArgs } from '../src/style/kernels/wasm-ops.js';
 import { machine, printTable, progress, writeResult } from './_util.js';

@@ -9,12 +9,12 @@ import { build } from 'esbuild';
 
 await tf.setBackend('wasm');
 await tf.ready();
-// tfjs-core's node bundle has no gradient registrations: src/style/kernels/gradients.ts supplies them.
+// tfjs-core's node bundle has no gradient registrations: src/style/kernels/gradients/index.ts supplies them.
 const withKernels = process.argv.includes('--register');
 const outfile = join(process.cwd(), 'bench', '.build', 'wasm-grad-probe-entry.mjs');
 await build({
   stdin: {
-    contents: `export { registerStyleGradients } from './src/style/kernels/gradients.ts';
+    contents: `export { registerStyleGradients } from './src/style/kernels/gradients/index.ts';
 export { registerWasmGradKernels } from './src/style/kernels/wasm-grad.ts';`,
     resolveDir: process.cwd(),
     loader: 'ts',

@@ -4,7 +4,7 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs-core';
 import { type BackendPreference, createTfjsEngine } from '../inference/tfjs-engine.js';
-import { registerStyleGradients } from './kernels/gradients.js';
+import { registerStyleGradients } from './kernels/gradients/index.js';
 import { registerWasmGradKernels } from './kernels/wasm-grad.js';
 
 export type Tf = typeof tfTypes;

@@ -69,7 +69,7 @@ const isOurs = (k: KernelConfig | undefined) =>
  *
  * Idempotent: a missing kernel is registered only while `getKernel(name, 'wasm')` has none, and a
  * kernel already ours is never registered again. May run before or after the wasm backend starts.
- * The ops' gradient definitions must be registered too (registerStyleGradients in ./gradients.ts,
+ * The ops' gradient definitions must be registered too (registerStyleGradients in ./gradients/index.ts,
  * where @tensorflow/tfjs is not installed).
  *
  * @param tf the tfjs-core namespace (the instance tfjs-backend-wasm registered its kernels in)

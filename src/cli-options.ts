@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { redactUrlsIn } from './util/redact-url.js';
 
 /** A commander option parser for a number in [min, max] (an integer with `int`), naming the option on error. */
 export const num =
@@ -12,8 +13,8 @@ export const num =
     return n;
   };
 
-/** Prints `vigil: <message>` on stderr and exits with status 2. */
+/** Prints `vigil: <message>` (credentials in URLs hidden) on stderr and exits with status 2. */
 export function fail(e: unknown): never {
-  process.stderr.write(`vigil: ${(e as Error).message}\n`);
+  process.stderr.write(`vigil: ${redactUrlsIn((e as Error).message)}\n`);
   process.exit(2);
 }

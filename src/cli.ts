@@ -11,6 +11,7 @@ import { describeStages, stagesMarkdown } from './pipeline/inspect.js';
 import { stageKinds } from './pipeline/stage.js';
 import './pipeline/stages/index.js';
 import { resolveFfmpeg } from './sources/ffmpeg.js';
+import { redactUrlsIn } from './util/redact-url.js';
 
 const DEFAULT_CONFIG = join(PROJECT_ROOT, 'config', 'default.yaml');
 
@@ -22,7 +23,10 @@ function port(v: string): number {
 }
 
 function fail(e: unknown): never {
-  process.stderr.write(`vigil: ${e instanceof ConfigError ? e.message : (e as Error).message}\n`);
+  // errors may quote a stream or webhook URL (ffmpeg, YAML): never with its credentials
+  process.stderr.write(
+    `vigil: ${redactUrlsIn(e instanceof ConfigError ? e.message : (e as Error).message)}\n`,
+  );
   process.exit(2);
 }
 

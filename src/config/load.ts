@@ -1,15 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
+import { redactUrlsIn } from '../util/redact-url.js';
 import { ConfigSchema, type VigilConfig } from './schema.js';
 
-/** A configuration problem, with every offending key named. */
+/**
+ * A configuration problem, with every offending key named. Credentials in URLs are hidden: a YAML
+ * syntax error quotes the offending line, which may be a camera URL with its password.
+ */
 export class ConfigError extends Error {
+  readonly problems: string[];
   constructor(
     readonly source: string,
-    readonly problems: string[],
+    problems: string[],
   ) {
-    super(`invalid configuration in ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    const shown = problems.map(redactUrlsIn);
+    super(`invalid configuration in ${source}:\n${shown.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = shown;
     this.name = 'ConfigError';
   }
 }

@@ -3,6 +3,7 @@ import ffmpeg from 'fluent-ffmpeg';
 import { BehaviorSubject, type Observable, Subject } from 'rxjs';
 import type { ReconnectConfig, StreamConfig } from '../config/schema.js';
 import type { StreamStateName } from '../metrics/metrics.js';
+import { redactSecrets, urlSecrets } from '../util/redact-url.js';
 import { buildInvocation, type FfmpegInfo } from './ffmpeg.js';
 import type { Frame } from './frame.js';
 import { FrameSplitter } from './frame-splitter.js';
@@ -87,6 +88,8 @@ export class StreamSource {
   private lastActivity = 0;
   private stopped = true;
   private stderrTail: string[] = [];
+  /** The password (and secret query values) of the stream's URL, hidden in every message. */
+  private readonly secrets: string[];
 
   constructor(
     readonly config: StreamConfig,
@@ -101,6 +104,7 @@ export class StreamSource {
       framesDecoded: 0,
     });
     this.splitter = this.newSplitter(0);
+    this.secrets = urlSecrets(config.url);
   }
 
   get id(): string {
@@ -240,8 +244,11 @@ export class StreamSource {
     this.disconnect(gen, cause, msg ?? message);
   }
 
-  private disconnect(gen: number, cause: DisconnectCause, message: string | undefined): void {
+  private disconnect(gen: number, cause: DisconnectCause, rawMessage: string | undefined): void {
     if (gen !== this.generation) return;
+    // ffmpeg quotes the input URL in its errors: hidden here, before the message reaches the
+    // status (API, viewers' hello/status, tile text), the disconnect event and the logs
+    const message = rawMessage === undefined ? undefined : redactSecrets(rawMessage, this.secrets);
     this.generation++; // late events of this ffmpeg are ignored from now on
     clearInterval(this.watchdog);
     this.kill();

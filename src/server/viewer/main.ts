@@ -7,7 +7,8 @@ import { type ConnState, Connection } from './connection.js';
 import { byId } from './dom.js';
 import { PeopleView } from './people.js';
 import type { ServerMessage } from './protocol.js';
-import { Grid, type TileSnapshot } from './tiles.js';
+import { Grid } from './grid.js';
+import type { TileSnapshot } from './tiles.js';
 
 const connBadge = byId('conn');
 const pipelineChip = byId('pipeline');

@@ -19,13 +19,15 @@ export const MAX_FUNCTION_LINES = 80;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_DIRS = ['src', 'bench', 'scripts', 'test'];
 const KINDS = { '.ts': ts.ScriptKind.TS, '.tsx': ts.ScriptKind.TSX, '.mjs': ts.ScriptKind.JS };
+/** Build output and data, not source: node_modules, dist, bench results, dot-folders (bench/.build). */
 const SKIP_DIRS = new Set(['node_modules', 'dist', 'results']);
+const skipped = (name) => SKIP_DIRS.has(name) || name.startsWith('.');
 
 /** Every .ts/.tsx/.mjs file under `path` (or `path` itself), sorted for a stable report. */
 export function sourceFiles(path) {
   if (!statSync(path).isDirectory()) return extname(path) in KINDS ? [path] : [];
   return readdirSync(path, { withFileTypes: true })
-    .filter((e) => !(e.isDirectory() && SKIP_DIRS.has(e.name)))
+    .filter((e) => !(e.isDirectory() && skipped(e.name)))
     .sort((a, b) => a.name.localeCompare(b.name))
     .flatMap((e) => sourceFiles(join(path, e.name)));
 }

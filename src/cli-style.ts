@@ -2,7 +2,7 @@ import { type Command, Option } from 'commander';
 import { fail, num } from './cli-options.js';
 
 /**
- * `vigil style train|optimize|list` (docs/style.md). Registered by src/cli.ts: `registerStyleCommands(program)`.
+ * `vigil style train|optimize|apply|list` (docs/style.md). Registered by src/cli.ts: `registerStyleCommands(program)`.
  */
 const backendOpt = () =>
   new Option('--backend <b>', 'tfjs backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto');
@@ -15,38 +15,48 @@ export async function registerStyleCommands(program: Command): Promise<void> {
   const style = program
     .command('style')
     .description('neural style transfer: train feed-forward styles, optimise images');
+  registerTrain(style, TRAIN_DEFAULTS, Object.keys(STYLE_ARCHS), LOSS_NETS);
+  registerOptimize(style, OPTIMIZE_DEFAULTS, LOSS_NETS);
+  registerApply(style);
+  registerList(style);
+}
 
+type TrainDefaults = typeof import('./style/train.js')['TRAIN_DEFAULTS'];
+type OptimizeDefaults = typeof import('./style/optimize.js')['OPTIMIZE_DEFAULTS'];
+
+function registerTrain(
+  style: Command,
+  defaults: TrainDefaults,
+  archs: string[],
+  lossNets: readonly string[],
+): void {
   style
     .command('train')
     .description('train a feed-forward style network from a painting (writes models/styles/NAME/)')
     .requiredOption('--style <image>', 'the painting')
     .requiredOption('--content <paths...>', 'content: folders of images, image files, video files')
     .requiredOption('--name <name>', 'style name (folder under --out)')
-    .addOption(
-      new Option('--arch <a>', 'network size').choices(Object.keys(STYLE_ARCHS)).default(TRAIN_DEFAULTS.arch),
-    )
-    .addOption(
-      new Option('--loss-net <n>', 'loss network').choices([...LOSS_NETS]).default(TRAIN_DEFAULTS.lossNet),
-    )
-    .option('--steps <n>', 'training steps', num('--steps', 1, 1e7, true), TRAIN_DEFAULTS.steps)
-    .option('--batch <n>', 'crops per step', num('--batch', 1, 64, true), TRAIN_DEFAULTS.batch)
-    .option('--size <px>', 'crop side (multiple of 4)', num('--size', 32, 1024, true), TRAIN_DEFAULTS.size)
+    .addOption(new Option('--arch <a>', 'network size').choices(archs).default(defaults.arch))
+    .addOption(new Option('--loss-net <n>', 'loss network').choices([...lossNets]).default(defaults.lossNet))
+    .option('--steps <n>', 'training steps', num('--steps', 1, 1e7, true), defaults.steps)
+    .option('--batch <n>', 'crops per step', num('--batch', 1, 64, true), defaults.batch)
+    .option('--size <px>', 'crop side (multiple of 4)', num('--size', 32, 1024, true), defaults.size)
     .option(
       '--style-size <px>',
       "the painting's longer side for its Gram matrices",
       num('--style-size', 64, 2048, true),
-      TRAIN_DEFAULTS.styleSize,
+      defaults.styleSize,
     )
-    .option('--lr <x>', 'Adam learning rate', num('--lr', 1e-6, 1), TRAIN_DEFAULTS.lr)
-    .option('--alpha <x>', 'content weight', num('--alpha', 0, 1e6), TRAIN_DEFAULTS.alpha)
-    .option('--beta <x>', 'style weight', num('--beta', 0, 1e6), TRAIN_DEFAULTS.beta)
-    .option('--gamma <x>', 'total variation weight', num('--gamma', 0, 1e6), TRAIN_DEFAULTS.gamma)
-    .option('--seed <n>', 'random seed', num('--seed', 0, 2 ** 31, true), TRAIN_DEFAULTS.seed)
+    .option('--lr <x>', 'Adam learning rate', num('--lr', 1e-6, 1), defaults.lr)
+    .option('--alpha <x>', 'content weight', num('--alpha', 0, 1e6), defaults.alpha)
+    .option('--beta <x>', 'style weight', num('--beta', 0, 1e6), defaults.beta)
+    .option('--gamma <x>', 'total variation weight', num('--gamma', 0, 1e6), defaults.gamma)
+    .option('--seed <n>', 'random seed', num('--seed', 0, 2 ** 31, true), defaults.seed)
     .option(
       '--checkpoint-every <n>',
       'steps between checkpoints',
       num('--checkpoint-every', 1, 1e7, true),
-      TRAIN_DEFAULTS.checkpointEvery,
+      defaults.checkpointEvery,
     )
     .option('--resume', 'continue from NAME/checkpoint')
     .option('--painting <credit>', 'credit line for the painting (viewer, docs)')
@@ -60,32 +70,30 @@ export async function registerStyleCommands(program: Command): Promise<void> {
         fail(e);
       }
     });
+}
 
+function registerOptimize(style: Command, defaults: OptimizeDefaults, lossNets: readonly string[]): void {
   style
     .command('optimize')
     .description('optimisation-based transfer: minimise the style cost over the pixels of one image')
     .requiredOption('--content <image>', 'content image')
     .requiredOption('--style <image>', 'style image')
     .requiredOption('--out <file>', 'result (PNG or JPEG)')
-    .addOption(
-      new Option('--loss-net <n>', 'loss network').choices([...LOSS_NETS]).default(OPTIMIZE_DEFAULTS.lossNet),
-    )
-    .addOption(
-      new Option('--init <i>', 'start from').choices(['content', 'noise']).default(OPTIMIZE_DEFAULTS.init),
-    )
-    .option('--steps <n>', 'Adam steps', num('--steps', 1, 1e6, true), OPTIMIZE_DEFAULTS.steps)
-    .option('--lr <x>', 'step size in pixel units', num('--lr', 1e-3, 255), OPTIMIZE_DEFAULTS.lr)
-    .option('--size <px>', "result's longer side", num('--size', 32, 2048, true), OPTIMIZE_DEFAULTS.size)
+    .addOption(new Option('--loss-net <n>', 'loss network').choices([...lossNets]).default(defaults.lossNet))
+    .addOption(new Option('--init <i>', 'start from').choices(['content', 'noise']).default(defaults.init))
+    .option('--steps <n>', 'Adam steps', num('--steps', 1, 1e6, true), defaults.steps)
+    .option('--lr <x>', 'step size in pixel units', num('--lr', 1e-3, 255), defaults.lr)
+    .option('--size <px>', "result's longer side", num('--size', 32, 2048, true), defaults.size)
     .option(
       '--style-size <px>',
       "the style image's longer side",
       num('--style-size', 64, 2048, true),
-      OPTIMIZE_DEFAULTS.styleSize,
+      defaults.styleSize,
     )
-    .option('--alpha <x>', 'content weight', num('--alpha', 0, 1e6), OPTIMIZE_DEFAULTS.alpha)
-    .option('--beta <x>', 'style weight', num('--beta', 0, 1e6), OPTIMIZE_DEFAULTS.beta)
-    .option('--gamma <x>', 'total variation weight', num('--gamma', 0, 1e6), OPTIMIZE_DEFAULTS.gamma)
-    .option('--seed <n>', 'noise seed', num('--seed', 0, 2 ** 31, true), OPTIMIZE_DEFAULTS.seed)
+    .option('--alpha <x>', 'content weight', num('--alpha', 0, 1e6), defaults.alpha)
+    .option('--beta <x>', 'style weight', num('--beta', 0, 1e6), defaults.beta)
+    .option('--gamma <x>', 'total variation weight', num('--gamma', 0, 1e6), defaults.gamma)
+    .option('--seed <n>', 'noise seed', num('--seed', 0, 2 ** 31, true), defaults.seed)
     .addOption(backendOpt())
     .action(async (o) => {
       try {
@@ -98,7 +106,9 @@ export async function registerStyleCommands(program: Command): Promise<void> {
         fail(e);
       }
     });
+}
 
+function registerApply(style: Command): void {
   style
     .command('apply')
     .description('stylise image files with a trained style')
@@ -108,46 +118,16 @@ export async function registerStyleCommands(program: Command): Promise<void> {
     .option('--size <px>', "the result's longer side", num('--size', 32, 4096, true), 640)
     .option('--strength <x>', 'blend with the original (0..1)', num('--strength', 0, 1), 1)
     .addOption(backendOpt())
-    .action(
-      async (
-        images: string[],
-        o: { style: string; out: string; size: number; strength: number; backend: string },
-      ) => {
-        try {
-          const { existsSync, mkdirSync } = await import('node:fs');
-          const { basename, join } = await import('node:path');
-          const sharp = (await import('sharp')).default;
-          const { listStyles, loadStyleDir } = await import('./style/store.js');
-          const { StyleRunner, blend } = await import('./style/runner.js');
-          const { readStyleImage } = await import('./style/data.js');
-          const { createTfjsEngine } = await import('./inference/tfjs-engine.js');
-          const dir =
-            listStyles().get(o.style) ?? (existsSync(join(o.style, 'style.json')) ? o.style : undefined);
-          if (!dir)
-            throw new Error(
-              `unknown style "${o.style}" (available: ${[...listStyles().keys()].join(', ') || 'none'})`,
-            );
-          await createTfjsEngine(o.backend as 'auto');
-          const tf = await import('@tensorflow/tfjs-core');
-          const runner = new StyleRunner(tf, loadStyleDir(dir));
-          if (images.length > 1) mkdirSync(o.out, { recursive: true });
-          for (const f of images) {
-            const img = await readStyleImage(f, o.size);
-            const t0 = performance.now();
-            const out = blend(img.pixels, runner.run(img.pixels, img.width, img.height), o.strength);
-            const ms = performance.now() - t0;
-            const file =
-              images.length > 1 ? join(o.out, `${basename(f).replace(/\.[^.]+$/, '')}.jpg`) : o.out;
-            await sharp(out, { raw: { width: img.width, height: img.height, channels: 3 } }).toFile(file);
-            process.stdout.write(`wrote ${file} (${img.width}x${img.height}, ${ms.toFixed(0)} ms)\n`);
-          }
-          runner.dispose();
-        } catch (e) {
-          fail(e);
-        }
-      },
-    );
+    .action(async (images: string[], o: ApplyOpts) => {
+      try {
+        await applyStyle(images, o);
+      } catch (e) {
+        fail(e);
+      }
+    });
+}
 
+function registerList(style: Command): void {
   style
     .command('list')
     .description('the styles Vigil can run')
@@ -170,4 +150,42 @@ export async function registerStyleCommands(program: Command): Promise<void> {
             `${r.name}  ${'error' in r ? `ERROR ${r.error}` : `${r.arch}, ${r.params} parameters, ${r.painting}`}\n`,
           );
     });
+}
+
+interface ApplyOpts {
+  style: string;
+  out: string;
+  size: number;
+  strength: number;
+  backend: string;
+}
+
+/** Stylises `images` with a trained style (by name, or a style folder) into `o.out`. */
+async function applyStyle(images: string[], o: ApplyOpts): Promise<void> {
+  const { existsSync, mkdirSync } = await import('node:fs');
+  const { basename, join } = await import('node:path');
+  const sharp = (await import('sharp')).default;
+  const { listStyles, loadStyleDir } = await import('./style/store.js');
+  const { StyleRunner, blend } = await import('./style/runner.js');
+  const { readStyleImage } = await import('./style/data.js');
+  const { createTfjsEngine } = await import('./inference/tfjs-engine.js');
+  const dir = listStyles().get(o.style) ?? (existsSync(join(o.style, 'style.json')) ? o.style : undefined);
+  if (!dir)
+    throw new Error(
+      `unknown style "${o.style}" (available: ${[...listStyles().keys()].join(', ') || 'none'})`,
+    );
+  await createTfjsEngine(o.backend as 'auto');
+  const tf = await import('@tensorflow/tfjs-core');
+  const runner = new StyleRunner(tf, loadStyleDir(dir));
+  if (images.length > 1) mkdirSync(o.out, { recursive: true });
+  for (const f of images) {
+    const img = await readStyleImage(f, o.size);
+    const t0 = performance.now();
+    const out = blend(img.pixels, runner.run(img.pixels, img.width, img.height), o.strength);
+    const ms = performance.now() - t0;
+    const file = images.length > 1 ? join(o.out, `${basename(f).replace(/\.[^.]+$/, '')}.jpg`) : o.out;
+    await sharp(out, { raw: { width: img.width, height: img.height, channels: 3 } }).toFile(file);
+    process.stdout.write(`wrote ${file} (${img.width}x${img.height}, ${ms.toFixed(0)} ms)\n`);
+  }
+  runner.dispose();
 }

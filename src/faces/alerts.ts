@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { ensureAutoincrement } from './gallery/migrate.js';
+import { type SnapshotFace, SnapshotFaceSchema } from './snapshot.js';
 
 /** A recognition event, stored, pushed to viewers and POSTed to webhooks (Frigate-style fields). */
 export interface FaceAlert {
@@ -56,6 +57,9 @@ export class AlertStore {
     const cols = db.prepare('PRAGMA table_info(alerts)').all() as Array<{ name: string }>;
     if (!cols.some((c) => c.name === 'enrolled_person_id'))
       db.exec('ALTER TABLE alerts ADD COLUMN enrolled_person_id INTEGER');
+    // Where the face is in the snapshot (JSON SnapshotFace); NULL for alerts stored before it was kept.
+    if (!cols.some((c) => c.name === 'snapshot_face'))
+      db.exec('ALTER TABLE alerts ADD COLUMN snapshot_face TEXT');
     // Alert ids are never reused (an emptied history restarted at 1): older databases are migrated.
     ensureAutoincrement(db, 'alerts');
   }
@@ -63,11 +67,12 @@ export class AlertStore {
   add(
     a: Omit<FaceAlert, 'id' | 'type' | 'has_snapshot' | 'snapshot_url' | 'enrolled_person_id'>,
     snapshot: Buffer | undefined,
+    face?: SnapshotFace,
   ): FaceAlert {
     const id = Number(
       this.db
         .prepare(
-          'INSERT INTO alerts (time, camera, label, person_id, score, track_id, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO alerts (time, camera, label, person_id, score, track_id, snapshot, snapshot_face) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
         )
         .run(
           Math.round(a.start_time * 1000),
@@ -77,6 +82,7 @@ export class AlertStore {
           a.score,
           a.track_id,
           snapshot ?? null,
+          snapshot && face ? JSON.stringify(face) : null,
         ).lastInsertRowid,
     );
     return this.get(id) as FaceAlert;
@@ -166,7 +172,9 @@ export class AlertStore {
     const snapshots =
       opts.snapshotDays > 0
         ? this.db
-            .prepare('UPDATE alerts SET snapshot = NULL WHERE snapshot IS NOT NULL AND time < ?')
+            .prepare(
+              'UPDATE alerts SET snapshot = NULL, snapshot_face = NULL WHERE snapshot IS NOT NULL AND time < ?',
+            )
             .run(now - opts.snapshotDays * day).changes
         : 0;
     const alerts =
@@ -181,6 +189,22 @@ export class AlertStore {
       | { snapshot: Buffer | null }
       | undefined;
     return r?.snapshot ?? undefined;
+  }
+
+  /** The snapshot and where its face is (absent for alerts stored before positions were kept, or unreadable). */
+  snapshotWithFace(id: number): { jpeg: Buffer; face?: SnapshotFace } | undefined {
+    const r = this.db.prepare('SELECT snapshot, snapshot_face FROM alerts WHERE id = ?').get(id) as
+      | { snapshot: Buffer | null; snapshot_face: string | null }
+      | undefined;
+    if (!r?.snapshot) return undefined;
+    let face: SnapshotFace | undefined;
+    try {
+      const parsed = SnapshotFaceSchema.safeParse(JSON.parse(r.snapshot_face ?? 'null'));
+      if (parsed.success) face = parsed.data;
+    } catch {
+      // not JSON: searched for in the snapshot like an old alert's face
+    }
+    return { jpeg: r.snapshot, face };
   }
 }
 

@@ -207,6 +207,7 @@ export class Recognizer {
       decided.push({
         trackId: t.id,
         box: t.box,
+        landmarks: t.landmarks,
         label: now.label,
         personId: now.personId,
         similarity: now.similarity,

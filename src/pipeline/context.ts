@@ -20,6 +20,8 @@ export interface TrackedDetection extends Detection {
 export interface Recognition {
   trackId: number;
   box: Detection['box'];
+  /** The detector's keypoints of the face embedded (frame pixels). */
+  landmarks: Detection['landmarks'];
   label: string;
   personId: number | null;
   similarity: number;

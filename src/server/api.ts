@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { enrollFromAlert } from '../faces/alert-enroll.js';
 import type { AlertStore } from '../faces/alerts.js';
 import { GalleryError } from '../faces/gallery/gallery.js';
 import { decodeUtf8 } from '../faces/person-name.js';
@@ -176,13 +177,9 @@ export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
       /^\/api\/people\/from-alert\/(\d+)$/,
       async (req, m) => {
         const f = faces();
-        const snap = f.alerts.snapshot(id(m[1]));
-        if (!snap) throw new HttpError(404, `alert ${m[1]} has no snapshot`);
         const name = strictQueryParam(req, 'name');
         if (name === null) throw new HttpError(400, 'name is required');
-        const person = await f.service.enroll(name, [snap]);
-        f.alerts.markEnrolled(id(m[1]), person.id);
-        return { status: 201, json: person };
+        return { status: 201, json: await enrollFromAlert(f.service, f.alerts, id(m[1]), name) };
       },
     ],
     [

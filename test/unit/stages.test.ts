@@ -238,6 +238,7 @@ describe('alert stage alone', () => {
   const look = (r: Partial<Recognition>): Recognition => ({
     trackId: 1,
     box: [8, 8, 40, 40],
+    landmarks: [],
     label: 'anna',
     personId: 7,
     similarity: 0.8,
@@ -264,6 +265,10 @@ describe('alert stage alone', () => {
     await until(() => a.published.length >= 1 && cam.pool.inUse === 0);
     expect(a.published.map((p) => p.sub_label)).toEqual(['anna']);
     expect(a.published[0]?.has_snapshot).toBe(true);
+    // with where its face is in it: the 32 px box at (8, 8) plus 16 px a side, clipped at the
+    // frame's corner to 0..56, scaled to 256 px (x 4.57)
+    const stored = a.store.snapshotWithFace(a.published[0]?.id as number);
+    expect(stored?.face?.box.map(Math.round)).toEqual([37, 37, 183, 183]);
     expect(a.out).toHaveLength(4); // contexts pass on
     const b = alertStage({ persons: 'all', unknown: true, unknownLooks: 2 });
     const cam2 = framer('cam');

@@ -12,7 +12,7 @@ import {
   postWebhook,
   type Webhook,
 } from '../../faces/alerts.js';
-import { cropJpeg } from '../../util/image.js';
+import { faceSnapshot, type SnapshotFace } from '../../faces/snapshot.js';
 import type { Frame } from '../../sources/frame.js';
 import type { FrameContext, Recognition } from '../context.js';
 import { registerStage, type StageContext, service } from '../stage.js';
@@ -43,8 +43,16 @@ export const AlertSchema = z
       .int()
       .min(64)
       .max(1024)
-      .default(192)
-      .describe('Side of the stored face snapshot (pixels).'),
+      .default(256)
+      .describe('Longer side of the stored face snapshot (pixels).'),
+    snapshotMargin: z
+      .number()
+      .min(0.3)
+      .max(2)
+      .default(0.5)
+      .describe(
+        'Room around the face in the snapshot, per side, as a fraction of the face box (0.5: twice the face; at least 0.3 so the crop the embedder takes fits).',
+      ),
   })
   .strict();
 export type AlertStageConfig = z.output<typeof AlertSchema>;
@@ -86,8 +94,13 @@ class Alerter {
 
   private async fire(stream: string, frame: Frame, r: Recognition): Promise<void> {
     let snapshot: Buffer | undefined;
+    let face: SnapshotFace | undefined;
     try {
-      snapshot = await cropJpeg(frame, r.box, { size: this.cfg.snapshotPx });
+      // with where the face is in it: enrolling from the alert embeds that face, no second detection
+      ({ jpeg: snapshot, face } = await faceSnapshot(frame, r, {
+        size: this.cfg.snapshotPx,
+        margin: this.cfg.snapshotMargin,
+      }));
     } catch (e) {
       this.ctx.log.warn(`snapshot failed: ${(e as Error).message}`);
     }
@@ -102,6 +115,7 @@ class Alerter {
         start_time: frame.captureTs / 1000,
       },
       snapshot,
+      face,
     );
     this.ctx.metrics.alerts.inc({ stream, kind: r.personId === null ? 'unknown' : 'known' });
     this.sinks.publish(alert);

@@ -97,8 +97,9 @@ const f32 = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteO
 const blob = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 /**
- * A JPEG of a face for storage (the same crop as alert snapshots: the box plus 25% margin) and the
- * face's box inside that JPEG (so the gallery can later re-embed it with another model).
+ * A JPEG of a face for storage (the box plus 25% margin; alert snapshots keep more room, see
+ * faces/snapshot.ts) and the face's box inside that JPEG (so the gallery can later re-embed it with
+ * another model).
  */
 export async function faceSnapshot(
   img: RgbImage,

@@ -92,117 +92,125 @@ function convLayer(tf: Tf, map: tfTypes.NamedTensorMap, prefix: string): ConvLay
   }));
 }
 
-export async function loadFaceApiResnet(
-  tf: Tf,
-  manifest: ModelManifest | FaceApiResnetManifest,
-): Promise<LoadedModel> {
-  const manifestFile = join(packageRoot(manifest.package), manifest.path);
+interface ResnetWeights {
+  stem: ConvLayer;
+  blocks: Residual[];
+  fc: tfTypes.Tensor2D;
+}
+
+/** The network's weights from its manifest, with the scale layers folded into the convolutions. */
+function readResnetWeights(tf: Tf, manifestFile: string): ResnetWeights {
   const map = readWeightMap(tf, manifestFile);
-  let stem: ConvLayer;
-  let blocks: Residual[];
-  let fc: tfTypes.Tensor2D;
   try {
-    stem = convLayer(tf, map, 'conv32_down');
-    blocks = BLOCKS.map(({ name }) => ({
+    const stem = convLayer(tf, map, 'conv32_down');
+    const blocks = BLOCKS.map(({ name }) => ({
       conv1: convLayer(tf, map, `${name}/conv1`),
       conv2: convLayer(tf, map, `${name}/conv2`),
     }));
     const fcRaw = take(map, 'fc', 2);
     if (fcRaw.shape[1] !== FACEAPI_RESNET_DIM)
       throw new Error(`faceapi-resnet: fc has shape [${fcRaw.shape}], expected [256, ${FACEAPI_RESNET_DIM}]`);
-    fc = tf.clone(fcRaw) as tfTypes.Tensor2D;
+    return { stem, blocks, fc: tf.clone(fcRaw) as tfTypes.Tensor2D };
   } finally {
     // the folded copies are what we keep; the decoded originals are no longer needed
     tf.dispose(Object.values(map));
   }
+}
+
+function conv(tf: Tf, x: T4, l: ConvLayer, strides: 1 | 2, pad: 'same' | 'valid', relu: boolean): T4 {
+  return tf.fused.conv2d({
+    x,
+    filter: l.filter,
+    strides,
+    pad,
+    bias: l.bias,
+    activation: relu ? 'relu' : 'linear',
+  });
+}
+
+// residualLayer.ts: residual()
+function residual(tf: Tf, x: T4, p: Residual): T4 {
+  const out = conv(tf, conv(tf, x, p.conv1, 1, 'same', true), p.conv2, 1, 'same', false);
+  return tf.relu(tf.add(out, x)) as T4;
+}
+
+// residualLayer.ts: residualDown()
+function residualDown(tf: Tf, x: T4, p: Residual): T4 {
+  let out = conv(tf, conv(tf, x, p.conv1, 2, 'valid', true), p.conv2, 1, 'same', false);
+  let pooled = tf.avgPool(x, 2, 2, 'valid');
+  const [, ph, pw, pc] = pooled.shape;
+  const [, oh, ow, oc] = out.shape;
+  // face-api appends one zero row (bottom) and one zero column (right) to the conv branch
+  if (oh !== ph || ow !== pw)
+    out = tf.pad(out, [
+      [0, 0],
+      [0, ph - oh],
+      [0, pw - ow],
+      [0, 0],
+    ]);
+  // ... and zero channels to the shortcut (concat([pooled, zeros(pooled.shape)], 3))
+  if (pc !== oc)
+    pooled = tf.pad(pooled, [
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, oc - pc],
+    ]);
+  return tf.relu(tf.add(pooled, out)) as T4;
+}
+
+// NetInput.toBatchTensor(150, isCenterInputs=true) for tensor inputs: padToSquare + resizeBilinear
+function toInputSize(tf: Tf, x: T4): T4 {
+  const [, h, w] = x.shape;
+  const S = FACEAPI_RESNET_INPUT;
+  if (h === S && w === S) return x;
+  if (h !== w) {
+    const diff = Math.abs(h - w);
+    const after = Math.round(diff * 0.5);
+    const before = diff - after;
+    x =
+      h > w
+        ? tf.pad(x, [
+            [0, 0],
+            [0, 0],
+            [before, after],
+            [0, 0],
+          ])
+        : tf.pad(x, [
+            [0, 0],
+            [before, after],
+            [0, 0],
+            [0, 0],
+          ]);
+  }
+  return tf.image.resizeBilinear(x, [S, S], false, false);
+}
+
+/** RGB 0..255 [N, H, W, 3] -> descriptors [N, 128]. */
+function forward(tf: Tf, w: ResnetWeights, rgb: T4): tfTypes.Tensor2D {
+  const [mr, mg, mb] = FACEAPI_RESNET_MEAN_RGB;
+  const x = tf.div(tf.sub(toInputSize(tf, rgb), tf.tensor1d([mr, mg, mb])), FACEAPI_RESNET_DIVISOR) as T4;
+  let out = conv(tf, x, w.stem, 2, 'valid', true);
+  out = tf.maxPool(out, 3, 2, 'valid');
+  BLOCKS.forEach(({ down }, i) => {
+    const p = w.blocks[i] as Residual;
+    out = down ? residualDown(tf, out, p) : residual(tf, out, p);
+  });
+  return tf.matMul(tf.mean(out, [1, 2]) as tfTypes.Tensor2D, w.fc);
+}
+
+export async function loadFaceApiResnet(
+  tf: Tf,
+  manifest: ModelManifest | FaceApiResnetManifest,
+): Promise<LoadedModel> {
+  const net = readResnetWeights(tf, join(packageRoot(manifest.package), manifest.path));
   const weights: tfTypes.Tensor[] = [
-    stem.filter,
-    stem.bias,
-    ...blocks.flatMap((b) => [b.conv1.filter, b.conv1.bias, b.conv2.filter, b.conv2.bias]),
-    fc,
+    net.stem.filter,
+    net.stem.bias,
+    ...net.blocks.flatMap((b) => [b.conv1.filter, b.conv1.bias, b.conv2.filter, b.conv2.bias]),
+    net.fc,
   ];
   let disposed = false;
-
-  const conv = (x: T4, l: ConvLayer, strides: 1 | 2, pad: 'same' | 'valid', relu: boolean): T4 =>
-    tf.fused.conv2d({
-      x,
-      filter: l.filter,
-      strides,
-      pad,
-      bias: l.bias,
-      activation: relu ? 'relu' : 'linear',
-    });
-
-  // residualLayer.ts: residual()
-  const residual = (x: T4, p: Residual): T4 => {
-    const out = conv(conv(x, p.conv1, 1, 'same', true), p.conv2, 1, 'same', false);
-    return tf.relu(tf.add(out, x)) as T4;
-  };
-
-  // residualLayer.ts: residualDown()
-  const residualDown = (x: T4, p: Residual): T4 => {
-    let out = conv(conv(x, p.conv1, 2, 'valid', true), p.conv2, 1, 'same', false);
-    let pooled = tf.avgPool(x, 2, 2, 'valid');
-    const [, ph, pw, pc] = pooled.shape;
-    const [, oh, ow, oc] = out.shape;
-    // face-api appends one zero row (bottom) and one zero column (right) to the conv branch
-    if (oh !== ph || ow !== pw)
-      out = tf.pad(out, [
-        [0, 0],
-        [0, ph - oh],
-        [0, pw - ow],
-        [0, 0],
-      ]);
-    // ... and zero channels to the shortcut (concat([pooled, zeros(pooled.shape)], 3))
-    if (pc !== oc)
-      pooled = tf.pad(pooled, [
-        [0, 0],
-        [0, 0],
-        [0, 0],
-        [0, oc - pc],
-      ]);
-    return tf.relu(tf.add(pooled, out)) as T4;
-  };
-
-  // NetInput.toBatchTensor(150, isCenterInputs=true) for tensor inputs: padToSquare + resizeBilinear
-  const toInputSize = (x: T4): T4 => {
-    const [, h, w] = x.shape;
-    const S = FACEAPI_RESNET_INPUT;
-    if (h === S && w === S) return x;
-    if (h !== w) {
-      const diff = Math.abs(h - w);
-      const after = Math.round(diff * 0.5);
-      const before = diff - after;
-      x =
-        h > w
-          ? tf.pad(x, [
-              [0, 0],
-              [0, 0],
-              [before, after],
-              [0, 0],
-            ])
-          : tf.pad(x, [
-              [0, 0],
-              [before, after],
-              [0, 0],
-              [0, 0],
-            ]);
-    }
-    return tf.image.resizeBilinear(x, [S, S], false, false);
-  };
-
-  const forward = (rgb: T4): tfTypes.Tensor2D => {
-    const [mr, mg, mb] = FACEAPI_RESNET_MEAN_RGB;
-    const x = tf.div(tf.sub(toInputSize(rgb), tf.tensor1d([mr, mg, mb])), FACEAPI_RESNET_DIVISOR) as T4;
-    let out = conv(x, stem, 2, 'valid', true);
-    out = tf.maxPool(out, 3, 2, 'valid');
-    BLOCKS.forEach(({ down }, i) => {
-      const p = blocks[i] as Residual;
-      out = down ? residualDown(out, p) : residual(out, p);
-    });
-    return tf.matMul(tf.mean(out, [1, 2]) as tfTypes.Tensor2D, fc);
-  };
-
   return {
     name: manifest.name,
     async run(input: TensorData): Promise<TensorData[]> {
@@ -212,7 +220,7 @@ export async function loadFaceApiResnet(
         throw new Error(`${manifest.name}: input shape [${input.shape}], expected [N, 150, 150, 3]`);
       if (input.data.length !== n * h * w * c)
         throw new Error(`${manifest.name}: input has ${input.data.length} values, shape [${input.shape}]`);
-      const out = tf.tidy(() => forward(tf.tensor4d(input.data, [n, h, w, c], 'float32')));
+      const out = tf.tidy(() => forward(tf, net, tf.tensor4d(input.data, [n, h, w, c], 'float32')));
       try {
         const data = (await out.data()) as Float32Array;
         return [{ data, shape: [n, FACEAPI_RESNET_DIM] }];

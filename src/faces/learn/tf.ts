@@ -43,13 +43,12 @@ export function loadTf(backend: 'wasm' | 'cpu' = 'wasm'): Promise<Tf> {
  * install) is left alone. Checked against hand-computed and numerical gradients in the unit tests.
  */
 export function registerLearnGradients(tf: Tf): void {
-  const has = (k: string) => tf.getGradient(k) !== undefined;
-  /** Sums a broadcast gradient back to the input's shape. */
-  const unbroadcast = (g: Tensor, shape: number[]): Tensor => {
-    const axes = tf.backend_util.getReductionAxes(shape, g.shape);
-    return axes.length ? tf.reshape(tf.sum(g, axes), shape) : g;
-  };
-  const configs: GradConfig[] = [
+  const configs = [...matMulGrads(tf), ...arithmeticGrads(tf), ...unaryGrads(tf), ...reductionShapeGrads(tf)];
+  for (const c of configs) if (tf.getGradient(c.kernelName) === undefined) tf.registerGradient(c);
+}
+
+function matMulGrads(tf: Tf): GradConfig[] {
+  return [
     {
       kernelName: 'BatchMatMul',
       inputsToSave: ['a', 'b'],
@@ -66,6 +65,17 @@ export function registerLearnGradients(tf: Tf): void {
         return { a: () => tf.matMul(T(b), T(d)), b: () => tf.matMul(T(d), T(a)) };
       },
     },
+  ];
+}
+
+/** Add, Sub, Multiply, RealDiv (with broadcasting), Neg. */
+function arithmeticGrads(tf: Tf): GradConfig[] {
+  /** Sums a broadcast gradient back to the input's shape. */
+  const unbroadcast = (g: Tensor, shape: number[]): Tensor => {
+    const axes = tf.backend_util.getReductionAxes(shape, g.shape);
+    return axes.length ? tf.reshape(tf.sum(g, axes), shape) : g;
+  };
+  return [
     {
       kernelName: 'Add',
       inputsToSave: ['a', 'b'],
@@ -112,6 +122,12 @@ export function registerLearnGradients(tf: Tf): void {
       kernelName: 'Neg',
       gradFunc: (dy) => ({ x: () => tf.neg(dy as Tensor) }),
     },
+  ];
+}
+
+/** Square, Sqrt, Relu, Sigmoid, Softplus. */
+function unaryGrads(tf: Tf): GradConfig[] {
+  return [
     {
       kernelName: 'Square',
       inputsToSave: ['x'],
@@ -152,6 +168,12 @@ export function registerLearnGradients(tf: Tf): void {
         return { x: () => tf.mul(dy as Tensor, tf.sigmoid(x)) };
       },
     },
+  ];
+}
+
+/** Sum, Reshape, Transpose, Identity. */
+function reductionShapeGrads(tf: Tf): GradConfig[] {
+  return [
     {
       kernelName: 'Sum',
       inputsToSave: ['x'],
@@ -183,5 +205,4 @@ export function registerLearnGradients(tf: Tf): void {
       gradFunc: (dy) => ({ x: () => tf.clone(dy as Tensor) }),
     },
   ];
-  for (const c of configs) if (!has(c.kernelName)) tf.registerGradient(c);
 }

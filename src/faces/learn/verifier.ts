@@ -4,7 +4,7 @@ import { dot, type Labeled, tarAtFar } from '../metrics.js';
 import { Adam } from './adam.js';
 import { type LearnedBase, learnedDir, readLearned, writeLearned } from './head.js';
 import { Rng } from '../../util/rng.js';
-import { loadTf } from './tf.js';
+import { loadTf, type Tf } from './tf.js';
 
 /**
  * Same / different verification learned on pairs: logistic regression on the pair features
@@ -158,6 +158,80 @@ export interface VerifierEpoch {
   ms: number;
 }
 
+/** Per-feature mean and spread (standard deviation + 1e-6) of feature vectors. */
+function standardisation(ref: Float32Array[], F: number): { mu: Float32Array; sigma: Float32Array } {
+  const mu = new Float32Array(F);
+  const sigma = new Float32Array(F);
+  for (const f of ref) for (let i = 0; i < F; i++) mu[i] = (mu[i] as number) + (f[i] as number) / ref.length;
+  for (const f of ref)
+    for (let i = 0; i < F; i++)
+      sigma[i] = (sigma[i] as number) + ((f[i] as number) - (mu[i] as number)) ** 2 / ref.length;
+  for (let i = 0; i < F; i++) sigma[i] = Math.sqrt(sigma[i] as number) + 1e-6;
+  return { mu, sigma };
+}
+
+/** What the verifier's Adam steps need: its variables, its start (the pull's anchor), the recipe. */
+interface VerifierFit {
+  tf: Tf;
+  w: Variable;
+  b: Variable;
+  w0t: Tensor;
+  adam: Adam;
+  recipe: VerifierRecipe;
+}
+
+/** One Adam step on a batch of standardised features `X` ([n, F]) and labels: n x the mean loss. */
+async function verifierStep(fit: VerifierFit, X: Float32Array, y: number[], F: number): Promise<number> {
+  const { tf, w, b, w0t } = fit;
+  const n = y.length;
+  const xt = tf.tensor2d(X, [n, F]);
+  const yt = tf.tensor2d(y, [n, 1]);
+  try {
+    const { value, grads } = tf.variableGrads(
+      () =>
+        tf.add(
+          tf.div(
+            tf.sum(tf.sub(tf.softplus(tf.add(tf.matMul(xt, w), b)), tf.mul(yt, tf.add(tf.matMul(xt, w), b)))),
+            n,
+          ),
+          tf.mul(tf.sum(tf.square(tf.sub(w, w0t))), fit.recipe.weightDecay),
+        ) as Scalar,
+      [w, b],
+    );
+    fit.adam.step({ w, b } as Record<string, Variable>, grads as Record<string, Tensor>);
+    const loss = ((await value.data())[0] as number) * n;
+    value.dispose();
+    tf.dispose(grads);
+    return loss;
+  } finally {
+    tf.dispose([xt, yt]);
+  }
+}
+
+/** The decision threshold: the logit at FAR 1% over every training pair. */
+function calibrate(
+  v: Verifier,
+  train: Labeled[],
+  genuine: Array<[number, number]>,
+  impostor: Array<[number, number]>,
+) {
+  // log-odds, not probabilities: confident pairs would all round to p = 1 and tie
+  const pg = genuine.map(([i, j]) =>
+    verifierLogit(v, (train[i] as Labeled).embedding, (train[j] as Labeled).embedding),
+  );
+  const pi = impostor.map(([i, j]) =>
+    verifierLogit(v, (train[i] as Labeled).embedding, (train[j] as Labeled).embedding),
+  );
+  const op = tarAtFar(pg, pi, 0.01);
+  return {
+    probability: 1 / (1 + Math.exp(-op.threshold)),
+    logit: op.threshold,
+    far: op.far,
+    tar: op.tar,
+    measuredOn: `training pairs (${pg.length} genuine, ${pi.length} impostor)`,
+  };
+}
+
 /**
  * Trains the verifier on the pairs of `train` (identities as labels): each epoch all genuine pairs
  * and as many (x impostorRatio) impostor pairs drawn afresh, log-loss with Adam in tfjs. The decision
@@ -182,13 +256,7 @@ export async function trainVerifier(
 
   // standardisation from a balanced sample
   const ref = [...genuine, ...sample(genuine.length)].map(feat);
-  const mu = new Float32Array(F);
-  const sigma = new Float32Array(F);
-  for (const f of ref) for (let i = 0; i < F; i++) mu[i] = (mu[i] as number) + (f[i] as number) / ref.length;
-  for (const f of ref)
-    for (let i = 0; i < F; i++)
-      sigma[i] = (sigma[i] as number) + ((f[i] as number) - (mu[i] as number)) ** 2 / ref.length;
-  for (let i = 0; i < F; i++) sigma[i] = Math.sqrt(sigma[i] as number) + 1e-6;
+  const { mu, sigma } = standardisation(ref, F);
   const std = (f: Float32Array) => {
     for (let i = 0; i < F; i++) f[i] = ((f[i] as number) - (mu[i] as number)) / (sigma[i] as number);
     return f;
@@ -205,6 +273,7 @@ export async function trainVerifier(
   const b = tf.tidy(() => tf.variable(tf.tensor1d([b0]), true));
   const w0t = tf.tensor2d(w0, [F, 1]);
   const adam = new Adam(tf, recipe.lr);
+  const fit: VerifierFit = { tf, w, b, w0t, adam, recipe };
   const history: VerifierEpoch[] = [];
   try {
     for (let epoch = 1; epoch <= recipe.epochs; epoch++) {
@@ -220,32 +289,12 @@ export async function trainVerifier(
         batch.forEach((q, i) => {
           X.set(std(feat(q.p)), i * F);
         });
-        const xt = tf.tensor2d(X, [batch.length, F]);
-        const yt = tf.tensor2d(
+        loss += await verifierStep(
+          fit,
+          X,
           batch.map((q) => q.y),
-          [batch.length, 1],
+          F,
         );
-        try {
-          const { value, grads } = tf.variableGrads(
-            () =>
-              tf.add(
-                tf.div(
-                  tf.sum(
-                    tf.sub(tf.softplus(tf.add(tf.matMul(xt, w), b)), tf.mul(yt, tf.add(tf.matMul(xt, w), b))),
-                  ),
-                  batch.length,
-                ),
-                tf.mul(tf.sum(tf.square(tf.sub(w, w0t))), recipe.weightDecay),
-              ) as Scalar,
-            [w, b],
-          );
-          adam.step({ w, b } as Record<string, Variable>, grads as Record<string, Tensor>);
-          loss += ((await value.data())[0] as number) * batch.length;
-          value.dispose();
-          tf.dispose(grads);
-        } finally {
-          tf.dispose([xt, yt]);
-        }
       }
       const e = { epoch, epochs: recipe.epochs, loss: loss / pairs.length, ms: performance.now() - t0 };
       history.push(e);
@@ -264,21 +313,7 @@ export async function trainVerifier(
       },
       params,
     };
-    // log-odds, not probabilities: confident pairs would all round to p = 1 and tie
-    const pg = genuine.map(([i, j]) =>
-      verifierLogit(v, (train[i] as Labeled).embedding, (train[j] as Labeled).embedding),
-    );
-    const pi = impostor.map(([i, j]) =>
-      verifierLogit(v, (train[i] as Labeled).embedding, (train[j] as Labeled).embedding),
-    );
-    const op = tarAtFar(pg, pi, 0.01);
-    v.manifest.threshold = {
-      probability: 1 / (1 + Math.exp(-op.threshold)),
-      logit: op.threshold,
-      far: op.far,
-      tar: op.tar,
-      measuredOn: `training pairs (${pg.length} genuine, ${pi.length} impostor)`,
-    };
+    v.manifest.threshold = calibrate(v, train, genuine, impostor);
     return { verifier: v, history, recipe };
   } finally {
     adam.dispose();

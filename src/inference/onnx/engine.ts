@@ -59,13 +59,8 @@ export async function loadOrt(): Promise<typeof Ort> {
   }
 }
 
-/** Starts the ONNX Runtime engine; fails if onnxruntime-node cannot load. */
-export async function createOnnxEngine(opts: OnnxEngineOptions): Promise<OnnxEngine> {
-  const ort = await loadOrt();
-  const threads = defaultThreads(opts.intraOpThreads, opts.workers);
-  const providers: ExecutionProvider[] = [...opts.executionProviders.filter((p) => p !== 'cpu'), 'cpu'];
-  let backend = providers[0] as string;
-  const sessionOptions = (eps: string[]): Ort.InferenceSession.SessionOptions => ({
+function sessionOptions(eps: string[], threads: number): Ort.InferenceSession.SessionOptions {
+  return {
     executionProviders: eps,
     graphOptimizationLevel: 'all',
     intraOpNumThreads: threads,
@@ -75,83 +70,125 @@ export async function createOnnxEngine(opts: OnnxEngineOptions): Promise<OnnxEng
     // encoding, spinning tripled the CPU time of the same detector calls (1074 vs 307 ms for 20
     // calls 50 ms apart) and made them slower (34.6 vs 21.7 ms), measured here.
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-  });
-  const sessions = new Set<Ort.InferenceSession>();
-  const inflight = new Set<Promise<unknown>>();
-  let closed = false;
+  };
+}
+
+/**
+ * The engine's sessions and the native calls in flight on them: closing waits for those calls,
+ * and a session is released only once no call runs on it (releasing under a running call is
+ * undefined behaviour in ONNX Runtime).
+ */
+class Sessions {
+  /** The provider sessions run on: the first configured, or cpu after a provider failed to load. */
+  backend: string;
+  private readonly all = new Set<Ort.InferenceSession>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(
+    private readonly ort: typeof Ort,
+    private readonly providers: string[],
+    private readonly threads: number,
+  ) {
+    this.backend = providers[0] as string;
+  }
+
   /** Runs a native call, tracked so that close() can wait for it. */
-  const track = <T>(p: Promise<T>): Promise<T> => {
-    inflight.add(p);
-    const done = () => inflight.delete(p);
+  track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const done = () => this.inflight.delete(p);
     p.then(done, done);
     return p;
-  };
-  const guard = (name: string) => {
-    if (closed) throw new Error(`ONNX Runtime engine closed (model "${name}")`);
-  };
-  const createSession = async (bytes: Uint8Array, name: string) => {
+  }
+
+  guard(name: string): void {
+    if (this.closed) throw new Error(`ONNX Runtime engine closed (model "${name}")`);
+  }
+
+  async create(bytes: Uint8Array, name: string): Promise<Ort.InferenceSession> {
+    this.guard(name);
+    const s = await this.track(this.createSession(bytes, name));
+    if (this.closed) {
+      await s.release().catch(() => {});
+      this.guard(name);
+    }
+    this.all.add(s);
+    return s;
+  }
+
+  private async createSession(bytes: Uint8Array, name: string): Promise<Ort.InferenceSession> {
     try {
-      return await ort.InferenceSession.create(bytes, sessionOptions(providers));
+      return await this.ort.InferenceSession.create(bytes, sessionOptions(this.providers, this.threads));
     } catch (e) {
-      if (providers.length === 1)
+      if (this.providers.length === 1)
         throw new Error(`ONNX Runtime could not load "${name}": ${(e as Error).message}`);
       // A GPU provider that is not installed or has no device: CPU, and the backend says so.
-      backend = 'cpu';
-      return await ort.InferenceSession.create(bytes, sessionOptions(['cpu']));
+      this.backend = 'cpu';
+      return await this.ort.InferenceSession.create(bytes, sessionOptions(['cpu'], this.threads));
     }
+  }
+
+  /** Forgets `session` and releases it after the calls in flight. */
+  release(session: Ort.InferenceSession): void {
+    if (!this.all.delete(session)) return;
+    void Promise.allSettled([...this.inflight]).then(() => session.release().catch(() => {}));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+    const all = [...this.all];
+    this.all.clear();
+    await Promise.allSettled(all.map((s) => s.release()));
+  }
+}
+
+/** A loaded model over one session: `outputs` checked against the session's, returned in order. */
+function sessionModel(
+  ort: typeof Ort,
+  sessions: Sessions,
+  session: Ort.InferenceSession,
+  name: string,
+  outputs: string[],
+): LoadedModel {
+  const input = session.inputNames[0] as string;
+  for (const o of outputs)
+    if (!session.outputNames.includes(o))
+      throw new Error(`ONNX model "${name}" has no output "${o}" (it has ${session.outputNames.join(', ')})`);
+  return {
+    name,
+    async run(x: TensorData): Promise<TensorData[]> {
+      sessions.guard(name);
+      const feeds = { [input]: new ort.Tensor('float32', x.data, x.shape) };
+      const res = await sessions.track(session.run(feeds, outputs));
+      return outputs.map((o) => {
+        const t = res[o] as Ort.Tensor;
+        return { data: t.data as Float32Array, shape: [...t.dims] };
+      });
+    },
+    dispose: () => sessions.release(session),
   };
-  const create = async (bytes: Uint8Array, name: string) => {
-    guard(name);
-    const s = await track(createSession(bytes, name));
-    if (closed) {
-      await s.release().catch(() => {});
-      guard(name);
-    }
-    sessions.add(s);
-    return s;
-  };
+}
+
+/** Starts the ONNX Runtime engine; fails if onnxruntime-node cannot load. */
+export async function createOnnxEngine(opts: OnnxEngineOptions): Promise<OnnxEngine> {
+  const ort = await loadOrt();
+  const threads = defaultThreads(opts.intraOpThreads, opts.workers);
+  const providers: ExecutionProvider[] = [...opts.executionProviders.filter((p) => p !== 'cpu'), 'cpu'];
+  const sessions = new Sessions(ort, providers, threads);
   const engine: OnnxEngine = {
     engine: 'onnx',
     get backend() {
-      return backend;
+      return sessions.backend;
     },
     version: ort.env.versions.common ?? 'unknown',
     threads,
     memory: () => ({ tensors: 0, bytes: 0 }),
     matrix: (data, rows, dim) => jsMatrix(data, rows, dim),
     async loadBytes(name, bytes, outputs) {
-      const session = await create(bytes, name);
-      const input = session.inputNames[0] as string;
-      for (const o of outputs)
-        if (!session.outputNames.includes(o))
-          throw new Error(
-            `ONNX model "${name}" has no output "${o}" (it has ${session.outputNames.join(', ')})`,
-          );
-      return {
-        name,
-        async run(x: TensorData): Promise<TensorData[]> {
-          guard(name);
-          const feeds = { [input]: new ort.Tensor('float32', x.data, x.shape) };
-          const res = await track(session.run(feeds, outputs));
-          return outputs.map((o) => {
-            const t = res[o] as Ort.Tensor;
-            return { data: t.data as Float32Array, shape: [...t.dims] };
-          });
-        },
-        dispose: () => {
-          if (!sessions.delete(session)) return;
-          // after the calls in flight on it (releasing under a running call is undefined)
-          void Promise.allSettled([...inflight]).then(() => session.release().catch(() => {}));
-        },
-      };
+      return sessionModel(ort, sessions, await sessions.create(bytes, name), name, outputs);
     },
-    async close() {
-      closed = true;
-      while (inflight.size) await Promise.allSettled([...inflight]);
-      const all = [...sessions];
-      sessions.clear();
-      await Promise.allSettled(all.map((s) => s.release()));
-    },
+    close: () => sessions.close(),
     async load(m: ModelManifest) {
       const c = convertCached(m, opts.cacheDir);
       engine.lastLoad = { ms: c.ms, cached: c.cached, path: c.path };

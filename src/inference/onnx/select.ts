@@ -82,15 +82,30 @@ export async function timeModel(model: LoadedModel, input: TensorData, runs: num
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
+type Chosen = { model: LoadedModel; report: ModelEngineReport };
+type ReportBase = Pick<ModelEngineReport, 'model' | 'task' | 'requested'>;
+/** Loads the model on tfjs, with the report saying why (`fallback`) and what was measured. */
+type OnTfjs = (
+  fallback?: ModelEngineReport['fallback'],
+  extra?: Partial<ModelEngineReport>,
+) => Promise<Chosen>;
+
+/** A converted model loaded on ONNX Runtime, still to be accepted or refused. */
+interface Candidate {
+  a: ChooseArgs;
+  base: ReportBase;
+  ort: OnnxEngine;
+  model: LoadedModel;
+  ortInfo: { convertMs: number; cached: boolean; threads: number };
+  /** Identifies the decision for this converted model on this machine (DecisionStore key). */
+  key: string;
+  onTfjs: OnTfjs;
+}
+
 /** Loads `manifest` on the chosen engine; see the module comment. */
-export async function chooseEngine(
-  a: ChooseArgs,
-): Promise<{ model: LoadedModel; report: ModelEngineReport }> {
+export async function chooseEngine(a: ChooseArgs): Promise<Chosen> {
   const base = { model: a.manifest.name, task: a.task, requested: a.requested };
-  const onTfjs = async (
-    fallback?: ModelEngineReport['fallback'],
-    extra: Partial<ModelEngineReport> = {},
-  ) => ({
+  const onTfjs: OnTfjs = async (fallback, extra = {}) => ({
     model: await a.tfjs.load(a.manifest),
     report: {
       ...base,
@@ -102,91 +117,82 @@ export async function chooseEngine(
   });
   const want = a.resolved ?? a.requested;
   if (want === 'tfjs') return onTfjs();
-
-  let ort: OnnxEngine;
-  try {
-    ort = await a.onnx();
-  } catch (e) {
-    return onTfjs({ reason: 'unavailable', message: (e as Error).message });
-  }
-  let candidate: LoadedModel;
-  try {
-    candidate = await ort.load(a.manifest);
-  } catch (e) {
-    const msg = (e as Error).message;
-    const reason = /ONNX Runtime could not load/.test(msg) ? 'load' : 'conversion';
-    return onTfjs({ reason, message: msg });
-  }
+  const loaded = await loadOnOnnx(a, onTfjs);
+  if ('report' in loaded) return loaded;
+  const { ort, model } = loaded;
   const ortInfo = {
     convertMs: round(ort.lastLoad?.ms ?? 0),
     cached: ort.lastLoad?.cached ?? false,
     threads: ort.threads,
   };
   if (a.resolved === 'onnx')
-    return { model: candidate, report: { ...base, engine: 'onnx', backend: ort.backend, ...ortInfo } };
+    return { model, report: { ...base, engine: 'onnx', backend: ort.backend, ...ortInfo } };
+  const c: Candidate = { a, base, ort, model, ortInfo, key: decisionKey(a, ort), onTfjs };
+  return (await fromEarlierDecision(c)) ?? (await checkAndTime(c));
+}
 
-  // the same converted model, ORT version, threads and tfjs backend on this machine: decided before
-  const key = [
+/** Starts ORT and loads the converted model, or falls back to tfjs saying why. */
+async function loadOnOnnx(
+  a: ChooseArgs,
+  onTfjs: OnTfjs,
+): Promise<Chosen | { ort: OnnxEngine; model: LoadedModel }> {
+  let ort: OnnxEngine;
+  try {
+    ort = await a.onnx();
+  } catch (e) {
+    return onTfjs({ reason: 'unavailable', message: (e as Error).message });
+  }
+  try {
+    return { ort, model: await ort.load(a.manifest) };
+  } catch (e) {
+    const msg = (e as Error).message;
+    const reason = /ONNX Runtime could not load/.test(msg) ? 'load' : 'conversion';
+    return onTfjs({ reason, message: msg });
+  }
+}
+
+/** The same converted model, ORT version, threads and tfjs backend on this machine: decided before. */
+function decisionKey(a: ChooseArgs, ort: OnnxEngine): string {
+  return [
     basename(ort.lastLoad?.path ?? a.manifest.name),
     `ort ${ort.version} ${ort.backend} ${ort.threads}t`,
     `tfjs ${a.tfjs.backend}`,
     `${cpus().length} cpus`,
   ].join(' | ');
-  const known = a.decisions?.get(key);
-  const knownEq = known?.equivalence;
-  if (known && knownEq && (a.requested === 'onnx' || known.timings?.tfjs !== undefined || !knownEq.ok)) {
-    const timings = known.timings ?? {};
-    const onnxOk =
-      knownEq.ok &&
-      (a.requested === 'onnx' ||
-        (timings.onnx !== undefined && timings.tfjs !== undefined && timings.onnx <= timings.tfjs));
-    const rest = { ...ortInfo, equivalence: knownEq, timings, decidedBefore: true };
-    if (onnxOk)
-      return { model: candidate, report: { ...base, engine: 'onnx', backend: ort.backend, ...rest } };
-    candidate.dispose();
-    return onTfjs(
-      knownEq.ok
-        ? undefined
-        : {
-            reason: 'not_equivalent',
-            message: `${knownEq.measure} ${knownEq.value} misses ${knownEq.tolerance}`,
-          },
-      rest,
-    );
-  }
+}
 
+/** The engine an earlier start decided on for this model, when that decision covers this request. */
+async function fromEarlierDecision(c: Candidate): Promise<Chosen | undefined> {
+  const { a, base, ort } = c;
+  const known = a.decisions?.get(c.key);
+  const knownEq = known?.equivalence;
+  if (!(known && knownEq && (a.requested === 'onnx' || known.timings?.tfjs !== undefined || !knownEq.ok)))
+    return undefined;
+  const timings = known.timings ?? {};
+  const onnxOk =
+    knownEq.ok &&
+    (a.requested === 'onnx' ||
+      (timings.onnx !== undefined && timings.tfjs !== undefined && timings.onnx <= timings.tfjs));
+  const rest = { ...c.ortInfo, equivalence: knownEq, timings, decidedBefore: true };
+  if (onnxOk) return { model: c.model, report: { ...base, engine: 'onnx', backend: ort.backend, ...rest } };
+  c.model.dispose();
+  return c.onTfjs(
+    knownEq.ok
+      ? undefined
+      : {
+          reason: 'not_equivalent',
+          message: `${knownEq.measure} ${knownEq.value} misses ${knownEq.tolerance}`,
+        },
+    rest,
+  );
+}
+
+/** Checks the candidate against tfjs on real input, then times both and keeps the faster (`auto`). */
+async function checkAndTime(c: Candidate): Promise<Chosen> {
+  const { a, base, ort, model: candidate } = c;
   const reference = await a.tfjs.load(a.manifest);
-  let eq: Equivalence;
-  try {
-    eq = await a.check(reference, candidate);
-  } catch (e) {
-    candidate.dispose();
-    return {
-      model: reference,
-      report: {
-        ...base,
-        engine: 'tfjs',
-        backend: a.tfjs.backend,
-        ...ortInfo,
-        fallback: { reason: 'load', message: `the ONNX model failed to run: ${(e as Error).message}` },
-      },
-    };
-  }
-  if (!eq.ok) {
-    a.decisions?.set(key, { ...base, engine: 'tfjs', backend: a.tfjs.backend, equivalence: eq });
-    candidate.dispose();
-    return {
-      model: reference,
-      report: {
-        ...base,
-        engine: 'tfjs',
-        backend: a.tfjs.backend,
-        ...ortInfo,
-        equivalence: eq,
-        fallback: { reason: 'not_equivalent', message: `${eq.measure} ${eq.value} misses ${eq.tolerance}` },
-      },
-    };
-  }
+  const eq = await checkCandidate(c, reference);
+  if ('report' in eq) return eq;
   const runs = a.timingRuns ?? 3;
   const timings: Partial<Record<EngineName, number>> = {
     onnx: round(await timeModel(candidate, a.timingInput, runs)),
@@ -195,7 +201,7 @@ export async function chooseEngine(
   const useOnnx =
     a.requested === 'onnx' || (timings.onnx as number) <= (timings.tfjs ?? Number.POSITIVE_INFINITY);
   (useOnnx ? reference : candidate).dispose();
-  a.decisions?.set(key, {
+  a.decisions?.set(c.key, {
     ...base,
     engine: useOnnx ? 'onnx' : 'tfjs',
     backend: useOnnx ? ort.backend : a.tfjs.backend,
@@ -208,9 +214,44 @@ export async function chooseEngine(
       ...base,
       engine: useOnnx ? 'onnx' : 'tfjs',
       backend: useOnnx ? ort.backend : a.tfjs.backend,
-      ...ortInfo,
+      ...c.ortInfo,
       equivalence: eq,
       timings,
+    },
+  };
+}
+
+/** The equivalence of candidate and reference, or tfjs (the reference) when it failed or missed. */
+async function checkCandidate(c: Candidate, reference: LoadedModel): Promise<Equivalence | Chosen> {
+  const { a, base } = c;
+  let eq: Equivalence;
+  try {
+    eq = await a.check(reference, c.model);
+  } catch (e) {
+    c.model.dispose();
+    return {
+      model: reference,
+      report: {
+        ...base,
+        engine: 'tfjs',
+        backend: a.tfjs.backend,
+        ...c.ortInfo,
+        fallback: { reason: 'load', message: `the ONNX model failed to run: ${(e as Error).message}` },
+      },
+    };
+  }
+  if (eq.ok) return eq;
+  a.decisions?.set(c.key, { ...base, engine: 'tfjs', backend: a.tfjs.backend, equivalence: eq });
+  c.model.dispose();
+  return {
+    model: reference,
+    report: {
+      ...base,
+      engine: 'tfjs',
+      backend: a.tfjs.backend,
+      ...c.ortInfo,
+      equivalence: eq,
+      fallback: { reason: 'not_equivalent', message: `${eq.measure} ${eq.value} misses ${eq.tolerance}` },
     },
   };
 }

@@ -17,6 +17,241 @@ export type DropReason =
   | 'pool_exhausted' // no free frame buffer: downstream held every buffer of the stream's pool
   | 'inference_error'; // the batch failed (worker crash, model error)
 
+/** Frames through the pipeline and their latencies. */
+function frameMetrics(registers: Registry[]) {
+  return {
+    framesDecoded: new Counter({
+      name: 'vigil_frames_decoded_total',
+      help: 'Frames read from ffmpeg',
+      labelNames: ['stream'],
+      registers,
+    }),
+    framesProcessed: new Counter({
+      name: 'vigil_frames_processed_total',
+      help: 'Frames that went through inference',
+      labelNames: ['stream'],
+      registers,
+    }),
+    framesSent: new Counter({
+      name: 'vigil_frames_sent_total',
+      help: 'Encoded frames handed to at least one WebSocket client',
+      labelNames: ['stream'],
+      registers,
+    }),
+    framesDropped: new Counter({
+      name: 'vigil_frames_dropped_total',
+      help: 'Frames dropped, by reason (client_slow counts once per client and frame)',
+      labelNames: ['stream', 'reason'],
+      registers,
+    }),
+    stageDuration: new Histogram({
+      name: 'vigil_stage_duration_seconds',
+      help: 'Time spent per frame in a stage: decode (pipe read), queue_wait (waiting for inference), inference (share of its batch), encode, send',
+      labelNames: ['stage', 'stream'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    captureToSend: new Histogram({
+      name: 'vigil_capture_to_send_seconds',
+      help: 'From the frame leaving ffmpeg to its JPEG handed to the WebSocket',
+      labelNames: ['stream'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    captureToDisplay: new Histogram({
+      name: 'vigil_capture_to_display_seconds',
+      help: 'From the frame leaving ffmpeg to its display in a browser, as reported by the page',
+      labelNames: ['stream'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+  };
+}
+
+/** Batched inference calls. */
+function batchMetrics(registers: Registry[]) {
+  return {
+    inferenceDuration: new Histogram({
+      name: 'vigil_inference_duration_seconds',
+      help: 'Wall time of one batched inference call in a worker (preprocess + model + decode)',
+      labelNames: ['model', 'backend'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    batchSize: new Histogram({
+      name: 'vigil_batch_size',
+      help: 'Frames per batched inference call',
+      labelNames: ['model'],
+      buckets: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64],
+      registers,
+    }),
+  };
+}
+
+/** Stream states and reconnects, WebSocket clients. */
+function streamMetrics(registers: Registry[]) {
+  return {
+    streamState: new Gauge({
+      name: 'vigil_stream_state',
+      help: 'Stream state: 1 for the current state, 0 for the others',
+      labelNames: ['stream', 'state'],
+      registers,
+    }),
+    reconnects: new Counter({
+      name: 'vigil_stream_reconnects_total',
+      help: 'Disconnects followed by a reconnect attempt, by cause (exit, watchdog, error)',
+      labelNames: ['stream', 'cause'],
+      registers,
+    }),
+    wsClients: new Gauge({ name: 'vigil_ws_clients', help: 'Connected WebSocket clients', registers }),
+    wsBytesSent: new Counter({
+      name: 'vigil_ws_sent_bytes_total',
+      help: 'Bytes queued to WebSocket clients',
+      registers,
+    }),
+  };
+}
+
+/** Detections, frames waiting for inference, the engine in use, worker restarts. */
+function inferenceMetrics(registers: Registry[]) {
+  return {
+    detections: new Counter({
+      name: 'vigil_detections_total',
+      help: 'Objects (faces) detected',
+      labelNames: ['stream', 'model'],
+      registers,
+    }),
+    inferencePending: new Gauge({
+      name: 'vigil_inference_pending_frames',
+      help: 'Frames waiting in per-stream inference slots (bounded by the stream count)',
+      registers,
+    }),
+    backendInfo: new Gauge({
+      name: 'vigil_inference_backend_info',
+      help: 'Inference engine and backend in use (value 1)',
+      labelNames: ['engine', 'backend'],
+      registers,
+    }),
+    workerRestarts: new Counter({
+      name: 'vigil_inference_worker_restarts_total',
+      help: 'Inference workers restarted after a crash',
+      registers,
+    }),
+  };
+}
+
+/** Recognitions, alerts and the gallery. */
+function recognitionMetrics(registers: Registry[]) {
+  return {
+    recognitions: new Counter({
+      name: 'vigil_recognitions_total',
+      help: 'Face recognitions (one per track and refresh), by result: known or unknown',
+      labelNames: ['stream', 'result'],
+      registers,
+    }),
+    matchSimilarity: new Histogram({
+      name: 'vigil_match_similarity',
+      help: 'Cosine similarity of the best gallery match of each recognition',
+      labelNames: ['stream'],
+      buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9, 1],
+      registers,
+    }),
+    alerts: new Counter({
+      name: 'vigil_alerts_total',
+      // No person label: /metrics is readable without a token (server.auth.protectMetrics off), and
+      // who was seen where is personal data; per-person history is GET /api/alerts (token-guarded).
+      help: 'Alerts fired, by camera and kind (known: an enrolled person; unknown: a face nobody enrolled)',
+      labelNames: ['stream', 'kind'],
+      registers,
+    }),
+    galleryPeople: new Gauge({
+      name: 'vigil_gallery_people',
+      help: 'People enrolled in the gallery',
+      registers,
+    }),
+    galleryEmbeddings: new Gauge({
+      name: 'vigil_gallery_embeddings',
+      help: 'Gallery embeddings in the current embedding space (one per enrolled photo)',
+      registers,
+    }),
+  };
+}
+
+/** Worker tensors and how each model's engine was chosen. */
+function engineMetrics(registers: Registry[]) {
+  return {
+    workerTensors: new Gauge({
+      name: 'vigil_inference_worker_tensors',
+      help: 'Live tensors in the inference worker after its last batch (flat over time: no leak)',
+      registers,
+    }),
+    modelEngine: new Gauge({
+      name: 'vigil_inference_model_engine_info',
+      help: 'Engine (tfjs or onnx) and backend running each model (value 1)',
+      labelNames: ['model', 'engine', 'backend'],
+      registers,
+    }),
+    engineTiming: new Gauge({
+      name: 'vigil_inference_engine_startup_seconds',
+      help: 'Start-up timing of each model per engine: one batch-1 call (median), what inference.engine auto chooses by',
+      labelNames: ['model', 'engine'],
+      registers,
+    }),
+    engineFallbacks: new Counter({
+      name: 'vigil_inference_engine_fallbacks_total',
+      help: 'Models that ONNX Runtime should have run but tfjs runs instead (conversion failed, not equivalent, ORT unavailable); the log says why',
+      labelNames: ['model'],
+      registers,
+    }),
+    onnxEquivalent: new Gauge({
+      name: 'vigil_inference_onnx_equivalent',
+      help: 'Equivalence check of the converted ONNX model against tfjs at start-up: 1 within tolerance, 0 not (then unused)',
+      labelNames: ['model'],
+      registers,
+    }),
+  };
+}
+
+/** Style transfer frames and errors. */
+function styleMetrics(registers: Registry[]) {
+  return {
+    styleErrors: new Counter({
+      name: 'vigil_style_errors_total',
+      help: 'Frames sent unstyled because their style could not run (missing or corrupt weights); the log says why',
+      labelNames: ['stream', 'style'],
+      registers,
+    }),
+    styleFrames: new Counter({
+      name: 'vigil_style_frames_total',
+      help: 'Frames stylised (once per stream, style and frame, whatever the number of viewers)',
+      labelNames: ['stream', 'style'],
+      registers,
+    }),
+  };
+}
+
+/** Main-thread costs: frame copies and event-loop lag. */
+function mainThreadMetrics(registers: Registry[]) {
+  return {
+    frameCopies: new Counter({
+      name: 'vigil_frame_copies_total',
+      help: 'Copies of frame pixels made on the main thread, by where they happen (src/util/frame-copies.ts); frames of the live path cross to the workers shared, so detect, recognize and style make none',
+      labelNames: ['site'],
+      registers,
+      collect() {
+        // counted in a module-level tally (also read by tests and benchmarks), exported as it stands
+        this.reset();
+        for (const [site, n] of Object.entries(frameCopies())) this.inc({ site }, n);
+      },
+    }),
+    eventLoopLag: new Gauge({
+      name: 'vigil_event_loop_lag_seconds',
+      help: 'Main-thread event-loop lag, p99 over the last scrape interval',
+      registers,
+    }),
+  };
+}
+
 /** Every metric Vigil exports, on one registry (not the global one, so tests can make their own). */
 export class VigilMetrics {
   readonly registry = new Registry();
@@ -56,193 +291,46 @@ export class VigilMetrics {
     const registers = [this.registry];
     if (opts.defaultMetrics !== false)
       collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
-    this.framesDecoded = new Counter({
-      name: 'vigil_frames_decoded_total',
-      help: 'Frames read from ffmpeg',
-      labelNames: ['stream'],
-      registers,
-    });
-    this.framesProcessed = new Counter({
-      name: 'vigil_frames_processed_total',
-      help: 'Frames that went through inference',
-      labelNames: ['stream'],
-      registers,
-    });
-    this.framesSent = new Counter({
-      name: 'vigil_frames_sent_total',
-      help: 'Encoded frames handed to at least one WebSocket client',
-      labelNames: ['stream'],
-      registers,
-    });
-    this.framesDropped = new Counter({
-      name: 'vigil_frames_dropped_total',
-      help: 'Frames dropped, by reason (client_slow counts once per client and frame)',
-      labelNames: ['stream', 'reason'],
-      registers,
-    });
-    this.stageDuration = new Histogram({
-      name: 'vigil_stage_duration_seconds',
-      help: 'Time spent per frame in a stage: decode (pipe read), queue_wait (waiting for inference), inference (share of its batch), encode, send',
-      labelNames: ['stage', 'stream'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.captureToSend = new Histogram({
-      name: 'vigil_capture_to_send_seconds',
-      help: 'From the frame leaving ffmpeg to its JPEG handed to the WebSocket',
-      labelNames: ['stream'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.captureToDisplay = new Histogram({
-      name: 'vigil_capture_to_display_seconds',
-      help: 'From the frame leaving ffmpeg to its display in a browser, as reported by the page',
-      labelNames: ['stream'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.inferenceDuration = new Histogram({
-      name: 'vigil_inference_duration_seconds',
-      help: 'Wall time of one batched inference call in a worker (preprocess + model + decode)',
-      labelNames: ['model', 'backend'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.batchSize = new Histogram({
-      name: 'vigil_batch_size',
-      help: 'Frames per batched inference call',
-      labelNames: ['model'],
-      buckets: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64],
-      registers,
-    });
-    this.streamState = new Gauge({
-      name: 'vigil_stream_state',
-      help: 'Stream state: 1 for the current state, 0 for the others',
-      labelNames: ['stream', 'state'],
-      registers,
-    });
-    this.reconnects = new Counter({
-      name: 'vigil_stream_reconnects_total',
-      help: 'Disconnects followed by a reconnect attempt, by cause (exit, watchdog, error)',
-      labelNames: ['stream', 'cause'],
-      registers,
-    });
-    this.wsClients = new Gauge({ name: 'vigil_ws_clients', help: 'Connected WebSocket clients', registers });
-    this.wsBytesSent = new Counter({
-      name: 'vigil_ws_sent_bytes_total',
-      help: 'Bytes queued to WebSocket clients',
-      registers,
-    });
-    this.detections = new Counter({
-      name: 'vigil_detections_total',
-      help: 'Objects (faces) detected',
-      labelNames: ['stream', 'model'],
-      registers,
-    });
-    this.inferencePending = new Gauge({
-      name: 'vigil_inference_pending_frames',
-      help: 'Frames waiting in per-stream inference slots (bounded by the stream count)',
-      registers,
-    });
-    this.backendInfo = new Gauge({
-      name: 'vigil_inference_backend_info',
-      help: 'Inference engine and backend in use (value 1)',
-      labelNames: ['engine', 'backend'],
-      registers,
-    });
-    this.workerRestarts = new Counter({
-      name: 'vigil_inference_worker_restarts_total',
-      help: 'Inference workers restarted after a crash',
-      registers,
-    });
-    this.recognitions = new Counter({
-      name: 'vigil_recognitions_total',
-      help: 'Face recognitions (one per track and refresh), by result: known or unknown',
-      labelNames: ['stream', 'result'],
-      registers,
-    });
-    this.matchSimilarity = new Histogram({
-      name: 'vigil_match_similarity',
-      help: 'Cosine similarity of the best gallery match of each recognition',
-      labelNames: ['stream'],
-      buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9, 1],
-      registers,
-    });
-    this.alerts = new Counter({
-      name: 'vigil_alerts_total',
-      // No person label: /metrics is readable without a token (server.auth.protectMetrics off), and
-      // who was seen where is personal data; per-person history is GET /api/alerts (token-guarded).
-      help: 'Alerts fired, by camera and kind (known: an enrolled person; unknown: a face nobody enrolled)',
-      labelNames: ['stream', 'kind'],
-      registers,
-    });
-    this.galleryPeople = new Gauge({
-      name: 'vigil_gallery_people',
-      help: 'People enrolled in the gallery',
-      registers,
-    });
-    this.galleryEmbeddings = new Gauge({
-      name: 'vigil_gallery_embeddings',
-      help: 'Gallery embeddings in the current embedding space (one per enrolled photo)',
-      registers,
-    });
-    this.workerTensors = new Gauge({
-      name: 'vigil_inference_worker_tensors',
-      help: 'Live tensors in the inference worker after its last batch (flat over time: no leak)',
-      registers,
-    });
-    this.modelEngine = new Gauge({
-      name: 'vigil_inference_model_engine_info',
-      help: 'Engine (tfjs or onnx) and backend running each model (value 1)',
-      labelNames: ['model', 'engine', 'backend'],
-      registers,
-    });
-    this.engineTiming = new Gauge({
-      name: 'vigil_inference_engine_startup_seconds',
-      help: 'Start-up timing of each model per engine: one batch-1 call (median), what inference.engine auto chooses by',
-      labelNames: ['model', 'engine'],
-      registers,
-    });
-    this.engineFallbacks = new Counter({
-      name: 'vigil_inference_engine_fallbacks_total',
-      help: 'Models that ONNX Runtime should have run but tfjs runs instead (conversion failed, not equivalent, ORT unavailable); the log says why',
-      labelNames: ['model'],
-      registers,
-    });
-    this.onnxEquivalent = new Gauge({
-      name: 'vigil_inference_onnx_equivalent',
-      help: 'Equivalence check of the converted ONNX model against tfjs at start-up: 1 within tolerance, 0 not (then unused)',
-      labelNames: ['model'],
-      registers,
-    });
-    this.styleErrors = new Counter({
-      name: 'vigil_style_errors_total',
-      help: 'Frames sent unstyled because their style could not run (missing or corrupt weights); the log says why',
-      labelNames: ['stream', 'style'],
-      registers,
-    });
-    this.styleFrames = new Counter({
-      name: 'vigil_style_frames_total',
-      help: 'Frames stylised (once per stream, style and frame, whatever the number of viewers)',
-      labelNames: ['stream', 'style'],
-      registers,
-    });
-    this.frameCopies = new Counter({
-      name: 'vigil_frame_copies_total',
-      help: 'Copies of frame pixels made on the main thread, by where they happen (src/util/frame-copies.ts); frames of the live path cross to the workers shared, so detect, recognize and style make none',
-      labelNames: ['site'],
-      registers,
-      collect() {
-        // counted in a module-level tally (also read by tests and benchmarks), exported as it stands
-        this.reset();
-        for (const [site, n] of Object.entries(frameCopies())) this.inc({ site }, n);
-      },
-    });
-    this.eventLoopLag = new Gauge({
-      name: 'vigil_event_loop_lag_seconds',
-      help: 'Main-thread event-loop lag, p99 over the last scrape interval',
-      registers,
-    });
+    // created group by group in this order: the order /metrics lists them in
+    const frame = frameMetrics(registers);
+    this.framesDecoded = frame.framesDecoded;
+    this.framesProcessed = frame.framesProcessed;
+    this.framesSent = frame.framesSent;
+    this.framesDropped = frame.framesDropped;
+    this.stageDuration = frame.stageDuration;
+    this.captureToSend = frame.captureToSend;
+    this.captureToDisplay = frame.captureToDisplay;
+    const batch = batchMetrics(registers);
+    this.inferenceDuration = batch.inferenceDuration;
+    this.batchSize = batch.batchSize;
+    const stream = streamMetrics(registers);
+    this.streamState = stream.streamState;
+    this.reconnects = stream.reconnects;
+    this.wsClients = stream.wsClients;
+    this.wsBytesSent = stream.wsBytesSent;
+    const inference = inferenceMetrics(registers);
+    this.detections = inference.detections;
+    this.inferencePending = inference.inferencePending;
+    this.backendInfo = inference.backendInfo;
+    this.workerRestarts = inference.workerRestarts;
+    const recognition = recognitionMetrics(registers);
+    this.recognitions = recognition.recognitions;
+    this.matchSimilarity = recognition.matchSimilarity;
+    this.alerts = recognition.alerts;
+    this.galleryPeople = recognition.galleryPeople;
+    this.galleryEmbeddings = recognition.galleryEmbeddings;
+    const engine = engineMetrics(registers);
+    this.workerTensors = engine.workerTensors;
+    this.modelEngine = engine.modelEngine;
+    this.engineTiming = engine.engineTiming;
+    this.engineFallbacks = engine.engineFallbacks;
+    this.onnxEquivalent = engine.onnxEquivalent;
+    const style = styleMetrics(registers);
+    this.styleErrors = style.styleErrors;
+    this.styleFrames = style.styleFrames;
+    const mainThread = mainThreadMetrics(registers);
+    this.frameCopies = mainThread.frameCopies;
+    this.eventLoopLag = mainThread.eventLoopLag;
   }
 
   /** Sets the state gauge of a stream: 1 for `state`, 0 for the others. */

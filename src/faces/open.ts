@@ -6,6 +6,7 @@ import { loadPipeline, stageSettings } from '../pipeline/definition.js';
 import type { RecognizeStageConfig } from '../pipeline/stages/recognize.js';
 import { DEFAULT_DETECTOR } from './detect/blazeface.js';
 import { Gallery } from './gallery/gallery.js';
+import { checkDataDir, openInDataDir } from '../util/startup-errors.js';
 import { FaceService } from './service.js';
 import { recognitionSpace } from './learn/space.js';
 import { detectTask, embedDim, embedTask, setGallery } from './tasks/index.js';
@@ -21,6 +22,7 @@ export async function openFaces(config: VigilConfig): Promise<{
   rec: RecognizeStageConfig;
   close: () => Promise<void>;
 }> {
+  checkDataDir(config.dataDir);
   let plan = stageSettings(loadPipeline(config.pipeline));
   if (!plan.recognize) plan = stageSettings(loadPipeline('recognize'));
   const rec = plan.recognize as RecognizeStageConfig;
@@ -39,11 +41,18 @@ export async function openFaces(config: VigilConfig): Promise<{
     ],
   });
   await host.start();
-  const gallery = new Gallery(join(config.dataDir, 'vigil.db'), {
-    model: rec.model,
-    version: space,
-    dim: embedDim(host),
-  });
+  const file = join(config.dataDir, 'vigil.db');
+  let gallery: Gallery;
+  try {
+    gallery = openInDataDir(
+      config.dataDir,
+      file,
+      () => new Gallery(file, { model: rec.model, version: space, dim: embedDim(host) }),
+    );
+  } catch (e) {
+    await host.close();
+    throw e;
+  }
   // The worker matches against the gallery: load it now and after every change.
   const load = (m: ReturnType<Gallery['matrix']>) => setGallery(host, m);
   load(gallery.matrix());

@@ -2,11 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { enrollFromAlert } from '../faces/alert-enroll.js';
 import type { AlertStore } from '../faces/alerts.js';
+import type { AuditLog } from '../faces/audit.js';
 import { GalleryError } from '../faces/gallery/gallery.js';
 import { decodeUtf8 } from '../faces/person-name.js';
 import { ImageError } from '../util/image.js';
 import type { FaceService } from '../faces/service.js';
 import type { UnknownStore } from '../faces/unknowns/store.js';
+import { auditRequest, createAuditRoutes, type Requester } from './api-audit.js';
 import { createUnknownRoutes } from './api-unknowns.js';
 import { requestUrl } from './auth.js';
 import { strictQueryParam } from './query.js';
@@ -25,13 +27,26 @@ export interface ApiDeps {
   streams: () => unknown;
   health: () => unknown;
   /** Present when the pipeline recognises faces. */
-  faces?: { service: FaceService; alerts: AlertStore; unknowns?: UnknownStore };
+  faces?: { service: FaceService; alerts: AlertStore; unknowns?: UnknownStore; audit?: AuditLog };
   /** A JPEG of a face on a live camera now (a track, or the largest face). */
   liveFace?: (stream: string, trackId?: number) => Promise<Buffer>;
   /** Present when the pipeline has a style stage: the styles viewers may pick, and their thumbnails. */
   styles?: { list: () => unknown[]; thumbnail: (name: string) => Buffer | null };
   maxBodyBytes: number;
+  /** Who sent a request (the audit log's actor) and whether they may act as admin; default: local admin. */
+  requester?: (req: IncomingMessage) => Requester;
   log?: (msg: string, err?: unknown) => void;
+  /** What is not Vigil's error (a client that went away mid-upload). */
+  info?: (msg: string) => void;
+}
+
+/** The client closed the connection before its request was read: not an error of Vigil's. */
+function clientGone(req: IncomingMessage, e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return (
+    req.destroyed &&
+    (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (e as Error).message === 'aborted')
+  );
 }
 
 type Handler = (req: IncomingMessage, m: RegExpExecArray, url: URL) => Promise<Reply>;
@@ -286,6 +301,8 @@ export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
     ],
   ];
 
+  const requester = (req: IncomingMessage): Requester =>
+    d.requester?.(req) ?? { actor: 'local', admin: true };
   routes.push(
     ...createUnknownRoutes({
       faces: () => {
@@ -293,6 +310,14 @@ export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
         if (!f.unknowns) throw new HttpError(409, 'the unknown-face store is not enabled');
         return { unknowns: f.unknowns, gallery: f.service.gallery };
       },
+    }),
+    ...createAuditRoutes({
+      audit: () => {
+        const a = faces().audit;
+        if (!a) throw new HttpError(409, 'the audit log is not enabled');
+        return a;
+      },
+      requester,
     }),
   );
 
@@ -320,11 +345,26 @@ export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
       return true;
     }
     const [, re, handler] = route;
+    const audit = d.faces?.audit;
+    const record = audit
+      ? auditRequest(audit, requester(req), method, url.pathname, () => d.faces?.service.gallery)
+      : undefined;
     handler(req, re.exec(url.pathname) as RegExpExecArray, url)
-      .then(done)
+      .then((r) => {
+        try {
+          record?.(r);
+        } catch (e) {
+          d.log?.(`API ${method} ${url.pathname}: done, but its audit entry was not written`, e);
+        }
+        done(r);
+      })
       .catch((e: unknown) => {
         const code = (e as { code?: unknown }).code;
-        if (e instanceof HttpError || e instanceof GalleryError || e instanceof ImageError) {
+        if (clientGone(req, e)) {
+          d.info?.(
+            `API ${method} ${url.pathname}: the client closed the connection before its request was read`,
+          );
+        } else if (e instanceof HttpError || e instanceof GalleryError || e instanceof ImageError) {
           done({ status: e.status, json: { error: e.message } });
         } else if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
           d.log?.(`API ${method} ${url.pathname}: gallery database busy`, e);

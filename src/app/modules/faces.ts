@@ -3,15 +3,16 @@
  * the alerts raised, the unknown faces kept for naming, and the FaceService the API and the
  * recognize stage use. Present only when the pipeline has a recognize stage.
  */
-import { join } from 'node:path';
-import { AlertStore } from '../../faces/alerts.js';
-import { Gallery } from '../../faces/gallery/gallery.js';
+import type { AlertStore } from '../../faces/alerts.js';
+import type { AuditLog } from '../../faces/audit.js';
+import type { Gallery } from '../../faces/gallery/gallery.js';
 import { recognitionSpace } from '../../faces/learn/space.js';
 import { FaceService } from '../../faces/service.js';
 import { embedDim } from '../../faces/tasks/index.js';
-import { UnknownStore } from '../../faces/unknowns/store.js';
+import type { UnknownStore } from '../../faces/unknowns/store.js';
 import { defineModule, type ModuleScope } from '../module.js';
 import type { BaseContext, PipelineContext } from './base.js';
+import { openFaceStores } from './face-stores.js';
 import type { InferenceContext } from './inference.js';
 
 export interface Faces {
@@ -21,6 +22,7 @@ export interface Faces {
   /** The similarity a match needs, in the gallery's space. */
   readonly threshold: number;
   readonly unknowns: UnknownStore;
+  readonly audit: AuditLog;
 }
 
 export interface FacesContext {
@@ -45,15 +47,13 @@ export const facesModule = defineModule<Needs, FacesContext>({
     if (!rec || !host) return { faces: undefined };
     // The vectors' space: the model's (with its calibrated threshold), or a trained head's.
     const { version: space, threshold } = recognitionSpace(rec);
-    const gallery = new Gallery(join(config.dataDir, 'vigil.db'), {
-      model: rec.model,
-      version: space,
-      dim: embedDim(host),
-    });
-    scope.onStop(() => gallery.close());
-    const alerts = new AlertStore(gallery.db);
-    // Unknown faces seen on the cameras: kept (bounded, expiring) and clustered for naming.
-    const unknowns = new UnknownStore(gallery.db, gallery.space, { threshold, log: (m) => log.warn(m) });
+    const { gallery, alerts, unknowns, audit } = openFaceStores(
+      config,
+      { model: rec.model, version: space, dim: embedDim(host) },
+      threshold,
+      log,
+      scope,
+    );
     every(UNKNOWNS_UPKEEP_MS, () => unknowns.maintain(), scope);
     const purge = () => {
       const r = alerts.purge(config.retention);
@@ -70,6 +70,6 @@ export const facesModule = defineModule<Needs, FacesContext>({
         'enrolled photos lack embeddings for this model: run `vigil reembed`',
       );
     log.info({ people: gallery.list().length, model: rec.model, space, threshold }, 'gallery open');
-    return { faces: { gallery, alerts, service, threshold, unknowns } };
+    return { faces: { gallery, alerts, service, threshold, unknowns, audit } };
   },
 });

@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { AuthConfig } from '../../config/schema.js';
 import { createApi, type ApiDeps } from '../../server/api.js';
+import { requesterOf } from '../../server/api-audit.js';
+import { accessOf } from '../../server/auth.js';
 import { createHttpServer } from '../../server/http.js';
 import { PROJECT_ROOT } from '../../util/paths.js';
 import { defineModule, type ModuleScope } from '../module.js';
@@ -57,7 +59,7 @@ export const httpModule = defineModule<Needs, HttpContext>({
 });
 
 function apiDeps(ctx: Needs): ApiDeps {
-  const { config, plan, host, faces, style, sources, chain, log } = ctx;
+  const { config, plan, host, faces, style, sources, chain, log, auth } = ctx;
   return {
     streams: () => sources.map((s) => s.status),
     health: () => ({
@@ -67,7 +69,10 @@ function apiDeps(ctx: Needs): ApiDeps {
       streams: sources.length,
       people: faces?.gallery.list().length ?? null,
     }),
-    faces: faces ? { service: faces.service, alerts: faces.alerts, unknowns: faces.unknowns } : undefined,
+    faces: faces
+      ? { service: faces.service, alerts: faces.alerts, unknowns: faces.unknowns, audit: faces.audit }
+      : undefined,
+    requester: (req) => requesterOf(accessOf(req, auth), Boolean(auth.adminToken)),
     liveFace: (stream, trackId) => liveFace(ctx, chain, stream, trackId),
     styles: style
       ? {
@@ -85,6 +90,7 @@ function apiDeps(ctx: Needs): ApiDeps {
       : undefined,
     maxBodyBytes: config.server.maxUploadBytes,
     log: (m, err) => log.error({ err: (err as Error)?.message }, m),
+    info: (m) => log.info(m),
   };
 }
 

@@ -61,6 +61,15 @@ export class Gallery {
   ) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
+    try {
+      this.createSchema();
+    } catch (e) {
+      this.db.close(); // a corrupt, read-only or full database: the caller says why
+      throw e;
+    }
+  }
+
+  private createSchema(): void {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');

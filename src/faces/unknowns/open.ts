@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { VigilConfig } from '../../config/schema.js';
 import { loadPipeline, stageSettings } from '../../pipeline/definition.js';
 import type { RecognizeStageConfig } from '../../pipeline/stages/recognize.js';
+import { openInDataDir } from '../../util/startup-errors.js';
 import { Gallery } from '../gallery/gallery.js';
 import { type RecognitionSettings, recognitionSpace } from '../learn/space.js';
 import { UnknownStore, type UnknownStoreOptions } from './store.js';
@@ -19,11 +20,18 @@ export async function openUnknowns(
   if (!plan.recognize) plan = stageSettings(loadPipeline('recognize'));
   const rec = plan.recognize as RecognizeStageConfig & Pick<RecognitionSettings, 'head'>;
   const sp = recognitionSpace(rec);
-  const gallery = new Gallery(join(config.dataDir, 'vigil.db'), {
-    model: sp.model,
-    version: sp.version,
-    dim: sp.dim,
+  const file = join(config.dataDir, 'vigil.db');
+  const { gallery, store } = openInDataDir(config.dataDir, file, () => {
+    const gallery = new Gallery(file, { model: sp.model, version: sp.version, dim: sp.dim });
+    try {
+      return {
+        gallery,
+        store: new UnknownStore(gallery.db, gallery.space, { threshold: sp.threshold, ...opts }),
+      };
+    } catch (e) {
+      gallery.close();
+      throw e;
+    }
   });
-  const store = new UnknownStore(gallery.db, gallery.space, { threshold: sp.threshold, ...opts });
   return { store, gallery, close: () => gallery.close() };
 }

@@ -22,7 +22,7 @@ import { styleTf, type Tf } from './backend.js';
 import { loadContent, randomCrop, readStyleImage } from './data.js';
 import { contentCost, gram, styleCost, tvCost } from './loss.js';
 import { createLossNet, type LossNet, type LossNetName } from './loss-net.js';
-import { forward, initParams, paramCount, paramShapes, STYLE_ARCHS } from './net.js';
+import { forward, initParams, paramCount, paramShapes, STYLE_ARCHS, type StyleNetArch } from './net.js';
 import { saveStyle, STYLE_NAME, STYLES_DIR, type StyleManifest } from './store.js';
 
 type T4 = tfTypes.Tensor4D;
@@ -147,7 +147,24 @@ function readCheckpoint(
   return { state, tensors };
 }
 
-export async function trainStyle(o: TrainOptions): Promise<{ manifest: StyleManifest; dir: string }> {
+/** What one training run holds while it steps. */
+interface StyleRun {
+  tf: Tf;
+  o: TrainOptions;
+  arch: StyleNetArch;
+  net: LossNet;
+  targets: StyleTargets;
+  vars: Record<string, tfTypes.Variable>;
+  optimizer: tfTypes.AdamOptimizer;
+  /** A batch of random content crops (consumes the run's Rng). */
+  nextBatch: () => T4;
+  ckDir: string;
+  /** Steps at which earlier runs were resumed (and this one, when it resumed). */
+  resumedAt: number[];
+  contentScale: number;
+}
+
+function checkedArch(o: TrainOptions): StyleNetArch {
   if (!STYLE_NAME.test(o.name))
     throw new Error(`style name "${o.name}" must match ${STYLE_NAME} (lower-case letters, digits, - and _)`);
   const arch = STYLE_ARCHS[o.arch];
@@ -155,6 +172,11 @@ export async function trainStyle(o: TrainOptions): Promise<{ manifest: StyleMani
     throw new Error(`unknown style architecture "${o.arch}" (choose ${Object.keys(STYLE_ARCHS).join(', ')})`);
   if (o.size % 4 !== 0 || o.size < 32)
     throw new Error(`--size ${o.size}: must be a multiple of 4, at least 32`);
+  return arch;
+}
+
+export async function trainStyle(o: TrainOptions): Promise<{ manifest: StyleManifest; dir: string }> {
+  const arch = checkedArch(o);
   const log = o.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const { tf, backend } = await styleTf(o.backend);
   const styleImg = await readStyleImage(o.style, o.styleSize);
@@ -166,7 +188,6 @@ export async function trainStyle(o: TrainOptions): Promise<{ manifest: StyleMani
     `style train "${o.name}": ${arch.channels.join('/')} ch, ${paramCount(arch)} parameters, loss net ${o.lossNet}, ${content.length} content images, backend ${backend}`,
   );
   const dir = join(o.outRoot, o.name);
-  const ckDir = join(dir, 'checkpoint');
   const net = createLossNet(tf, o.lossNet);
   const targets = styleTargets(tf, net, styleImg);
   const rng = new Rng(o.seed);
@@ -175,105 +196,168 @@ export async function trainStyle(o: TrainOptions): Promise<{ manifest: StyleMani
     for (let b = 0; b < o.batch; b++) randomCrop(content, o.size, rng, batchData, b * o.size * o.size * 3);
     return tf.tensor4d(batchData, [o.batch, o.size, o.size, 3]);
   };
-
   const init = initParams(tf, arch, o.seed);
   const vars: Record<string, tfTypes.Variable> = {};
   for (const { name } of paramShapes(arch))
     vars[name] = tf.variable(init[name] as tfTypes.Tensor, true, `style/${name}`);
   tf.dispose(Object.values(init));
   const optimizer = tf.train.adam(o.lr);
-  let start = 0;
-  const resumedAt: number[] = [];
-  let contentScale = 0;
-  if (o.resume) {
-    const ck = readCheckpoint(tf, ckDir);
-    if (!ck) throw new Error(`--resume: no checkpoint in ${ckDir}`);
-    for (const [name, v] of Object.entries(vars)) {
-      const t = ck.tensors.get(`style/${name}`);
-      if (!t || t.shape.join() !== v.shape.join())
-        throw new Error(`--resume: checkpoint in ${ckDir} does not match architecture "${o.arch}" (${name})`);
-      v.assign(t);
-    }
-    const paramNames = new Set(Object.keys(vars).map((k) => `style/${k}`));
-    const opt = ck.state.names.filter((n) => !paramNames.has(n));
-    if (opt.length)
-      await optimizer.setWeights(
-        opt.map((name) => ({ name, tensor: ck.tensors.get(name) as tfTypes.Tensor })),
-      );
-    start = ck.state.step;
-    resumedAt.push(...ck.state.resumedAt, start);
-    contentScale = ck.state.contentScale;
-    tf.dispose([...ck.tensors.values()]);
-    log(`resumed from step ${start}`);
-  }
-  if (!contentScale) {
-    contentScale = tf.tidy(() => {
-      const x = nextBatch();
-      const f = net.features(x)[net.contentLayer] as T4;
-      return 1 / Math.max(tf.mean(tf.square(f)).dataSync()[0] as number, 1e-12);
-    });
-  }
+  const run: StyleRun = {
+    tf,
+    o,
+    arch,
+    net,
+    targets,
+    vars,
+    optimizer,
+    nextBatch,
+    ckDir: join(dir, 'checkpoint'),
+    resumedAt: [],
+    contentScale: 0,
+  };
+  const start = o.resume ? await resume(run) : 0;
+  if (start) log(`resumed from step ${start}`);
+  if (!run.contentScale) run.contentScale = measureContentScale(run);
+  const { recent, seconds } = await trainSteps(run, start);
+  const manifest = styleManifest(run, {
+    backend,
+    start,
+    seconds,
+    styleImg,
+    contentImages: content.length,
+    recent,
+  });
+  await writeStyle(run, dir, manifest);
+  tf.dispose(Object.values(vars));
+  optimizer.dispose();
+  targets.dispose();
+  net.dispose();
+  log(
+    `wrote ${dir} (losses: total ${manifest.losses.total.toFixed(3)}, content ${manifest.losses.content.toFixed(3)}, style ${manifest.losses.style.toFixed(3)}, tv ${manifest.losses.tv.toFixed(4)})`,
+  );
+  return { manifest, dir };
+}
 
+/** Loads the checkpoint's parameters and Adam's moments into the run; the step it was taken at. */
+async function resume(run: StyleRun): Promise<number> {
+  const { tf, ckDir, vars } = run;
+  const ck = readCheckpoint(tf, ckDir);
+  if (!ck) throw new Error(`--resume: no checkpoint in ${ckDir}`);
+  for (const [name, v] of Object.entries(vars)) {
+    const t = ck.tensors.get(`style/${name}`);
+    if (!t || t.shape.join() !== v.shape.join())
+      throw new Error(
+        `--resume: checkpoint in ${ckDir} does not match architecture "${run.o.arch}" (${name})`,
+      );
+    v.assign(t);
+  }
+  const paramNames = new Set(Object.keys(vars).map((k) => `style/${k}`));
+  const opt = ck.state.names.filter((n) => !paramNames.has(n));
+  if (opt.length)
+    await run.optimizer.setWeights(
+      opt.map((name) => ({ name, tensor: ck.tensors.get(name) as tfTypes.Tensor })),
+    );
+  const start = ck.state.step;
+  run.resumedAt.push(...ck.state.resumedAt, start);
+  run.contentScale = ck.state.contentScale;
+  tf.dispose([...ck.tensors.values()]);
+  return start;
+}
+
+/** 1 / the mean square of the content layer's activations on one batch (the content cost's scale). */
+function measureContentScale(run: StyleRun): number {
+  const { tf, net } = run;
+  return tf.tidy(() => {
+    const x = run.nextBatch();
+    const f = net.features(x)[net.contentLayer] as T4;
+    return 1 / Math.max(tf.mean(tf.square(f)).dataSync()[0] as number, 1e-12);
+  });
+}
+
+async function saveCheckpoint(run: StyleRun, step: number): Promise<void> {
+  const { tf, vars } = run;
+  const optW = await run.optimizer.getWeights();
+  writeCheckpoint(
+    run.ckDir,
+    step,
+    [...Object.entries(vars).map(([k, v]) => ({ name: `style/${k}`, tensor: v as tfTypes.Tensor })), ...optW],
+    { resumedAt: run.resumedAt, contentScale: run.contentScale },
+  );
+  // getWeights() makes a new scalar for the iteration count; the moments are the optimizer's own
+  tf.dispose(optW.filter((w) => w.name === 'iter').map((w) => w.tensor));
+}
+
+/** Steps from `start` + 1 to o.steps, checkpointing on the way and at the end; the last 50 losses. */
+async function trainSteps(run: StyleRun, start: number): Promise<{ recent: StepLosses[]; seconds: number }> {
+  const { o } = run;
   const bar = o.quiet ? undefined : progress(`style ${o.name}`, o.steps, { startStep: start });
   const recent: StepLosses[] = [];
-  const varList = Object.values(vars);
   const t0 = performance.now();
-  const saveCk = async (step: number) => {
-    const optW = await optimizer.getWeights();
-    writeCheckpoint(
-      ckDir,
-      step,
-      [
-        ...Object.entries(vars).map(([k, v]) => ({ name: `style/${k}`, tensor: v as tfTypes.Tensor })),
-        ...optW,
-      ],
-      { resumedAt, contentScale },
-    );
-    // getWeights() makes a new scalar for the iteration count; the moments are the optimizer's own
-    tf.dispose(optW.filter((w) => w.name === 'iter').map((w) => w.tensor));
-  };
   for (let step = start + 1; step <= o.steps; step++) {
-    const x = nextBatch();
-    const cTarget = tf.tidy(() => net.features(x)[net.contentLayer] as T4);
-    let parts: tfTypes.Scalar[] = [];
-    const cost = optimizer.minimize(
-      () => {
-        const out = forward(tf, arch, vars, x);
-        const f = net.features(out);
-        const c = tf.mul(contentCost(tf, cTarget, f[net.contentLayer] as T4), contentScale) as tfTypes.Scalar;
-        const s = styleCost(
-          tf,
-          targets.grams,
-          net.styleLayers.map((l) => f[l] as T4),
-          targets.layerWeights,
-        );
-        const tv = tvCost(tf, out);
-        parts = [tf.keep(c), tf.keep(s), tf.keep(tv)];
-        return tf.add(tf.add(tf.mul(c, o.alpha), tf.mul(s, o.beta)), tf.mul(tv, o.gamma)) as tfTypes.Scalar;
-      },
-      true,
-      varList,
-    );
-    const total = (cost as tfTypes.Scalar).dataSync()[0] as number;
-    const [c, s, tv] = parts.map((p) => p.dataSync()[0] as number) as [number, number, number];
-    tf.dispose([x, cTarget, cost as tfTypes.Tensor, ...parts]);
-    if (!Number.isFinite(total))
-      throw new Error(`style train: the loss became ${total} at step ${step}; lower --lr`);
-    const l = { total, content: c, style: s, tv };
+    const l = trainStep(run);
+    if (!Number.isFinite(l.total))
+      throw new Error(`style train: the loss became ${l.total} at step ${step}; lower --lr`);
     recent.push(l);
     if (recent.length > 50) recent.shift();
     o.onStep?.(step, l);
-    bar?.tick(step, { loss: total, content: c, style: s, tv });
-    if (step % o.checkpointEvery === 0 && step < o.steps) await saveCk(step);
+    bar?.tick(step, { loss: l.total, content: l.content, style: l.style, tv: l.tv });
+    if (step % o.checkpointEvery === 0 && step < o.steps) await saveCheckpoint(run, step);
   }
-  await saveCk(o.steps);
+  await saveCheckpoint(run, o.steps);
   const seconds = (performance.now() - t0) / 1000;
   bar?.done();
-  const avg = (k: keyof StepLosses) => recent.reduce((a, r) => a + r[k], 0) / Math.max(1, recent.length);
-  const params: Record<string, Float32Array> = {};
-  for (const [k, v] of Object.entries(vars)) params[k] = (v.dataSync() as Float32Array).slice();
+  return { recent, seconds };
+}
+
+/** One Adam step on a fresh batch: J = alpha content + beta style + gamma TV; the step's losses. */
+function trainStep(run: StyleRun): StepLosses {
+  const { tf, o, net, targets, vars } = run;
+  const x = run.nextBatch();
+  const cTarget = tf.tidy(() => net.features(x)[net.contentLayer] as T4);
+  let parts: tfTypes.Scalar[] = [];
+  const cost = run.optimizer.minimize(
+    () => {
+      const out = forward(tf, run.arch, vars, x);
+      const f = net.features(out);
+      const c = tf.mul(
+        contentCost(tf, cTarget, f[net.contentLayer] as T4),
+        run.contentScale,
+      ) as tfTypes.Scalar;
+      const s = styleCost(
+        tf,
+        targets.grams,
+        net.styleLayers.map((l) => f[l] as T4),
+        targets.layerWeights,
+      );
+      const tv = tvCost(tf, out);
+      parts = [tf.keep(c), tf.keep(s), tf.keep(tv)];
+      return tf.add(tf.add(tf.mul(c, o.alpha), tf.mul(s, o.beta)), tf.mul(tv, o.gamma)) as tfTypes.Scalar;
+    },
+    true,
+    Object.values(vars),
+  );
+  const total = (cost as tfTypes.Scalar).dataSync()[0] as number;
+  const [c, s, tv] = parts.map((p) => p.dataSync()[0] as number) as [number, number, number];
+  tf.dispose([x, cTarget, cost as tfTypes.Tensor, ...parts]);
+  return { total, content: c, style: s, tv };
+}
+
+/** The style's manifest: architecture, recipe, the painting's identity, the last losses, timings. */
+function styleManifest(
+  run: StyleRun,
+  r: {
+    backend: string;
+    start: number;
+    seconds: number;
+    styleImg: RgbImage;
+    contentImages: number;
+    recent: StepLosses[];
+  },
+): StyleManifest {
+  const { o, arch, resumedAt } = run;
+  const avg = (k: keyof StepLosses) => r.recent.reduce((a, x) => a + x[k], 0) / Math.max(1, r.recent.length);
   const styleBytes = readFileSync(o.style);
-  const manifest: StyleManifest = {
+  return {
     name: o.name,
     archName: o.arch,
     arch,
@@ -287,7 +371,7 @@ export async function trainStyle(o: TrainOptions): Promise<{ manifest: StyleMani
       alpha: o.alpha,
       beta: o.beta,
       gamma: o.gamma,
-      layerWeights: targets.layerWeights,
+      layerWeights: run.targets.layerWeights,
       steps: o.steps,
       batch: o.batch,
       size: o.size,
@@ -295,38 +379,36 @@ export async function trainStyle(o: TrainOptions): Promise<{ manifest: StyleMani
       lr: o.lr,
       seed: o.seed,
       content: o.content.map((p) => p.replace(/^.*\/shared\/data\//, 'shared/data/')),
-      contentImages: content.length,
+      contentImages: r.contentImages,
       styleImage: {
         file: basename(o.style),
         sha256: createHash('sha256').update(styleBytes).digest('hex'),
-        width: styleImg.width,
-        height: styleImg.height,
+        width: r.styleImg.width,
+        height: r.styleImg.height,
       },
     },
     losses: { total: avg('total'), content: avg('content'), style: avg('style'), tv: avg('tv') },
     training: {
-      backend,
-      msPerStep: o.steps > start ? (seconds * 1000) / (o.steps - start) : 0,
-      seconds,
+      backend: r.backend,
+      msPerStep: o.steps > r.start ? (r.seconds * 1000) / (o.steps - r.start) : 0,
+      seconds: r.seconds,
       finishedAt: new Date().toISOString(),
       ...(resumedAt.length ? { resumedAt } : {}),
     },
     params: paramCount(arch),
   };
-  const thumb = await sharp(o.style)
+}
+
+/** Writes the trained parameters, the manifest and the painting's thumbnail to `dir`. */
+async function writeStyle(run: StyleRun, dir: string, manifest: StyleManifest): Promise<void> {
+  const params: Record<string, Float32Array> = {};
+  for (const [k, v] of Object.entries(run.vars)) params[k] = (v.dataSync() as Float32Array).slice();
+  const thumb = await sharp(run.o.style)
     .rotate()
     .resize({ width: 256, height: 256, fit: 'inside' })
     .jpeg({ quality: 85 })
     .toBuffer();
   saveStyle(dir, manifest, params, { 'style.jpg': thumb });
-  tf.dispose(varList);
-  optimizer.dispose();
-  targets.dispose();
-  net.dispose();
-  log(
-    `wrote ${dir} (losses: total ${manifest.losses.total.toFixed(3)}, content ${manifest.losses.content.toFixed(3)}, style ${manifest.losses.style.toFixed(3)}, tv ${manifest.losses.tv.toFixed(4)})`,
-  );
-  return { manifest, dir };
 }
 
 export { STYLES_DIR };

@@ -5,6 +5,14 @@ import { auth } from './auth.js';
 import { byId, el } from './dom.js';
 import type { Person } from './protocol.js';
 
+/** The parts of a person's card that renaming and deleting change. */
+interface CardParts {
+  body: HTMLElement;
+  title: HTMLElement;
+  actions: HTMLElement;
+  msg: HTMLElement;
+}
+
 export class PeopleView {
   people: Person[] = [];
   private readonly list = byId<HTMLUListElement>('people-list');
@@ -166,63 +174,69 @@ export class PeopleView {
     const del = el('button', { className: 'small ghost danger delete', text: 'Delete' }, actions);
     const msg = el('div', { className: 'msg' }, body);
 
-    rename.addEventListener('click', () => {
-      const form = el('form', { className: 'inline rename-form' });
-      const input = el('input', { attrs: { name: 'name', value: p.name, autocomplete: 'off' } }, form);
-      el('button', { className: 'small primary', text: 'Save', attrs: { type: 'submit' } }, form);
-      const cancel = el(
-        'button',
-        { className: 'small ghost', text: 'Cancel', attrs: { type: 'button' } },
-        form,
-      );
-      title.replaceWith(form);
-      actions.hidden = true;
-      input.select();
-      const close = () => {
-        form.replaceWith(title);
-        actions.hidden = false;
-      };
-      cancel.addEventListener('click', close);
-      form.addEventListener('submit', async (e) => {
-        e.preventDefault();
-        try {
-          await api<Person>(`/api/people/${p.id}`, {
-            method: 'PATCH',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ name: input.value }),
-          });
-          await this.refresh();
-        } catch (err) {
-          msg.className = 'msg error';
-          msg.textContent = message(err);
-          input.focus();
-        }
-      });
-    });
+    const parts: CardParts = { body, title, actions, msg };
+    rename.addEventListener('click', () => this.startRename(p, parts));
+    del.addEventListener('click', () => this.confirmDelete(p, parts));
+    return li;
+  }
 
-    del.addEventListener('click', () => {
-      actions.hidden = true;
-      const confirmBox = el('div', { className: 'confirm' }, body);
-      el('span', { text: `Delete ${p.name} and their photos?` }, confirmBox);
-      const yes = el('button', { className: 'small danger confirm-delete', text: 'Delete' }, confirmBox);
-      const no = el('button', { className: 'small ghost', text: 'Keep' }, confirmBox);
-      no.addEventListener('click', () => {
+  /** Swaps the name for an inline form; saving PATCHes the person and reloads the list. */
+  private startRename(p: Person, { title, actions, msg }: CardParts): void {
+    const form = el('form', { className: 'inline rename-form' });
+    const input = el('input', { attrs: { name: 'name', value: p.name, autocomplete: 'off' } }, form);
+    el('button', { className: 'small primary', text: 'Save', attrs: { type: 'submit' } }, form);
+    const cancel = el(
+      'button',
+      { className: 'small ghost', text: 'Cancel', attrs: { type: 'button' } },
+      form,
+    );
+    title.replaceWith(form);
+    actions.hidden = true;
+    input.select();
+    const close = () => {
+      form.replaceWith(title);
+      actions.hidden = false;
+    };
+    cancel.addEventListener('click', close);
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      try {
+        await api<Person>(`/api/people/${p.id}`, {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name: input.value }),
+        });
+        await this.refresh();
+      } catch (err) {
+        msg.className = 'msg error';
+        msg.textContent = message(err);
+        input.focus();
+      }
+    });
+  }
+
+  /** Asks before deleting; a confirmed delete removes the person and reloads the list. */
+  private confirmDelete(p: Person, { body, actions, msg }: CardParts): void {
+    actions.hidden = true;
+    const confirmBox = el('div', { className: 'confirm' }, body);
+    el('span', { text: `Delete ${p.name} and their photos?` }, confirmBox);
+    const yes = el('button', { className: 'small danger confirm-delete', text: 'Delete' }, confirmBox);
+    const no = el('button', { className: 'small ghost', text: 'Keep' }, confirmBox);
+    no.addEventListener('click', () => {
+      confirmBox.remove();
+      actions.hidden = false;
+    });
+    yes.addEventListener('click', async () => {
+      yes.disabled = true;
+      try {
+        await api<void>(`/api/people/${p.id}`, { method: 'DELETE' });
+        await this.refresh();
+      } catch (err) {
         confirmBox.remove();
         actions.hidden = false;
-      });
-      yes.addEventListener('click', async () => {
-        yes.disabled = true;
-        try {
-          await api<void>(`/api/people/${p.id}`, { method: 'DELETE' });
-          await this.refresh();
-        } catch (err) {
-          confirmBox.remove();
-          actions.hidden = false;
-          msg.className = 'msg error';
-          msg.textContent = message(err);
-        }
-      });
+        msg.className = 'msg error';
+        msg.textContent = message(err);
+      }
     });
-    return li;
   }
 }

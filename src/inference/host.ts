@@ -5,7 +5,15 @@ import { Worker } from 'node:worker_threads';
 import { PROJECT_ROOT } from '../util/paths.js';
 import { isShared, type RgbImage, shared } from '../util/rgb.js';
 import { describeReport } from './onnx/select.js';
-import type { EngineName, EngineSettings, FromWorker, ModelEngineReport, ToWorker } from './protocol.js';
+import {
+  type EngineName,
+  type EngineSettings,
+  type FromWorker,
+  FromWorkerSchema,
+  type ModelEngineReport,
+  parseMessage,
+  type ToWorker,
+} from './protocol.js';
 import type { ConfigOf, EventOf, InfoOf, RequestArgs, ResultOf, TaskEntry, TaskKind } from './task.js';
 import type { BackendPreference } from './tfjs-engine.js';
 import { closeWorker } from './worker-close.js';
@@ -213,44 +221,60 @@ export class InferenceHost {
     this.slots = [];
   }
 
+  private onReady(slot: Slot, m: Extract<FromWorker, { type: 'ready' }>): void {
+    slot.ready = true;
+    // the first task's model is "the" engine (metrics and health); backendOf() has every model's
+    const main = m.models?.[0];
+    this.engine = main?.engine ?? m.engine;
+    this.backend = main?.backend ?? m.backend;
+    for (const [kind, info] of Object.entries(m.info)) if (!this.infos.has(kind)) this.infos.set(kind, info);
+    this.opts.log?.(
+      `inference worker ${slot.index} ready: ${this.engine}/${this.backend}, warm-up ${m.warmupMs.toFixed(0)} ms`,
+    );
+    if (m.models && !this.resolved) {
+      this.models = m.models;
+      this.resolved = Object.fromEntries(m.models.map((r) => [r.model, r.engine]));
+      for (const r of m.models) this.opts.log?.(`inference model ${describeReport(r)}`);
+    }
+  }
+
+  /** Request `id` on `slot` is done: its caller gets the result or the error; the worker is free. */
+  private settle(slot: Slot, id: number, outcome: Result | Error): void {
+    const p = slot.pending.get(id);
+    slot.pending.delete(id);
+    slot.busy = false;
+    if (p) {
+      if (outcome instanceof Error) p.reject(outcome);
+      else p.resolve(outcome);
+    }
+    this.notifyIdle();
+  }
+
+  /** A worker message of the wrong shape: the request it answers fails, else the start does. */
+  private refuse(slot: Slot, raw: unknown, e: Error, failStart: (e: Error) => void): void {
+    this.opts.log?.(e.message);
+    const id = (raw as { id?: unknown } | null)?.id;
+    if (typeof id === 'number' && slot.pending.has(id)) this.settle(slot, id, e);
+    else if (!slot.ready) failStart(e);
+  }
+
   private spawn(index: number): Promise<void> {
     const worker = new Worker(workerScript());
     const slot: Slot = { index, worker, ready: false, busy: false, exited: false, pending: new Map() };
     this.slots[index] = slot;
     return new Promise<void>((resolve, reject) => {
-      worker.on('message', (m: FromWorker) => {
-        if (m.type === 'ready') {
-          slot.ready = true;
-          // the first task's model is "the" engine (metrics and health); backendOf() has every model's
-          const main = m.models?.[0];
-          this.engine = main?.engine ?? m.engine;
-          this.backend = main?.backend ?? m.backend;
-          for (const [kind, info] of Object.entries(m.info))
-            if (!this.infos.has(kind)) this.infos.set(kind, info);
-          this.opts.log?.(
-            `inference worker ${index} ready: ${this.engine}/${this.backend}, warm-up ${m.warmupMs.toFixed(0)} ms`,
-          );
-          if (m.models && !this.resolved) {
-            this.models = m.models;
-            this.resolved = Object.fromEntries(m.models.map((r) => [r.model, r.engine]));
-            for (const r of m.models) this.opts.log?.(`inference model ${describeReport(r)}`);
-          }
+      worker.on('message', (raw: unknown) => {
+        const m = parseMessage(FromWorkerSchema, `inference worker ${index}: message`, raw);
+        if (m instanceof Error) this.refuse(slot, raw, m, reject);
+        else if (m.type === 'ready') {
+          this.onReady(slot, m);
           resolve();
           this.notifyIdle();
         } else if (m.type === 'init-error') {
           reject(new Error(`inference worker ${index} failed to start: ${m.message}`));
         } else if (m.type === 'event') {
           for (const l of this.listeners.get(m.task) ?? []) l(m.event);
-        } else {
-          const p = slot.pending.get(m.id);
-          slot.pending.delete(m.id);
-          slot.busy = false;
-          if (p) {
-            if (m.type === 'result') p.resolve(m);
-            else p.reject(new Error(m.message));
-          }
-          this.notifyIdle();
-        }
+        } else this.settle(slot, m.id, m.type === 'result' ? m : new Error(m.message));
       });
       worker.on('error', (e) => {
         if (!slot.ready) reject(e);

@@ -1,5 +1,6 @@
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type * as tfTypes from '@tensorflow/tfjs-core';
+import type { z } from 'zod';
 import type {
   InferenceEngine,
   LoadedModel,
@@ -8,8 +9,10 @@ import type {
   TensorData,
 } from './contract.js';
 import { readArtifacts } from './model-loader.js';
+import type { BackendPreferenceSchema } from './protocol.js';
 
-export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+/** Which tfjs backend a worker asks for (the worker protocol's schema defines the values). */
+export type BackendPreference = z.infer<typeof BackendPreferenceSchema>;
 
 type Tf = typeof tfTypes;
 

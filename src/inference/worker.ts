@@ -10,7 +10,14 @@ import type { InferenceEngine, LoadedModel, ModelManifest } from './contract.js'
 import { createOnnxEngine, type OnnxEngine } from './onnx/engine.js';
 import { chooseEngine, fileDecisions } from './onnx/select.js';
 import type { Equivalence } from './onnx/verify.js';
-import type { EngineChoice, FromWorker, ModelEngineReport, ToWorker } from './protocol.js';
+import {
+  type EngineChoice,
+  type FromWorker,
+  type ModelEngineReport,
+  parseMessage,
+  type ToWorker,
+  ToWorkerSchema,
+} from './protocol.js';
 import { type AnyTask, type LoadContext, type RunContext, taskOf } from './task.js';
 import { createTfjsEngine } from './tfjs-engine.js';
 import { exitWorker } from './worker-close.js';
@@ -123,6 +130,14 @@ async function init(msg: InitMsg): Promise<void> {
   });
 }
 
+/** A message of the wrong shape: a run fails with the reason; anything else fails the worker's start. */
+function refuse(raw: unknown, e: Error): void {
+  const id = (raw as { id?: unknown } | null)?.id;
+  if ((raw as { type?: unknown } | null)?.type === 'run' && typeof id === 'number')
+    send({ type: 'error', id, message: e.message });
+  else send({ type: 'init-error', message: e.message });
+}
+
 function run(msg: Extract<ToWorker, { type: 'run' }>): void {
   const t0 = performance.now();
   const job = (async () => {
@@ -139,7 +154,12 @@ function run(msg: Extract<ToWorker, { type: 'run' }>): void {
   void job.finally(() => running.delete(job));
 }
 
-port.on('message', (msg: ToWorker) => {
+port.on('message', (raw: unknown) => {
+  const msg = parseMessage(ToWorkerSchema, 'inference worker: message', raw);
+  if (msg instanceof Error) {
+    refuse(raw, msg);
+    return;
+  }
   if (msg.type === 'init') {
     initDone = init(msg).catch((e: Error) => send({ type: 'init-error', message: e.message }));
   } else if (msg.type === 'run') {

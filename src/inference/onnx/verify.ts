@@ -4,6 +4,8 @@
  * the 0-255 scale; tasks add their own measures (detectors: src/faces/detect/compare.ts). A model
  * that misses its tolerance is not used.
  */
+import type { z } from 'zod';
+import type { EquivalenceSchema } from '../protocol.js';
 
 /** The tolerances of issue #9. */
 export const TOLERANCE = {
@@ -15,19 +17,8 @@ export const TOLERANCE = {
   maxAbs255: 1,
 } as const;
 
-export type Measure = 'cosine' | 'box_px' | 'max_abs_255';
-
-export interface Equivalence {
-  measure: Measure;
-  /** Worst value over the inputs (lowest cosine, largest px / abs difference). */
-  value: number;
-  tolerance: number;
-  ok: boolean;
-  /** What was compared, e.g. "4 face crops". */
-  inputs: string;
-  /** Why it failed, when it did. */
-  detail?: string;
-}
+export type Equivalence = z.infer<typeof EquivalenceSchema>;
+export type Measure = Equivalence['measure'];
 
 /** Cosine similarity of two vectors. */
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {

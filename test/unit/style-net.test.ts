@@ -131,35 +131,40 @@ describe('style network', () => {
 });
 
 describe('style training', () => {
-  it('a few steps on wasm lower the loss, write a loadable style, and resume from the checkpoint', async () => {
-    const painting = join(tmp, 'stripes.png');
-    await stripes(painting);
-    const totals: number[] = [];
-    const opts = {
-      name: 'unit-train',
-      style: painting,
-      content: [samplePhoto(1), samplePhoto(2), samplePhoto(3)],
-      arch: 'tiny',
-      lossNet: 'mobilenet' as const,
-      steps: 30,
-      batch: 1,
-      size: 64,
-      styleSize: 128,
-      lr: 0.02,
-      alpha: 1,
-      beta: 10,
-      gamma: 1,
-      seed: 7,
-      outRoot: tmp,
-      checkpointEvery: 10,
-      resume: false,
-      backend: 'wasm' as const,
-      quiet: true,
-      log: () => {},
-      onStep: (_s: number, l: { total: number }) => totals.push(l.total),
-    };
+  // the first test trains; the CLI and resume tests use what it wrote (tests run in order)
+  const totals: number[] = [];
+  const painting = () => join(tmp, 'stripes.png');
+  let dir = '';
+  const options = () => ({
+    name: 'unit-train',
+    style: painting(),
+    content: [samplePhoto(1), samplePhoto(2), samplePhoto(3)],
+    arch: 'tiny',
+    lossNet: 'mobilenet' as const,
+    steps: 30,
+    batch: 1,
+    size: 64,
+    styleSize: 128,
+    lr: 0.02,
+    alpha: 1,
+    beta: 10,
+    gamma: 1,
+    seed: 7,
+    outRoot: tmp,
+    checkpointEvery: 10,
+    resume: false,
+    backend: 'wasm' as const,
+    quiet: true,
+    log: () => {},
+    onStep: (_s: number, l: { total: number }) => totals.push(l.total),
+  });
+
+  it('a few steps on wasm lower the loss and write a loadable style, leaking no tensors', async () => {
+    await stripes(painting());
     const before = tf.memory().numTensors;
-    const { manifest, dir } = await trainStyle(opts);
+    const trained = await trainStyle(options());
+    const { manifest } = trained;
+    dir = trained.dir;
     expect(tf.memory().numTensors).toBeLessThanOrEqual(before + 2);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(totals.slice(-5))).toBeLessThan(mean(totals.slice(0, 5)) * 0.8);
@@ -173,8 +178,9 @@ describe('style training', () => {
     expect(out.length).toBe(frame.length);
     expect(out.some((v, i) => v !== frame[i])).toBe(true);
     runner.dispose();
+  }, 120_000);
 
-    // vigil style apply: the trained style on a photo, through the CLI
+  it('vigil style apply: the trained style on a photo, through the CLI; an unknown style exits 2', async () => {
     const applied = join(tmp, 'applied.jpg');
     const cli = join(process.cwd(), 'dist', 'cli.js');
     const res = spawnSync(
@@ -206,9 +212,11 @@ describe('style training', () => {
     );
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/unknown style "no-such-style"/);
+  }, 60_000);
 
+  it('resumes from the checkpoint at the step it was taken', async () => {
     const resumed: number[] = [];
-    const r = await trainStyle({ ...opts, steps: 34, resume: true, onStep: (s) => resumed.push(s) });
+    const r = await trainStyle({ ...options(), steps: 34, resume: true, onStep: (s) => resumed.push(s) });
     expect(resumed).toEqual([31, 32, 33, 34]);
     expect(r.manifest.training.resumedAt).toEqual([30]);
   }, 120_000);

@@ -17,7 +17,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AuditAction, AuditInput, AuditLog } from '../faces/audit.js';
 import type { Gallery } from '../faces/gallery/gallery.js';
 import type { Access } from './auth.js';
-import { HttpError } from './api.js';
+import { HttpError } from './api-body.js';
 
 /** Who sent a request, as the audit log names them, and whether they may act as admin. */
 export interface Requester {

@@ -1,13 +1,13 @@
-import type { IncomingMessage } from 'node:http';
 import type { Gallery } from '../faces/gallery/gallery.js';
 import type { UnknownStore } from '../faces/unknowns/store.js';
-import { HttpError } from './api.js';
+import { HttpError, parseId as id } from './api-body.js';
+import type { Handler, Reply, Route } from './api-router.js';
 import { strictQueryParam } from './query.js';
 
-/** The same shapes as src/server/api.ts's routes. */
-export type UnknownReply = { status: number; json?: unknown; body?: Buffer; type?: string };
-export type UnknownHandler = (req: IncomingMessage, m: RegExpExecArray, url: URL) => Promise<UnknownReply>;
-export type UnknownRoute = [string, RegExp, UnknownHandler];
+/** The route shapes of src/server/api-router.ts. */
+export type UnknownReply = Reply;
+export type UnknownHandler = Handler;
+export type UnknownRoute = Route;
 
 export interface UnknownRouteDeps {
   /**
@@ -16,12 +16,6 @@ export interface UnknownRouteDeps {
    */
   faces: () => { unknowns: UnknownStore; gallery: Gallery };
 }
-
-const id = (s: string | undefined) => {
-  const n = Number(s);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new HttpError(400, `invalid id "${s}"`);
-  return n;
-};
 
 const int = (v: string | null, what: string, min: number, max: number, dflt: number) => {
   if (v === null || v === '') return dflt;
@@ -34,7 +28,7 @@ const int = (v: string | null, what: string, min: number, max: number, dflt: num
 const flag = (v: string | null) => v !== null && v !== '0' && v !== 'false';
 
 /**
- * Unknown-face routes, in the route-tuple shape of src/server/api.ts:
+ * Unknown-face routes, in the route-tuple shape of src/server/api-router.ts:
  *   GET    /api/unknowns?min=&camera=&limit=          clusters, most recently seen first
  *   GET    /api/unknowns/:clusterId                   one cluster with its sightings
  *   POST   /api/unknowns/:clusterId/name?name=NAME[&append=1][&maxPhotos=N]   enroll its faces
@@ -43,7 +37,7 @@ const flag = (v: string | null) => v !== null && v !== '0' && v !== 'false';
  *   GET    /api/unknowns/sightings/:id/snapshot.jpg   one sighting's face
  *   GET    /api/people/:id/sightings?threshold=&limit=   past unknown sightings of an enrolled person
  * Errors: GalleryError / HttpError with their status (400 bad id or name, 404 unknown id, 409 name
- * taken or another embedding space), mapped by api.ts's handler.
+ * taken or another embedding space), mapped by api-router.ts.
  */
 export function createUnknownRoutes(d: UnknownRouteDeps): UnknownRoute[] {
   return [

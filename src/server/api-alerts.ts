@@ -1,0 +1,51 @@
+/**
+ * The alert history:
+ *   GET /api/alerts?before=&after=&limit=&camera=&label=   newest first
+ *   GET /api/alerts/:id/snapshot.jpg                       the face snapshot of one alert
+ */
+import type { AlertStore } from '../faces/alerts.js';
+import { HttpError, parseId } from './api-body.js';
+import type { Route } from './api-router.js';
+
+export interface AlertRouteDeps {
+  /** The alert store; throws an HttpError (409) when face recognition is off. */
+  alerts: () => AlertStore;
+}
+
+/** A page of alerts is 1..500 long (50 for a limit that is not a number). */
+const pageSize = (s: string) => Math.max(1, Math.min(500, Number(s) || 50));
+
+export function createAlertRoutes(d: AlertRouteDeps): Route[] {
+  return [
+    [
+      'GET',
+      /^\/api\/alerts$/,
+      async (_r, _m, url) => {
+        const q = (k: string) => url.searchParams.get(k) ?? undefined;
+        const alerts = d.alerts();
+        const before = q('before');
+        const after = q('after');
+        const limit = q('limit');
+        return {
+          status: 200,
+          json: alerts.list({
+            before: before ? parseId(before) : undefined,
+            after: after ? parseId(after) : undefined,
+            limit: limit ? pageSize(limit) : undefined,
+            camera: q('camera'),
+            label: q('label'),
+          }),
+        };
+      },
+    ],
+    [
+      'GET',
+      /^\/api\/alerts\/(\d+)\/snapshot\.jpg$/,
+      async (_r, m) => {
+        const snap = d.alerts().snapshot(parseId(m[1]));
+        if (!snap) throw new HttpError(404, `alert ${m[1]} has no snapshot`);
+        return { status: 200, body: snap, type: 'image/jpeg' };
+      },
+    ],
+  ];
+}

@@ -12,6 +12,26 @@ export interface ClusterSum {
   sum: Float64Array;
 }
 
+/** A cluster as the store keeps it in memory: its row id with its count and sum. */
+export interface StoredClusterSum extends ClusterSum {
+  id: number;
+}
+
+/** A copy of `v` scaled to unit length (a zero vector stays zero). */
+export function l2Normalised(v: Float32Array): Float32Array {
+  const x = Float32Array.from(v);
+  let norm = 0;
+  for (let i = 0; i < x.length; i++) norm += (x[i] as number) ** 2;
+  const inv = 1 / Math.max(Math.sqrt(norm), 1e-12);
+  for (let i = 0; i < x.length; i++) x[i] = (x[i] as number) * inv;
+  return x;
+}
+
+/** Adds `x` into `sum` element by element (a cluster's sum growing by a member or a cluster). */
+export function addInto(sum: Float64Array, x: ArrayLike<number>): void {
+  for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (x[i] as number);
+}
+
 export function dotF(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += (a[i] as number) * (b[i] as number);

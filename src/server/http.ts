@@ -44,95 +44,137 @@ function hostRefusal(req: IncomingMessage): string {
 
 /** HTTP: the static viewer, /metrics, a small JSON API, and the WebSocket upgrade at /ws. */
 export function createHttpServer(d: HttpDeps): Server {
-  const server = createServer((req, res) => {
-    const url = requestUrl(req);
-    if (!url) {
-      req.resume();
-      return json(res, 400, { error: 'malformed request URL' });
-    }
-    const path = url.pathname;
-    if (!hostAllowed(req, d.hosts)) {
-      req.resume();
-      return json(res, 421, { error: hostRefusal(req) });
-    }
-    // CORS is closed unless an origin is allowed; cross-site requests are refused outright.
-    if (!originAllowed(req, d.auth)) {
-      req.resume();
-      return json(res, 403, {
-        error: `cross-origin request from ${req.headers.origin} refused (server.auth.allowedOrigins)`,
-      });
-    }
-    if (req.headers.origin && d.auth.allowedOrigins.length) {
-      res.setHeader('access-control-allow-origin', req.headers.origin);
-      res.setHeader('vary', 'Origin');
-      if (req.method === 'OPTIONS') {
-        res.writeHead(204, {
-          'access-control-allow-methods': 'GET, POST, PATCH, DELETE',
-          'access-control-allow-headers': 'authorization, content-type',
-          'access-control-max-age': '600',
-        });
-        return res.end();
-      }
-    }
-    const access = accessOf(req, d.auth);
-    // health is open (load balancers, probes) but without a token says only that Vigil is up
-    if (path === '/api/health' && access === 'denied') {
-      req.resume();
-      return json(res, 200, { status: 'ok' });
-    }
-    const guarded =
-      (path.startsWith('/api/') && path !== '/api/health') || (path === '/metrics' && d.auth.protectMetrics);
-    if (guarded) {
-      if (access === 'denied') {
-        req.resume();
-        return json(res, 401, { error: TOKEN_HELP });
-      }
-      const mutating = req.method !== 'GET' && req.method !== 'HEAD';
-      if (mutating && ADMIN_PATHS.test(path) && d.auth.adminToken && access !== 'admin') {
-        req.resume();
-        return json(res, 403, {
-          error: 'enrollment, renaming and deletion need the admin token (server.auth.adminToken)',
-        });
-      }
-    }
-    if (d.api(req, res)) return;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      req.resume();
-      return json(res, 405, { error: `method ${req.method} not allowed on ${path}` });
-    }
-    if (path === '/metrics') {
-      d.registry
-        .metrics()
-        .then((text) => {
-          res.writeHead(200, { 'content-type': d.registry.contentType });
-          res.end(text);
-        })
-        .catch((e: Error) => json(res, 500, { error: e.message }));
+  const server = createServer((req, res) => handleRequest(d, req, res));
+  server.on('upgrade', (req, socket, head) => {
+    const refusal = upgradeRefusal(d, req);
+    if (refusal) {
+      socket.end(`HTTP/1.1 ${refusal}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       return;
     }
-    let rel: string;
-    try {
-      rel = path === '/' ? 'index.html' : decodeURIComponent(path.slice(1));
-    } catch {
-      return json(res, 400, { error: 'malformed URL' });
-    }
-    const file = normalize(join(d.staticDir, rel));
-    if (!file.startsWith(d.staticDir + sep) || !existsSync(file) || !TYPES[extname(file)]) {
-      return json(res, 404, { error: `not found: ${path}` });
-    }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] as string, 'cache-control': 'no-cache' });
-    if (req.method === 'HEAD') return res.end();
-    createReadStream(file).pipe(res);
-  });
-  server.on('upgrade', (req, socket, head) => {
-    const refuse = (status: string) => {
-      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    };
-    if (requestUrl(req)?.pathname !== '/ws') return refuse('404 Not Found');
-    if (!hostAllowed(req, d.hosts)) return refuse('421 Misdirected Request');
-    if (!originAllowed(req, d.auth)) return refuse('403 Forbidden');
-    if (accessOf(req, d.auth) === 'denied') return refuse('401 Unauthorized');
     d.onUpgrade(req, socket, head);
   });
   return server;
+}
+
+/** The checks in order, then the API, /metrics or the viewer's files. */
+function handleRequest(d: HttpDeps, req: IncomingMessage, res: ServerResponse): void {
+  const url = requestUrl(req);
+  if (!url) {
+    req.resume();
+    json(res, 400, { error: 'malformed request URL' });
+    return;
+  }
+  const path = url.pathname;
+  if (refusedHostOrOrigin(d, req, res) || answeredPreflight(d, req, res)) return;
+  if (refusedAccess(d, req, res, path)) return;
+  if (d.api(req, res)) return;
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    req.resume();
+    json(res, 405, { error: `method ${req.method} not allowed on ${path}` });
+    return;
+  }
+  if (path === '/metrics') serveMetrics(d.registry, res);
+  else serveStatic(d.staticDir, req, res, path);
+}
+
+/** 421 for a Host that is not served (DNS rebinding), 403 for an origin that is not allowed. */
+function refusedHostOrOrigin(d: HttpDeps, req: IncomingMessage, res: ServerResponse): boolean {
+  if (!hostAllowed(req, d.hosts)) {
+    req.resume();
+    json(res, 421, { error: hostRefusal(req) });
+    return true;
+  }
+  // CORS is closed unless an origin is allowed; cross-site requests are refused outright.
+  if (!originAllowed(req, d.auth)) {
+    req.resume();
+    json(res, 403, {
+      error: `cross-origin request from ${req.headers.origin} refused (server.auth.allowedOrigins)`,
+    });
+    return true;
+  }
+  return false;
+}
+
+/** An allowed origin gets its CORS headers; its preflight (OPTIONS) is answered here. */
+function answeredPreflight(d: HttpDeps, req: IncomingMessage, res: ServerResponse): boolean {
+  if (!req.headers.origin || !d.auth.allowedOrigins.length) return false;
+  res.setHeader('access-control-allow-origin', req.headers.origin);
+  res.setHeader('vary', 'Origin');
+  if (req.method !== 'OPTIONS') return false;
+  res.writeHead(204, {
+    'access-control-allow-methods': 'GET, POST, PATCH, DELETE',
+    'access-control-allow-headers': 'authorization, content-type',
+    'access-control-max-age': '600',
+  });
+  res.end();
+  return true;
+}
+
+/**
+ * The token checks: /api/* (and /metrics with protectMetrics) need the token, changes to people
+ * and unknown faces the admin token when one is set. /api/health is open (load balancers, probes)
+ * but without a token says only that Vigil is up.
+ */
+function refusedAccess(d: HttpDeps, req: IncomingMessage, res: ServerResponse, path: string): boolean {
+  const access = accessOf(req, d.auth);
+  if (path === '/api/health' && access === 'denied') {
+    req.resume();
+    json(res, 200, { status: 'ok' });
+    return true;
+  }
+  const guarded =
+    (path.startsWith('/api/') && path !== '/api/health') || (path === '/metrics' && d.auth.protectMetrics);
+  if (!guarded) return false;
+  if (access === 'denied') {
+    req.resume();
+    json(res, 401, { error: TOKEN_HELP });
+    return true;
+  }
+  const mutating = req.method !== 'GET' && req.method !== 'HEAD';
+  if (mutating && ADMIN_PATHS.test(path) && d.auth.adminToken && access !== 'admin') {
+    req.resume();
+    json(res, 403, {
+      error: 'enrollment, renaming and deletion need the admin token (server.auth.adminToken)',
+    });
+    return true;
+  }
+  return false;
+}
+
+function serveMetrics(registry: Registry, res: ServerResponse): void {
+  registry
+    .metrics()
+    .then((text) => {
+      res.writeHead(200, { 'content-type': registry.contentType });
+      res.end(text);
+    })
+    .catch((e: Error) => json(res, 500, { error: e.message }));
+}
+
+/** A file of the built viewer (`/` is index.html); 404 outside `staticDir` or of an unknown type. */
+function serveStatic(staticDir: string, req: IncomingMessage, res: ServerResponse, path: string): void {
+  let rel: string;
+  try {
+    rel = path === '/' ? 'index.html' : decodeURIComponent(path.slice(1));
+  } catch {
+    json(res, 400, { error: 'malformed URL' });
+    return;
+  }
+  const file = normalize(join(staticDir, rel));
+  if (!file.startsWith(staticDir + sep) || !existsSync(file) || !TYPES[extname(file)]) {
+    json(res, 404, { error: `not found: ${path}` });
+    return;
+  }
+  res.writeHead(200, { 'content-type': TYPES[extname(file)] as string, 'cache-control': 'no-cache' });
+  if (req.method === 'HEAD') res.end();
+  else createReadStream(file).pipe(res);
+}
+
+/** Why a WebSocket upgrade is refused (the status line), or undefined to accept it. */
+function upgradeRefusal(d: HttpDeps, req: IncomingMessage): string | undefined {
+  if (requestUrl(req)?.pathname !== '/ws') return '404 Not Found';
+  if (!hostAllowed(req, d.hosts)) return '421 Misdirected Request';
+  if (!originAllowed(req, d.auth)) return '403 Forbidden';
+  if (accessOf(req, d.auth) === 'denied') return '401 Unauthorized';
+  return undefined;
 }

@@ -128,10 +128,12 @@ export class Recognizer {
     this.unsubscribe = deps.gallery.onChange(apply);
   }
 
-  close(): void {
+  /** Stops taking faces; resolves once the embeds in flight are done and their frames released. */
+  close(): Promise<void> {
     this.closed = true;
     this.unsubscribe();
     this.batcher.close();
+    return this.batcher.settled();
   }
 
   private tracker(stream: string): FaceTracker {

@@ -44,6 +44,8 @@ export interface Batched<F, R> {
 export class CrossStreamBatcher<F extends BatchItem, R> {
   private readonly slots = new Map<string, { frame: F; arrived: number }>();
   private readonly inFlight = new Set<string>();
+  /** Batches on the runner: their frames are held until their results are emitted or dropped. */
+  private readonly running = new Set<Promise<void>>();
   private firstArrival: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private waitingForIdle = false;
@@ -74,7 +76,12 @@ export class CrossStreamBatcher<F extends BatchItem, R> {
     this.schedule();
   }
 
-  /** Drops what waits in slots; batches in flight still complete. */
+  /** Resolves once no batch is in flight: every frame handed to the runner is emitted or dropped. */
+  async settled(): Promise<void> {
+    while (this.running.size) await Promise.allSettled([...this.running]);
+  }
+
+  /** Drops what waits in slots; batches in flight still complete (await `settled()` for them). */
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
@@ -131,7 +138,7 @@ export class CrossStreamBatcher<F extends BatchItem, R> {
     this.firstArrival = undefined;
     this.opts.onPending?.(this.slots.size);
     const frames = chosen.map(([, s]) => s.frame);
-    this.runner
+    const batch = this.runner
       .run(frames)
       .then(
         (results) => {
@@ -154,7 +161,11 @@ export class CrossStreamBatcher<F extends BatchItem, R> {
           }
         },
       )
-      .finally(() => this.schedule());
+      .finally(() => {
+        this.running.delete(batch);
+        this.schedule();
+      });
+    this.running.add(batch);
     // Another runner may be idle: keep filling it with what is left.
     queueMicrotask(() => this.schedule());
   }

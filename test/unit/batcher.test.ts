@@ -44,6 +44,34 @@ function manualRunner(workers = 1) {
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
 describe('CrossStreamBatcher', () => {
+  it('settled() waits for the batch in flight at close: its frame is emitted first, waiting ones dropped', async () => {
+    const { runner, calls } = manualRunner();
+    const events: string[] = [];
+    const b = new CrossStreamBatcher<F, string>(
+      runner,
+      {
+        maxBatch: 1,
+        maxWaitMs: 0,
+        onDrop: (f, reason) => events.push(`drop ${f.streamId}#${f.seq} ${reason}`),
+      },
+      (r) => events.push(`emit ${r.result}`),
+    );
+    b.offer({ streamId: 'a', seq: 0 });
+    b.offer({ streamId: 'b', seq: 0 }); // waits: the one runner is busy
+    b.close();
+    let settled = false;
+    const done = b.settled().then(() => {
+      settled = true;
+    });
+    await tick(5);
+    expect(settled).toBe(false);
+    expect(events).toEqual(['drop b#0 inference_busy']);
+    calls[0]?.finish();
+    await done;
+    expect(events).toEqual(['drop b#0 inference_busy', 'emit a#0']);
+    await b.settled(); // nothing in flight: at once
+  });
+
   it('sends one batch as soon as maxBatch streams have a frame', async () => {
     const { runner, calls } = manualRunner();
     const out: string[] = [];

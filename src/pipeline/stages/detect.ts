@@ -46,7 +46,7 @@ interface Job {
   ctx: FrameContext;
 }
 
-function detectOperator(cfg: DetectStageConfig, ctx: StageContext) {
+function detectOperator(cfg: DetectStageConfig, ctx: StageContext, closing: Array<Promise<void>>) {
   const detector = service<Detector>(ctx, 'detector', 'detect');
   const { metrics, batching } = ctx;
   return (source: Observable<FrameContext>) =>
@@ -100,6 +100,7 @@ function detectOperator(cfg: DetectStageConfig, ctx: StageContext) {
         stopped = true;
         s.unsubscribe();
         batcher.close();
+        closing.push(batcher.settled());
       };
     });
 }
@@ -110,5 +111,12 @@ registerStage({
   phase: 'analyze',
   infers: true,
   schema: DetectSchema,
-  create: (cfg, ctx) => ({ operator: detectOperator(cfg, ctx) }),
+  create: (cfg, ctx) => {
+    // batches in flight at unsubscribe still hold frames: close() waits for them
+    const closing: Array<Promise<void>> = [];
+    return {
+      operator: detectOperator(cfg, ctx, closing),
+      close: async () => void (await Promise.all(closing)),
+    };
+  },
 });

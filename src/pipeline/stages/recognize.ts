@@ -106,7 +106,7 @@ function recognizer(cfg: RecognizeStageConfig, ctx: StageContext, emit: (c: Fram
   );
 }
 
-function recognizeOperator(cfg: RecognizeStageConfig, ctx: StageContext) {
+function recognizeOperator(cfg: RecognizeStageConfig, ctx: StageContext, closing: Array<Promise<void>>) {
   return (source: Observable<FrameContext>) =>
     new Observable<FrameContext>((sub) => {
       const latest = new Map<string, { seq: number | null; detections: TrackedDetection[] }>();
@@ -128,7 +128,7 @@ function recognizeOperator(cfg: RecognizeStageConfig, ctx: StageContext) {
       });
       return () => {
         s.unsubscribe();
-        rec.close();
+        closing.push(rec.close());
       };
     });
 }
@@ -138,5 +138,12 @@ registerStage({
   summary: 'Tracks faces, embeds each track and names it against the gallery (one-shot recognition)',
   phase: 'analyze',
   schema: RecognizeSchema,
-  create: (cfg, ctx) => ({ operator: recognizeOperator(cfg, ctx) }),
+  create: (cfg, ctx) => {
+    // embeds in flight at unsubscribe still hold frames: close() waits for them
+    const closing: Array<Promise<void>> = [];
+    return {
+      operator: recognizeOperator(cfg, ctx, closing),
+      close: async () => void (await Promise.all(closing)),
+    };
+  },
 });

@@ -14,6 +14,7 @@ import {
   ffmpegModule,
   pipelineModule,
 } from './app/modules/base.js';
+import { alertSinksModule } from './app/modules/alert-sinks.js';
 import { chainModule } from './app/modules/chain.js';
 import { dataDirModule } from './app/modules/data-dir.js';
 import { facesModule } from './app/modules/faces.js';
@@ -44,6 +45,7 @@ export function vigilStartup(base: BaseContext) {
     .add(facesModule)
     .add(sourcesModule)
     .add(outputModule)
+    .add(alertSinksModule)
     .add(chainModule)
     .add(httpModule)
     .add(statsModule)

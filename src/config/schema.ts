@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AlertSinksSchema, MqttSinkSchema } from '../output/sinks/config.js';
 
 /** Reconnect policy of a stream: capped exponential backoff. */
 export const ReconnectSchema = z
@@ -202,22 +203,10 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ snapshotDays: 30, alertDays: 365 }),
-    /** Webhooks that receive every alert as JSON (POST, retried on failure). */
-    alerts: z
-      .object({
-        webhooks: z
-          .array(
-            z
-              .object({
-                url: z.url({ protocol: /^https?$/ }),
-                headers: z.record(z.string(), z.string()).optional(),
-              })
-              .strict(),
-          )
-          .default([]),
-      })
-      .strict()
-      .default({ webhooks: [] }),
+    /** Alert sinks besides MQTT: webhooks (POST, retried on failure) and the viewers (src/output/sinks/). */
+    alerts: AlertSinksSchema.default(AlertSinksSchema.parse({})),
+    /** MQTT (alerts, camera states, Home Assistant discovery); off unless set here or by VIGIL_MQTT_URL. */
+    mqtt: MqttSinkSchema.optional(),
     streams: z.array(StreamSchema).min(1, 'at least one stream is required'),
   })
   .strict()

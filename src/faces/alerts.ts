@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { ensureAutoincrement } from './gallery/migrate.js';
 import { type SnapshotFace, SnapshotFaceSchema } from './snapshot.js';
 
-/** A recognition event, stored, pushed to viewers and POSTed to webhooks (Frigate-style fields). */
+/** A recognition event, stored and handed to the alert sinks (src/output/sinks/; Frigate-style fields). */
 export interface FaceAlert {
   id: number;
   type: 'face';
@@ -31,11 +31,6 @@ export interface AlertRule {
    * lost and found again is not announced twice), one per track for unknown faces.
    */
   cooldownSeconds: number;
-}
-
-export interface Webhook {
-  url: string;
-  headers?: Record<string, string>;
 }
 
 /** Alert history in SQLite (the gallery's database), newest first, with paging. */
@@ -235,35 +230,4 @@ export class AlertRules {
       for (const [k, t] of this.fired) if (now - t > this.rule.cooldownSeconds * 1000) this.fired.delete(k);
     return true;
   }
-}
-
-/** POSTs an alert as JSON, retrying with backoff (1 s, 2 s, 4 s) on network errors and 5xx. */
-export async function postWebhook(
-  hook: Webhook,
-  alert: FaceAlert,
-  opts: { tries?: number; baseDelayMs?: number; timeoutMs?: number; log?: (m: string) => void } = {},
-): Promise<boolean> {
-  const tries = opts.tries ?? 4;
-  // Frigate consumers read type + after; the flat fields serve simple consumers.
-  const body = JSON.stringify({ ...alert, type: 'new', kind: alert.type, after: alert });
-  for (let i = 0; i < tries; i++) {
-    try {
-      const res = await fetch(hook.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...hook.headers },
-        body,
-        signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
-      });
-      if (res.ok) return true;
-      if (res.status < 500 && res.status !== 429) {
-        opts.log?.(`webhook ${hook.url} refused alert ${alert.id}: HTTP ${res.status}`);
-        return false;
-      }
-      opts.log?.(`webhook ${hook.url}: HTTP ${res.status}, try ${i + 1}/${tries}`);
-    } catch (e) {
-      opts.log?.(`webhook ${hook.url}: ${(e as Error).message}, try ${i + 1}/${tries}`);
-    }
-    if (i < tries - 1) await new Promise((r) => setTimeout(r, (opts.baseDelayMs ?? 1000) * 2 ** i));
-  }
-  return false;
 }

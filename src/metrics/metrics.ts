@@ -231,6 +231,28 @@ function styleMetrics(registers: Registry[]) {
 }
 
 /** Main-thread costs: frame copies and event-loop lag. */
+/** Alert sinks (src/output/sinks/): deliveries per sink, and the MQTT connection and queue. */
+function sinkMetrics(registers: Registry[]) {
+  return {
+    alertDeliveries: new Counter({
+      name: 'vigil_alert_deliveries_total',
+      help: 'Alerts handed to a sink (webhook, websocket, mqtt), by result: delivered, retried (an attempt failed or the receiver was away, tried again), failed (given up), dropped (queue full or shutdown)',
+      labelNames: ['sink', 'result'],
+      registers,
+    }),
+    mqttQueued: new Gauge({
+      name: 'vigil_mqtt_queued',
+      help: 'Alerts waiting for the MQTT broker (bounded by mqtt.maxQueued; past it the oldest is dropped)',
+      registers,
+    }),
+    mqttConnected: new Gauge({
+      name: 'vigil_mqtt_connected',
+      help: '1 while connected to the MQTT broker',
+      registers,
+    }),
+  };
+}
+
 function mainThreadMetrics(registers: Registry[]) {
   return {
     frameCopies: new Counter({
@@ -286,6 +308,9 @@ export class VigilMetrics {
   readonly engineFallbacks: Counter<'model'>;
   readonly onnxEquivalent: Gauge<'model'>;
   readonly frameCopies: Counter<'site'>;
+  readonly alertDeliveries: Counter<'sink' | 'result'>;
+  readonly mqttQueued: Gauge;
+  readonly mqttConnected: Gauge;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -331,6 +356,10 @@ export class VigilMetrics {
     const mainThread = mainThreadMetrics(registers);
     this.frameCopies = mainThread.frameCopies;
     this.eventLoopLag = mainThread.eventLoopLag;
+    const sinks = sinkMetrics(registers);
+    this.alertDeliveries = sinks.alertDeliveries;
+    this.mqttQueued = sinks.mqttQueued;
+    this.mqttConnected = sinks.mqttConnected;
   }
 
   /** Sets the state gauge of a stream: 1 for `state`, 0 for the others. */

@@ -1,7 +1,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { AlertRules, type FaceAlert, postWebhook } from '../../src/faces/alerts.js';
+import { AlertRules, type FaceAlert } from '../../src/faces/alerts.js';
+import { postWebhook } from '../../src/output/sinks/webhook.js';
 import type { GalleryMatrix } from '../../src/faces/gallery/gallery.js';
 import { identify, verify } from '../../src/faces/match.js';
 import { DEFAULT_TRACKER, FaceTracker, matchScore, type Track, voteIdentity } from '../../src/faces/track.js';

@@ -2,11 +2,12 @@
  * The pipeline chain (src/pipeline/builder.ts): the stages of pipelines/NAME.yaml in order, given
  * the services the modules before started, looked up by the names the stages ask for.
  */
-import type { FaceAlert } from '../../faces/alerts.js';
 import { batchDetector } from '../../faces/tasks/index.js';
 import { buildChain, type RunningChain } from '../../pipeline/builder.js';
 import type { StageContext } from '../../pipeline/stage.js';
+import type { AlertSinks } from '../../pipeline/stages/alert.js';
 import { defineModule } from '../module.js';
+import type { AlertSinksContext } from './alert-sinks.js';
 import type { BaseContext, PipelineContext } from './base.js';
 import type { FacesContext } from './faces.js';
 import type { InferenceContext } from './inference.js';
@@ -24,7 +25,8 @@ type Needs = BaseContext &
   StyleContext &
   FacesContext &
   SourcesContext &
-  OutputContext;
+  OutputContext &
+  AlertSinksContext;
 
 export const chainModule = defineModule<Needs, ChainContext>({
   name: 'chain',
@@ -42,6 +44,7 @@ export const chainModule = defineModule<Needs, ChainContext>({
 
 function stageContext({
   config,
+  alertSinks,
   pipeline,
   plan,
   host,
@@ -60,9 +63,8 @@ function stageContext({
     services.set('faces', faces);
     services.set('alerts', {
       store: faces.alerts,
-      webhooks: config.alerts.webhooks,
-      publish: (alert: FaceAlert) => hub.broadcast({ type: 'alert', alert }),
-    });
+      publish: (alert, snapshot) => alertSinks.publish(alert, snapshot),
+    } satisfies AlertSinks);
   }
   if (style) services.set('styler', style.styler());
   return {

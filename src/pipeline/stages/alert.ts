@@ -1,17 +1,12 @@
 /**
  * alert: turns the recognize stage's decisions into alerts: watched people (and unknown faces once
  * two looks agree), once per track and per person and camera within the cooldown. Each alert is
- * stored with a snapshot, counted, pushed to viewers and POSTed to webhooks.
+ * stored with a snapshot, counted, and handed to the alert sinks (viewers, webhooks, MQTT:
+ * src/output/sinks/), which deliver it after this returns.
  */
 import { Observable } from 'rxjs';
 import { z } from 'zod';
-import {
-  AlertRules,
-  type AlertStore,
-  type FaceAlert,
-  postWebhook,
-  type Webhook,
-} from '../../faces/alerts.js';
+import { AlertRules, type AlertStore, type FaceAlert } from '../../faces/alerts.js';
 import { faceSnapshot, type SnapshotFace } from '../../faces/snapshot.js';
 import type { Frame } from '../../sources/frame.js';
 import type { FrameContext, Recognition } from '../context.js';
@@ -63,11 +58,10 @@ declare module '../stage.js' {
   }
 }
 
-/** Where alerts go (service "alerts"): the store, webhooks, and the viewers. */
+/** Where alerts go (service "alerts"): the store, then the sinks' fan-out (never blocks). */
 export interface AlertSinks {
   store: AlertStore;
-  webhooks: Webhook[];
-  publish: (alert: FaceAlert) => void;
+  publish: (alert: FaceAlert, snapshot?: Buffer) => void;
 }
 
 class Alerter {
@@ -118,9 +112,7 @@ class Alerter {
       face,
     );
     this.ctx.metrics.alerts.inc({ stream, kind: r.personId === null ? 'unknown' : 'known' });
-    this.sinks.publish(alert);
-    const log = (m: string) => this.ctx.log.warn(m);
-    for (const hook of this.sinks.webhooks) void postWebhook(hook, alert, { log });
+    this.sinks.publish(alert, snapshot);
   }
 
   close(): void {
@@ -144,7 +136,7 @@ function alertOperator(alerter: Alerter) {
 
 registerStage({
   kind: 'alert',
-  summary: 'Raises alerts for watched people and unknown faces (stored, webhooks, viewers)',
+  summary: 'Raises alerts for watched people and unknown faces (stored, then viewers, webhooks, MQTT)',
   phase: 'analyze',
   schema: AlertSchema,
   create: (cfg, ctx) => {

@@ -1,0 +1,76 @@
+/**
+ * The alert sinks (src/output/sinks/): the viewers over WebSocket, the configured webhooks, and MQTT
+ * when `mqtt` or VIGIL_MQTT_URL is set, behind one fan-out the alert stage hands each alert to.
+ * MQTT also carries every stream's state and, for Home Assistant, the enrolled people.
+ */
+import { createRequire } from 'node:module';
+import type { Gallery } from '../../faces/gallery/gallery.js';
+import type { VigilMetrics } from '../../metrics/metrics.js';
+import { resolveMqtt } from '../../output/sinks/config.js';
+import { MqttSink } from '../../output/sinks/mqtt/sink.js';
+import { type AlertSink, AlertFanOut, type DeliveryCounter } from '../../output/sinks/sink.js';
+import { WebhookSink } from '../../output/sinks/webhook.js';
+import { WebSocketSink } from '../../output/sinks/websocket.js';
+import { defineModule, type ModuleScope } from '../module.js';
+import type { BaseContext } from './base.js';
+import type { FacesContext } from './faces.js';
+import type { OutputContext } from './output.js';
+import type { SourcesContext } from './sources.js';
+
+export interface AlertSinksContext {
+  readonly alertSinks: AlertFanOut;
+  /** The MQTT sink when configured (tests read its state). */
+  readonly mqtt: MqttSink | undefined;
+}
+
+type Needs = BaseContext & FacesContext & SourcesContext & OutputContext;
+
+const VERSION = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
+
+export const deliveryCounter =
+  (metrics: VigilMetrics): DeliveryCounter =>
+  (sink, result) =>
+    metrics.alertDeliveries.inc({ sink, result });
+
+export const alertSinksModule = defineModule<Needs, AlertSinksContext>({
+  name: 'alert sinks',
+  start: (ctx, scope) => {
+    const { config, hub, metrics, log } = ctx;
+    const count = deliveryCounter(metrics);
+    const sinks: AlertSink[] = [];
+    if (config.alerts.websocket.enabled) sinks.push(new WebSocketSink(hub, count));
+    if (config.alerts.webhooks.length) sinks.push(new WebhookSink(config.alerts.webhooks, count, log));
+    const mqtt = startMqtt(ctx, count, scope);
+    if (mqtt) sinks.push(mqtt);
+    const alertSinks = new AlertFanOut(sinks, log);
+    scope.onStop(() => alertSinks.close());
+    log.info({ sinks: sinks.map((s) => s.name) }, 'alert sinks ready');
+    return { alertSinks, mqtt };
+  },
+});
+
+function startMqtt(ctx: Needs, count: DeliveryCounter, scope: ModuleScope): MqttSink | undefined {
+  const { config, metrics, log, sources, faces } = ctx;
+  const cfg = resolveMqtt(config.mqtt);
+  if (!cfg) return undefined;
+  const sink = new MqttSink(cfg, {
+    count,
+    log,
+    queued: (n) => metrics.mqttQueued.set(n),
+    connected: (up) => metrics.mqttConnected.set(up ? 1 : 0),
+    cameras: config.streams.map((s) => s.id),
+    version: VERSION,
+  });
+  for (const src of sources) {
+    const sub = src.state$.subscribe((status) => sink.setCameraState(status.id, status.state));
+    scope.onStop(() => sub.unsubscribe());
+  }
+  if (faces) followPeople(faces.gallery, sink, scope);
+  return sink;
+}
+
+/** The enrolled people's names, now and after every gallery change (also by the CLI). */
+function followPeople(gallery: Gallery, sink: MqttSink, scope: ModuleScope): void {
+  sink.setPeople(gallery.list().map((p) => p.name));
+  scope.onStop(gallery.onChange(() => sink.setPeople(gallery.list().map((p) => p.name))));
+}

@@ -17,6 +17,7 @@ import {
 import { alertSinksModule } from './app/modules/alert-sinks.js';
 import { chainModule } from './app/modules/chain.js';
 import { dataDirModule } from './app/modules/data-dir.js';
+import { demoGalleryModule } from './app/modules/demo-gallery.js';
 import { facesModule } from './app/modules/faces.js';
 import { httpModule } from './app/modules/http.js';
 import { inferenceModule } from './app/modules/inference.js';
@@ -43,6 +44,7 @@ export function vigilStartup(base: BaseContext) {
     .add(inferenceModule)
     .add(styleModule)
     .add(facesModule)
+    .add(demoGalleryModule)
     .add(sourcesModule)
     .add(outputModule)
     .add(alertSinksModule)

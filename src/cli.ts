@@ -109,8 +109,17 @@ async function withFaces<T>(
   configFile: string,
   fn: (f: Awaited<ReturnType<typeof import('./faces/open.js')['openFaces']>>) => Promise<T>,
 ): Promise<T> {
-  const { openFaces } = await import('./faces/open.js');
-  const f = await openFaces(loadConfig(configFile));
+  const [{ openFaces }, { faceDatabase }] = await Promise.all([
+    import('./faces/open.js'),
+    import('./faces/demo-gallery.js'),
+  ]);
+  const config = loadConfig(configFile);
+  const db = faceDatabase(config);
+  if (db.demo)
+    process.stderr.write(
+      `note: ${configFile} uses the demo gallery (${db.file}), not your own: set demoGallery: false to use <dataDir>/vigil.db\n`,
+    );
+  const f = await openFaces(config);
   try {
     return await fn(f);
   } finally {

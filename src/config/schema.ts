@@ -188,6 +188,12 @@ export const ConfigSchema = z
     pipeline: z.string().min(1).default('detect'),
     /** Where Vigil keeps its own data (gallery, snapshots, caches). */
     dataDir: z.string().min(1).default('data'),
+    demoGallery: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Recognise demo people on the embedded demo: when every stream is `demo: true`, recognition uses a separate gallery (<dataDir>/demo-gallery.db) enrolled at first start from the demo photos; your own gallery (<dataDir>/vigil.db) is never touched. config/default.yaml turns it on; false uses your own gallery.',
+      ),
     /** ffmpeg binary; default: system ffmpeg, else @ffmpeg-installer's. */
     ffmpegPath: z.string().optional(),
     inference: InferenceSchema.default(InferenceSchema.parse({})),

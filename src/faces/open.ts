@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { faceDatabase } from './demo-gallery.js';
 import type { VigilConfig } from '../config/schema.js';
 import { InferenceHost } from '../inference/host.js';
 import { engineSettings } from '../inference/onnx/settings.js';
@@ -41,7 +41,7 @@ export async function openFaces(config: VigilConfig): Promise<{
     ],
   });
   await host.start();
-  const file = join(config.dataDir, 'vigil.db');
+  const { file } = faceDatabase(config);
   let gallery: Gallery;
   try {
     gallery = openInDataDir(

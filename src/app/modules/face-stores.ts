@@ -1,12 +1,13 @@
 /**
- * The SQLite stores of recognition, all in `<dataDir>/vigil.db`: the gallery, alerts, unknown
+ * The SQLite stores of recognition, all in `<dataDir>/vigil.db` (the demo gallery's own file on the
+ * embedded demo, src/faces/demo-gallery.ts): the gallery, alerts, unknown
  * faces and the audit log. Failing to open or migrate them (a read-only or corrupt file, a full
  * disk) stops start-up with one message naming dataDir and the file.
  */
-import { join } from 'node:path';
 import type { VigilConfig } from '../../config/schema.js';
 import { AlertStore } from '../../faces/alerts.js';
 import { AuditLog } from '../../faces/audit.js';
+import { faceDatabase } from '../../faces/demo-gallery.js';
 import { type EmbeddingSpace, Gallery } from '../../faces/gallery/gallery.js';
 import { UnknownStore } from '../../faces/unknowns/store.js';
 import type { Logger } from '../../log.js';
@@ -20,7 +21,8 @@ export function openFaceStores(
   log: Logger,
   scope: ModuleScope,
 ): { gallery: Gallery; alerts: AlertStore; unknowns: UnknownStore; audit: AuditLog } {
-  const file = join(config.dataDir, 'vigil.db');
+  // <dataDir>/vigil.db, or the demo gallery's own database on the embedded demo (demo-gallery.ts)
+  const { file } = faceDatabase(config);
   return openInDataDir(config.dataDir, file, () => {
     const gallery = new Gallery(file, space);
     scope.onStop(() => gallery.close());

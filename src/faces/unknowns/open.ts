@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { faceDatabase } from '../demo-gallery.js';
 import type { VigilConfig } from '../../config/schema.js';
 import { loadPipeline, stageSettings } from '../../pipeline/definition.js';
 import type { RecognizeStageConfig } from '../../pipeline/stages/recognize.js';
@@ -20,7 +20,7 @@ export async function openUnknowns(
   if (!plan.recognize) plan = stageSettings(loadPipeline('recognize'));
   const rec = plan.recognize as RecognizeStageConfig & Pick<RecognitionSettings, 'head'>;
   const sp = recognitionSpace(rec);
-  const file = join(config.dataDir, 'vigil.db');
+  const { file } = faceDatabase(config);
   const { gallery, store } = openInDataDir(config.dataDir, file, () => {
     const gallery = new Gallery(file, { model: sp.model, version: sp.version, dim: sp.dim });
     try {

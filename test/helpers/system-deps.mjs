@@ -8,7 +8,7 @@
  *   node test/helpers/system-deps.mjs check      exit 1 naming each missing component
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,6 +38,15 @@ export const COMPONENTS = [
   { name: 'chromium', binary: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', packages: ['chromium'] },
   { name: 'prometheus', binary: 'prometheus', packages: ['prometheus'] },
   { name: 'promtool', binary: 'promtool', packages: ['prometheus'] },
+  // the MQTT broker of test/helpers/mosquitto.ts (mosquitto_passwd comes with it); it has no
+  // --version: `-h` prints the version and exits 3
+  {
+    name: 'mosquitto',
+    binary: existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : 'mosquitto',
+    versionArgs: ['-h'],
+    okStatus: [0, 3],
+    packages: ['mosquitto'],
+  },
   {
     name: 'gstreamer-rtsp-server',
     gst: true,
@@ -74,14 +83,17 @@ export function which(bin, env = process.env) {
   return null;
 }
 
-/** Null if `bin` is on PATH and answers `-version`/`--version`, else why not. */
-export function binaryMissing(bin, env = process.env) {
+/**
+ * Null if `bin` is on PATH and answers `-version`/`--version` (or `probe.versionArgs`, exiting with
+ * one of `probe.okStatus`), else why not.
+ */
+export function binaryMissing(bin, env = process.env, probe = {}) {
   const path = which(bin, env);
   if (!path) return `${bin} not found on PATH (${env.PATH ?? ''})`;
-  const flag = /ffmpeg|ffprobe/.test(bin) ? '-version' : '--version';
-  const r = spawnSync(path, [flag], { encoding: 'utf8', timeout: 20_000, env });
+  const flag = (probe.versionArgs ?? [/ffmpeg|ffprobe/.test(bin) ? '-version' : '--version']).join(' ');
+  const r = spawnSync(path, flag.split(' '), { encoding: 'utf8', timeout: 20_000, env });
   if (r.error) return `${bin} not runnable: ${r.error.code ?? r.error.message}`;
-  if (r.status !== 0)
+  if (!(probe.okStatus ?? [0]).includes(r.status))
     return `${bin} ${flag} exited with ${r.status}: ${(r.stderr ?? '').trim().split('\n').pop()}`;
   return null;
 }
@@ -117,7 +129,7 @@ export function gstMissing() {
 export function componentMissing(name, env = process.env) {
   const c = COMPONENTS.find((x) => x.name === name);
   if (!c) throw new Error(`unknown component "${name}" (known: ${COMPONENTS.map((x) => x.name).join(', ')})`);
-  return c.gst ? gstMissing() : binaryMissing(c.binary, env);
+  return c.gst ? gstMissing() : binaryMissing(c.binary, env, c);
 }
 
 /** Every missing component with its reason and packages. */

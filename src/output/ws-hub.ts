@@ -47,8 +47,11 @@ interface Client {
  * JSON header, then the JPEG. A client whose socket has more than `maxBufferedBytes` unsent skips
  * frames (counted as client_slow) and gets the newest one once it has caught up.
  */
+/** The largest message a viewer may send (subscriptions and style choices are small JSON). */
+export const WS_MAX_PAYLOAD = 64 * 1024;
+
 export class WsHub {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
   private readonly clients = new Set<Client>();
 
   constructor(
@@ -66,9 +69,14 @@ export class WsHub {
     this.wss.on('connection', (ws) => this.onConnection(ws));
   }
 
-  /** Call from the HTTP server's 'upgrade' event. */
+  /** Call from a node:http server's 'upgrade' event (the hub on its own, as in its tests). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
+  }
+
+  /** A viewer's socket that the HTTP server upgraded (src/server/http.ts, with WS_MAX_PAYLOAD). */
+  accept(ws: WebSocket): void {
+    this.onConnection(ws);
   }
 
   get clientCount(): number {

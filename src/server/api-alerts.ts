@@ -3,9 +3,10 @@
  *   GET /api/alerts?before=&after=&limit=&camera=&label=   newest first
  *   GET /api/alerts/:id/snapshot.jpg                       the face snapshot of one alert
  */
+import { z } from 'zod';
 import type { AlertStore } from '../faces/alerts.js';
 import { HttpError, parseId } from './api-body.js';
-import type { Route } from './api-router.js';
+import { idParam, NEEDS_FACES, type Route, route } from './api-router.js';
 
 export interface AlertRouteDeps {
   /** The alert store; throws an HttpError (409) when face recognition is off. */
@@ -16,10 +17,23 @@ export interface AlertRouteDeps {
 const pageSize = (s: string) => Math.max(1, Math.min(500, Number(s) || 50));
 
 export function createAlertRoutes(d: AlertRouteDeps): Route[] {
+  const optional = (what: string) => z.string().optional().describe(what);
   return [
-    [
+    route(
       'GET',
-      /^\/api\/alerts$/,
+      {
+        path: '/api/alerts',
+        summary: 'The alert history, newest first',
+        query: {
+          before: optional('alerts with a smaller id (the next page)'),
+          after: optional('alerts with a larger id (the new ones)'),
+          limit: optional('page size, 1..500 (default 50)'),
+          camera: optional('only this camera'),
+          label: optional('only this label (a name, or "unknown")'),
+        },
+        ok: [200, { description: 'the alerts, each with has_snapshot and snapshot_url' }],
+        errors: { ...NEEDS_FACES, 400: 'a bad id' },
+      },
       async (_r, _m, url) => {
         const q = (k: string) => url.searchParams.get(k) ?? undefined;
         const alerts = d.alerts();
@@ -37,15 +51,21 @@ export function createAlertRoutes(d: AlertRouteDeps): Route[] {
           }),
         };
       },
-    ],
-    [
+    ),
+    route(
       'GET',
-      /^\/api\/alerts\/(\d+)\/snapshot\.jpg$/,
+      {
+        path: '/api/alerts/:id/snapshot.jpg',
+        summary: 'The face snapshot of one alert',
+        params: { id: idParam('the alert') },
+        ok: [200, { description: 'the snapshot', jpeg: true }],
+        errors: { ...NEEDS_FACES, 400: 'a bad id', 404: 'no snapshot' },
+      },
       async (_r, m) => {
         const snap = d.alerts().snapshot(parseId(m[1]));
         if (!snap) throw new HttpError(404, `alert ${m[1]} has no snapshot`);
         return { status: 200, body: snap, type: 'image/jpeg' };
       },
-    ],
+    ),
   ];
 }

@@ -17,7 +17,9 @@ import type { IncomingMessage } from 'node:http';
 import type { AuditAction, AuditInput, AuditLog } from '../faces/audit.js';
 import type { Gallery } from '../faces/gallery/gallery.js';
 import type { Access } from './auth.js';
+import { z } from 'zod';
 import { HttpError } from './api-body.js';
+import { NEEDS_FACES, type Route, route } from './api-router.js';
 
 /** Who sent a request, as the audit log names them, and whether they may act as admin. */
 export interface Requester {
@@ -157,11 +159,27 @@ const int = (v: string | null, what: string, max: number) => {
 export function createAuditRoutes(d: {
   audit: () => AuditLog;
   requester: (req: IncomingMessage) => Requester;
-}): Array<[string, RegExp, (req: IncomingMessage, m: RegExpExecArray, url: URL) => Promise<Reply>]> {
+}): Route[] {
+  const optional = (what: string) => z.string().optional().describe(what);
   return [
-    [
+    route(
       'GET',
-      /^\/api\/audit$/,
+      {
+        path: '/api/audit',
+        summary:
+          'The audit log of admin actions (enroll, rename, delete, name-unknown, ...), newest first; admin only',
+        query: {
+          before: optional('entries with a smaller id (the next page)'),
+          limit: optional('at most this many, 1..1000'),
+        },
+        ok: [200, { description: 'the entries: time, actor, action, person, cluster, name, detail' }],
+        errors: {
+          ...NEEDS_FACES,
+          400: 'a bad parameter',
+          403: 'not the admin token',
+          409: 'the audit log is not enabled',
+        },
+      },
       async (req, _m, url) => {
         if (!d.requester(req).admin)
           throw new HttpError(403, 'the audit log needs the admin token (server.auth.adminToken)');
@@ -173,6 +191,6 @@ export function createAuditRoutes(d: {
           }),
         };
       },
-    ],
+    ),
   ];
 }

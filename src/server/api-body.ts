@@ -1,7 +1,8 @@
 /**
  * What the API's routes share to read a request: HttpError (an error with its status, mapped to the
  * reply by api-router.ts), the body readers (a size limit, the content type, an image, JSON checked
- * by a zod schema) and id parsing. Every refusal names what was wrong.
+ * by a zod schema) and id parsing. Every refusal names what was wrong. The routes read their bodies
+ * themselves (api-mount.ts leaves the stream unread), so each checks what it needs in its own order.
  */
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
@@ -37,18 +38,29 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   return Buffer.concat(chunks);
 }
 
+/** The 415 of an image route, naming the Content-Type it got. */
+export function imageTypeRefusal(contentType: string | undefined): HttpError {
+  const type =
+    String(contentType ?? '')
+      .split(';')[0]
+      ?.trim() ?? '';
+  return new HttpError(
+    415,
+    `send the image as the request body with Content-Type image/jpeg, image/png or image/webp (got "${type || 'none'}")`,
+  );
+}
+
+/** The 415 of a JSON route. */
+export const jsonTypeRefusal = (): HttpError =>
+  new HttpError(415, 'send JSON with Content-Type application/json');
+
 /** An image sent as the raw body (415 for another content type, 400 when empty). */
 export async function imageBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const type =
     String(req.headers['content-type'] ?? '')
       .split(';')[0]
       ?.trim() ?? '';
-  if (!/^image\/|^application\/octet-stream$/.test(type)) {
-    throw new HttpError(
-      415,
-      `send the image as the request body with Content-Type image/jpeg, image/png or image/webp (got "${type || 'none'}")`,
-    );
-  }
+  if (!/^image\/|^application\/octet-stream$/.test(type)) throw imageTypeRefusal(type);
   const b = await readBody(req, limit);
   if (!b.length) throw new HttpError(400, 'the request body is empty: send an image');
   return b;
@@ -57,8 +69,7 @@ export async function imageBody(req: IncomingMessage, limit: number): Promise<Bu
 /** A JSON body checked by `schema` (415, or 400 naming the first invalid key). */
 export async function jsonBody<T>(req: IncomingMessage, limit: number, schema: z.ZodType<T>): Promise<T> {
   const type = String(req.headers['content-type'] ?? '');
-  if (!type.startsWith('application/json'))
-    throw new HttpError(415, 'send JSON with Content-Type application/json');
+  if (!type.startsWith('application/json')) throw jsonTypeRefusal();
   const text = decodeUtf8(await readBody(req, limit), 'the body');
   let raw: unknown;
   try {

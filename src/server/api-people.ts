@@ -15,7 +15,7 @@ import { enrollFromAlert } from '../faces/alert-enroll.js';
 import type { AlertStore } from '../faces/alerts.js';
 import type { FaceService } from '../faces/service.js';
 import { HttpError, imageBody, jsonBody, parseId } from './api-body.js';
-import type { Route } from './api-router.js';
+import { idParam, NEEDS_FACES, pathParam, type Route, route } from './api-router.js';
 import { strictQueryParam } from './query.js';
 
 export interface PeopleRouteDeps {
@@ -30,13 +30,22 @@ export interface PeopleRouteDeps {
 
 /** A rename is a small JSON object. */
 const RENAME_LIMIT = 64 * 1024;
-const Rename = z.object({ name: z.string() }).strict();
+const Rename = z.object({ name: z.string().describe('the new name') }).strict();
+const Name = z.string().describe('the name to enroll under (1..100 characters, no control characters)');
+const PersonId = idParam('the person');
+const PHOTO = { image: true } as const;
+const ENROLLED = { description: 'the new person: id, name, photos, embedded' };
 
 export function createPeopleRoutes(d: PeopleRouteDeps): Route[] {
   return [
-    [
+    route(
       'GET',
-      /^\/api\/people$/,
+      {
+        path: '/api/people',
+        summary: 'Everyone enrolled, with a thumbnail URL each',
+        ok: [200, { description: 'the people: id, name, photos, thumbnail_url' }],
+        errors: NEEDS_FACES,
+      },
       async () => ({
         status: 200,
         json: d
@@ -44,7 +53,7 @@ export function createPeopleRoutes(d: PeopleRouteDeps): Route[] {
           .gallery.list()
           .map((p) => ({ ...p, thumbnail_url: `/api/people/${p.id}/thumbnail.jpg` })),
       }),
-    ],
+    ),
     ...enrollRoutes(d),
     ...personRoutes(d),
   ];
@@ -52,10 +61,23 @@ export function createPeopleRoutes(d: PeopleRouteDeps): Route[] {
 
 /** Enrolling someone new: from an uploaded photo, an alert's snapshot or a live camera. */
 function enrollRoutes(d: PeopleRouteDeps): Route[] {
+  const refusals = { ...NEEDS_FACES, 400: 'no name, a bad name or no face in the photo' };
   return [
-    [
+    route(
       'POST',
-      /^\/api\/people$/,
+      {
+        path: '/api/people',
+        summary: 'Enroll someone from the photo in the body',
+        query: { name: Name },
+        body: PHOTO,
+        ok: [201, ENROLLED],
+        errors: {
+          ...refusals,
+          409: 'the name is taken, or face recognition is off',
+          413: 'photo too large',
+          415: 'not an image',
+        },
+      },
       async (req) => {
         const name = strictQueryParam(req, 'name');
         if (name === null)
@@ -63,10 +85,17 @@ function enrollRoutes(d: PeopleRouteDeps): Route[] {
         const service = d.service();
         return { status: 201, json: await service.enroll(name, [await imageBody(req, d.maxBodyBytes)]) };
       },
-    ],
-    [
+    ),
+    route(
       'POST',
-      /^\/api\/people\/from-alert\/(\d+)$/,
+      {
+        path: '/api/people/from-alert/:alertId',
+        summary: "Enroll the face of an alert's snapshot",
+        params: { alertId: idParam('the alert') },
+        query: { name: Name },
+        ok: [201, ENROLLED],
+        errors: { ...refusals, 404: 'no such alert, or it has no snapshot' },
+      },
       async (req, m) => {
         const service = d.service();
         const alerts = d.alerts();
@@ -74,10 +103,20 @@ function enrollRoutes(d: PeopleRouteDeps): Route[] {
         if (name === null) throw new HttpError(400, 'name is required');
         return { status: 201, json: await enrollFromAlert(service, alerts, parseId(m[1]), name) };
       },
-    ],
-    [
+    ),
+    route(
       'POST',
-      /^\/api\/people\/from-stream\/([A-Za-z0-9_-]{1,64})$/,
+      {
+        path: '/api/people/from-stream/:stream',
+        summary: 'Enroll a face on a live camera now (a track, or the largest face)',
+        params: { stream: pathParam('[A-Za-z0-9_-]{1,64}', 'the stream id') },
+        query: {
+          name: Name,
+          track: z.string().optional().describe('the track id of the face (default: the largest)'),
+        },
+        ok: [201, ENROLLED],
+        errors: { ...refusals, 404: 'no such stream or track, or no face on it now' },
+      },
       async (req, m, url) => {
         const service = d.service();
         if (!d.liveFace) throw new HttpError(409, 'live enrollment is not available');
@@ -87,50 +126,89 @@ function enrollRoutes(d: PeopleRouteDeps): Route[] {
         const jpeg = await d.liveFace(m[1] as string, track === null ? undefined : parseId(track));
         return { status: 201, json: await service.enroll(name, [jpeg]) };
       },
-    ],
+    ),
   ];
 }
 
 /** One enrolled person: read, rename, delete, add a photo, the thumbnail. */
 function personRoutes(d: PeopleRouteDeps): Route[] {
+  const params = { id: PersonId };
+  const refusals = { ...NEEDS_FACES, 400: 'a bad id', 404: 'no such person' };
   return [
-    [
+    route(
       'GET',
-      /^\/api\/people\/(\d+)$/,
+      {
+        path: '/api/people/:id',
+        summary: 'One person',
+        params,
+        ok: [200, { description: 'the person' }],
+        errors: refusals,
+      },
       async (_r, m) => ({ status: 200, json: d.service().gallery.person(parseId(m[1])) }),
-    ],
-    [
+    ),
+    route(
       'PATCH',
-      /^\/api\/people\/(\d+)$/,
+      {
+        path: '/api/people/:id',
+        summary: 'Rename a person',
+        params,
+        body: { json: Rename },
+        ok: [200, { description: 'the person with the new name' }],
+        errors: { ...refusals, 400: 'a bad id, body or name', 409: 'the name is taken', 415: 'not JSON' },
+      },
       async (req, m) => {
         const body = await jsonBody(req, RENAME_LIMIT, Rename);
         return { status: 200, json: d.service().gallery.rename(parseId(m[1]), body.name) };
       },
-    ],
-    [
+    ),
+    route(
       'DELETE',
-      /^\/api\/people\/(\d+)$/,
+      {
+        path: '/api/people/:id',
+        summary: 'Delete a person with every photo',
+        params,
+        ok: [204, { description: 'deleted' }],
+        errors: refusals,
+      },
       async (_r, m) => {
         d.service().gallery.delete(parseId(m[1]));
         return { status: 204 };
       },
-    ],
-    [
+    ),
+    route(
       'POST',
-      /^\/api\/people\/(\d+)\/photos$/,
+      {
+        path: '/api/people/:id/photos',
+        summary: 'Add the photo in the body to a person',
+        params,
+        body: PHOTO,
+        ok: [201, { description: 'the person with the photo added' }],
+        errors: {
+          ...refusals,
+          400: 'a bad id or no face in the photo',
+          413: 'photo too large',
+          415: 'not an image',
+        },
+      },
       async (req, m) => ({
         status: 201,
         json: await d.service().addPhoto(parseId(m[1]), await imageBody(req, d.maxBodyBytes)),
       }),
-    ],
-    [
+    ),
+    route(
       'GET',
-      /^\/api\/people\/(\d+)\/thumbnail\.jpg$/,
+      {
+        path: '/api/people/:id/thumbnail.jpg',
+        summary: "A person's thumbnail",
+        params,
+        ok: [200, { description: 'the thumbnail', jpeg: true }],
+        errors: refusals,
+      },
       async (_r, m) => ({
         status: 200,
         body: d.service().gallery.thumbnail(parseId(m[1])),
         type: 'image/jpeg',
       }),
-    ],
+    ),
   ];
 }

@@ -1,20 +1,48 @@
 /**
- * The API's dispatcher over a declarative route table: a route is [method, path pattern, handler],
- * with nothing of node:http's response in the handler (it returns a Reply), so the same table can
- * be mounted on another server later. Here: matching (HEAD is served by the GET route), 404 and 405
- * replies, the audit hook, and the mapping of errors to statuses.
+ * The API's routes as declarations: a route is [method, path pattern, handler, declaration]. The
+ * declaration (the path template with its parameters as zod schemas, the query parameters, the
+ * request body's zod schema, the responses) is the one source of the path pattern (built here), of
+ * the fastify route (api-mount.ts) and of its entry in the OpenAPI document (openapi.ts). A handler
+ * has nothing of the server's response in it: it returns a Reply. Here too: matching for the 404 and
+ * 405 replies, and the mapping of errors to problem replies (RFC 9457, problem.ts).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { z } from 'zod';
 import { GalleryError } from '../faces/gallery/gallery.js';
 import { ImageError } from '../util/image.js';
 import { HttpError } from './api-body.js';
-import { requestUrl } from './auth.js';
+import { problem } from './problem.js';
 
-/** What a handler answers: JSON, a binary body with its type, or a bare status (204). */
+/** What a handler answers: JSON (`type` overrides its media type), a binary body with its type, or a bare status (204). */
 export type Reply = { status: number; json?: unknown; body?: Buffer; type?: string };
-/** `m` is the path pattern's match (its groups are the path parameters). */
+/** `m` is the path pattern's match (its groups are the path parameters, in the template's order). */
 export type Handler = (req: IncomingMessage, m: RegExpExecArray, url: URL) => Promise<Reply>;
-export type Route = [method: string, path: RegExp, handler: Handler];
+
+/** A success response: JSON (described by `json` when given), a JPEG, or no content. */
+export interface SuccessResponse {
+  description: string;
+  json?: z.ZodType;
+  jpeg?: boolean;
+}
+
+/** A route's declaration. */
+export interface RouteDecl {
+  /** The path template, e.g. `/api/people/:id`; each `:name` is declared in `params`. */
+  path: string;
+  summary: string;
+  /** Path parameters: strings held to a pattern (`^...$`), which becomes the route's path pattern. */
+  params?: Record<string, z.ZodString>;
+  /** Query parameters (optional ones are `.optional()`); checked by the handler with its messages. */
+  query?: Record<string, z.ZodType>;
+  /** The request body: a raw image, JSON held to a zod schema (read by api-body.ts), or either. */
+  body?: { image?: boolean; json?: z.ZodType };
+  /** The success status and what it answers. */
+  ok: [status: number, response: SuccessResponse];
+  /** The refusals of this route (status: when), answered as problem+json; api-mount adds the common ones. */
+  errors?: Record<number, string>;
+}
+
+export type Route = [method: string, path: RegExp, handler: Handler, decl: RouteDecl];
 
 export interface RouterOptions {
   /** Prepares the audit entry of a request; returns what records it once the reply is known. */
@@ -24,41 +52,49 @@ export interface RouterOptions {
   info?: (msg: string) => void;
 }
 
-export function send(res: ServerResponse, r: Reply): void {
-  if (r.body) {
-    res.writeHead(r.status, {
-      'content-type': r.type ?? 'application/octet-stream',
-      'content-length': r.body.length,
-      'cache-control': 'no-cache',
-    });
-    res.end(r.body);
-    return;
-  }
-  if (r.json === undefined) {
-    res.writeHead(r.status);
-    res.end();
-    return;
-  }
-  const text = JSON.stringify(r.json);
-  res.writeHead(r.status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
+/** A path parameter: a string matching `pattern` (anchored), described for the API's users. */
+export const pathParam = (pattern: string, description: string): z.ZodString =>
+  z
+    .string()
+    .regex(new RegExp(`^${pattern}$`))
+    .describe(description);
+
+/** A positive integer id in a path (`\d+`: another path than a bad id when not digits). */
+export const idParam = (what: string): z.ZodString => pathParam('\\d+', what);
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The pattern source of a parameter schema, without its anchors. */
+function patternOf(name: string, schema: z.ZodString): string {
+  const p = (z.toJSONSchema(schema) as { pattern?: string }).pattern;
+  if (!p?.startsWith('^') || !p.endsWith('$')) throw new Error(`path parameter ${name}: no ^...$ pattern`);
+  return p.slice(1, -1);
+}
+
+/** The path pattern of a template: its literal parts escaped, each `:name` its parameter's pattern. */
+export function pathPattern(decl: RouteDecl): RegExp {
+  const parts = decl.path.split(/(:[A-Za-z]+)/).map((part) => {
+    if (!part.startsWith(':')) return escapeRegExp(part);
+    const schema = decl.params?.[part.slice(1)];
+    if (!schema) throw new Error(`${decl.path}: parameter ${part} is not declared`);
+    return `(${patternOf(part, schema)})`;
   });
-  res.end(text);
+  return new RegExp(`^${parts.join('')}$`);
+}
+
+/** A route from its declaration. */
+export function route(method: string, decl: RouteDecl, handler: Handler): Route {
+  return [method, pathPattern(decl), handler, decl];
 }
 
 /** The route serving `method` on `path`, or the 404 / 405 (naming the allowed methods) reply. */
 export function matchRoute(routes: Route[], method: string, path: string): Route | Reply {
   const matching = routes.filter(([, re]) => re.test(path));
-  const route = matching.find(([m]) => m === method || (m === 'GET' && method === 'HEAD'));
-  if (route) return route;
-  if (!matching.length) return { status: 404, json: { error: `no API endpoint ${path}` } };
-  return {
-    status: 405,
-    json: {
-      error: `method ${method} not allowed on ${path} (allowed: ${matching.map(([m]) => m).join(', ')})`,
-    },
-  };
+  const found = matching.find(([m]) => m === method || (m === 'GET' && method === 'HEAD'));
+  if (found) return found;
+  if (!matching.length) return problem(404, `no API endpoint ${path}`);
+  const allowed = matching.map(([m]) => m).join(', ');
+  return problem(405, `method ${method} not allowed on ${path} (allowed: ${allowed})`);
 }
 
 /** The client closed the connection before its request was read: not an error of Vigil's. */
@@ -87,56 +123,20 @@ export function errorReply(
     return undefined;
   }
   if (e instanceof HttpError || e instanceof GalleryError || e instanceof ImageError)
-    return { status: e.status, json: { error: e.message } };
+    return problem(e.status, e.message);
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
     o.log?.(`${what}: gallery database busy`, e);
-    return {
-      status: 503,
-      json: { error: 'the gallery database is locked by another process; nothing was changed, try again' },
-    };
+    return problem(503, 'the gallery database is locked by another process; nothing was changed, try again');
   }
   if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE' || code === 'SQLITE_IOERR') {
     o.log?.(`${what}: cannot write the gallery`, e);
-    return {
-      status: 507,
-      json: { error: `cannot write the gallery database (${code}: disk full?); nothing was changed` },
-    };
+    return problem(507, `cannot write the gallery database (${code}: disk full?); nothing was changed`);
   }
   o.log?.(`${what} failed`, e);
-  return { status: 500, json: { error: `internal error: ${(e as Error).message}` } };
+  return problem(500, `internal error: ${(e as Error).message}`);
 }
 
-/** Serves `routes` under /api/; the returned function is false for a path that is not an API path. */
-export function createRouter(
-  routes: Route[],
-  o: RouterOptions = {},
-): (req: IncomingMessage, res: ServerResponse) => boolean {
-  return (req, res) => {
-    const url = requestUrl(req);
-    if (!url?.pathname.startsWith('/api/')) return false;
-    const method = req.method ?? 'GET';
-    const done = (r: Reply | undefined) => {
-      if (r && !res.headersSent) send(res, r);
-    };
-    const found = matchRoute(routes, method, url.pathname);
-    if (!Array.isArray(found)) {
-      req.resume();
-      done(found);
-      return true;
-    }
-    const [, re, handler] = found;
-    const what = `API ${method} ${url.pathname}`;
-    const record = o.audit?.(req, method, url.pathname);
-    handler(req, re.exec(url.pathname) as RegExpExecArray, url)
-      .then((r) => {
-        try {
-          record?.(r);
-        } catch (e) {
-          o.log?.(`${what}: done, but its audit entry was not written`, e);
-        }
-        done(r);
-      })
-      .catch((e: unknown) => done(errorReply(req, e, what, o)));
-    return true;
-  };
-}
+/** The refusal of every route that needs face recognition (or a store of it) switched on. */
+export const NEEDS_FACES: Record<number, string> = {
+  409: 'face recognition (or the store it needs) is not enabled',
+};

@@ -6,7 +6,7 @@
  *   GET /api/styles/:name/thumbnail.jpg a style's thumbnail
  */
 import { HttpError } from './api-body.js';
-import type { Route } from './api-router.js';
+import { pathParam, type Route, route } from './api-router.js';
 
 export interface SystemRouteDeps {
   streams: () => unknown;
@@ -17,17 +17,47 @@ export interface SystemRouteDeps {
 
 export function createSystemRoutes(d: SystemRouteDeps): Route[] {
   return [
-    ['GET', /^\/api\/streams$/, async () => ({ status: 200, json: d.streams() })],
-    ['GET', /^\/api\/health$/, async () => ({ status: 200, json: d.health() })],
-    ['GET', /^\/api\/styles$/, async () => ({ status: 200, json: d.styles?.list() ?? [] })],
-    [
+    route(
       'GET',
-      /^\/api\/styles\/([a-z0-9_-]{1,48})\/thumbnail\.jpg$/,
+      {
+        path: '/api/streams',
+        summary: "Every stream's status (state, rates, last error)",
+        ok: [200, { description: 'one status per configured stream' }],
+      },
+      async () => ({ status: 200, json: d.streams() }),
+    ),
+    route(
+      'GET',
+      {
+        path: '/api/health',
+        summary: 'Pipeline, backend and counts; open without a token, where it says only {"status":"ok"}',
+        ok: [200, { description: 'status "ok", the pipeline, the inference backend, streams and people' }],
+      },
+      async () => ({ status: 200, json: d.health() }),
+    ),
+    route(
+      'GET',
+      {
+        path: '/api/styles',
+        summary: 'The styles viewers may pick ([] without a style stage)',
+        ok: [200, { description: 'the styles, each with its name and thumbnail' }],
+      },
+      async () => ({ status: 200, json: d.styles?.list() ?? [] }),
+    ),
+    route(
+      'GET',
+      {
+        path: '/api/styles/:name/thumbnail.jpg',
+        summary: "A style's thumbnail",
+        params: { name: pathParam('[a-z0-9_-]{1,48}', 'the style') },
+        ok: [200, { description: 'the thumbnail', jpeg: true }],
+        errors: { 404: 'no such style' },
+      },
       async (_req, m) => {
         const jpeg = d.styles?.thumbnail(m[1] as string);
         if (!jpeg) throw new HttpError(404, `no style "${m[1]}"`);
         return { status: 200, body: jpeg, type: 'image/jpeg' };
       },
-    ],
+    ),
   ];
 }

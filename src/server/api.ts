@@ -1,9 +1,11 @@
 /**
  * The JSON/HTTP API under /api/: the route table of every resource (api-system, api-people,
- * api-recognition, api-alerts, api-unknowns, api-audit), served by api-router.ts. The order of the
- * table is the order a 405 lists the allowed methods in.
+ * api-recognition, api-alerts, api-unknowns, api-audit, api-docs), declared in api-router.ts'
+ * shape and mounted on fastify by api-mount.ts. The order of the table is the order a 405 lists the
+ * allowed methods in.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import type { AlertStore } from '../faces/alerts.js';
 import type { AuditLog } from '../faces/audit.js';
 import type { FaceService } from '../faces/service.js';
@@ -13,7 +15,9 @@ import { auditRequest, createAuditRoutes, type Requester } from './api-audit.js'
 import { HttpError } from './api-body.js';
 import { createPeopleRoutes } from './api-people.js';
 import { createRecognitionRoutes } from './api-recognition.js';
-import { createRouter } from './api-router.js';
+import { createDocsRoutes } from './api-docs.js';
+import { API_PREFIX, apiPlugin } from './api-mount.js';
+import type { Route } from './api-router.js';
 import { createSystemRoutes } from './api-system.js';
 import { createUnknownRoutes } from './api-unknowns.js';
 
@@ -34,10 +38,18 @@ export interface ApiDeps {
   log?: (msg: string, err?: unknown) => void;
   /** What is not Vigil's error (a client that went away mid-upload). */
   info?: (msg: string) => void;
+  /** The API page (/api/docs), or null when it is not built. */
+  docsPage?: () => Buffer | null;
 }
 
-/** The API's handler. Returns false when the path is not an API path. */
-export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
+/** The API: its route table, and what mounts it on a fastify server. */
+export interface Api {
+  readonly routes: Route[];
+  /** Registers the routes under /api (with the 404 / 405 and error replies of the table). */
+  register(app: FastifyInstance): void;
+}
+
+export function createApi(d: ApiDeps): Api {
   const faces = () => {
     if (!d.faces)
       throw new HttpError(
@@ -50,7 +62,7 @@ export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
   const alerts = () => faces().alerts;
   const requester = (req: IncomingMessage): Requester =>
     d.requester?.(req) ?? { actor: 'local', admin: true };
-  const routes = [
+  const routes: Route[] = [
     ...createSystemRoutes(d),
     ...createPeopleRoutes({ service, alerts, liveFace: d.liveFace, maxBodyBytes: d.maxBodyBytes }),
     ...createRecognitionRoutes({ service, maxBodyBytes: d.maxBodyBytes }),
@@ -71,7 +83,8 @@ export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
       requester,
     }),
   ];
-  return createRouter(routes, {
+  routes.push(...createDocsRoutes({ routes: () => routes, page: d.docsPage }));
+  const plugin = apiPlugin(routes, {
     audit: (req, method, path) => {
       const audit = d.faces?.audit;
       return audit
@@ -81,4 +94,5 @@ export function createApi(d: ApiDeps): (req: IncomingMessage, res: ServerRespons
     log: d.log,
     info: d.info,
   });
+  return { routes, register: (app) => app.register(plugin, { prefix: API_PREFIX }) };
 }

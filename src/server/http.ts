@@ -1,26 +1,40 @@
-import { createReadStream, existsSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { extname, join, normalize, sep } from 'node:path';
+/**
+ * The HTTP server on fastify: the viewer's files (@fastify/static), /metrics, the API (api.ts) and
+ * the WebSocket at /ws (@fastify/websocket), behind one onRequest guard that runs for every request,
+ * upgrades included, before any route: the Host check (421, DNS rebinding), the origin check (403,
+ * CORS closed unless allowed), the preflight of an allowed origin, and the tokens (auth.ts).
+ */
+import { existsSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { extname } from 'node:path';
+import fastifyStatic from '@fastify/static';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Registry } from 'prom-client';
+import type { WebSocket } from 'ws';
 import type { AuthConfig } from '../config/schema.js';
+import type { Api } from './api.js';
+import { sendReply } from './api-mount.js';
 import { accessOf, type HostRule, hostAllowed, originAllowed, requestUrl } from './auth.js';
+import { problem } from './problem.js';
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.map': 'application/json',
-  '.png': 'image/png',
-  '.svg': 'image/svg+xml',
-};
+/** The viewer's file types; anything else in its folder is not served. */
+const TYPES = new Set(['.html', '.js', '.css', '.map', '.png', '.svg']);
 
 export interface HttpDeps {
   registry: Registry;
   /** Folder of the built viewer (index.html, app.js). */
   staticDir: string;
-  /** Handles /api/ requests (returns false for other paths). */
-  api: (req: IncomingMessage, res: ServerResponse) => boolean;
-  onUpgrade: (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void;
+  api: Api;
+  /** A viewer's WebSocket, upgraded at /ws once the guard let it through. */
+  onSocket: (ws: WebSocket, req: IncomingMessage) => void;
+  /** The largest message a viewer may send on the WebSocket. */
+  maxWsPayload: number;
   auth: AuthConfig;
   /** The Host check (DNS rebinding): the listen address and server.allowedHosts. */
   hosts: HostRule;
@@ -29,152 +43,142 @@ export interface HttpDeps {
 const ADMIN_PATHS = /^\/api\/(people|unknowns)(\/|$)/;
 const TOKEN_HELP = 'missing or wrong token: send "Authorization: Bearer <token>" or ?token=<token>';
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
-}
-
-function hostRefusal(req: IncomingMessage): string {
+function hostRefusal(req: FastifyRequest): string {
   return `host "${req.headers.host ?? ''}" is not served here: use localhost or 127.0.0.1, or add the name to server.allowedHosts`;
 }
 
-/** HTTP: the static viewer, /metrics, a small JSON API, and the WebSocket upgrade at /ws. */
-export function createHttpServer(d: HttpDeps): Server {
-  const server = createServer((req, res) => handleRequest(d, req, res));
-  server.on('upgrade', (req, socket, head) => {
-    const refusal = upgradeRefusal(d, req);
-    if (refusal) {
-      socket.end(`HTTP/1.1 ${refusal}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-      return;
-    }
-    d.onUpgrade(req, socket, head);
+const refuse = (reply: FastifyReply, status: number, message: string) => {
+  reply.request.raw.resume();
+  return sendReply(reply, problem(status, message));
+};
+
+/** The server, ready to listen (`app.listen`, or `app.server` for node:http). */
+export async function createHttpServer(d: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    forceCloseConnections: true,
+    // a URL that is no URL (bad percent-encoding, an overlong parameter): the guard never ran,
+    // and nothing is served
+    frameworkErrors: (e, req, reply) =>
+      e.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? refuse(reply, 404, `no API endpoint ${requestUrl(req.raw)?.pathname ?? req.url}`)
+        : refuse(reply, 400, 'malformed URL'),
   });
-  return server;
+  await app.register(fastifyWebsocket, { options: { maxPayload: d.maxWsPayload } });
+  app.addHook('onRequest', async (request, reply) => {
+    if (refused(d, request, reply)) return reply;
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = requestUrl(request.raw)?.pathname ?? request.url;
+    if (request.method !== 'GET' && request.method !== 'HEAD')
+      return refuse(reply, 405, `method ${request.method} not allowed on ${path}`);
+    return refuse(reply, 404, `not found: ${path}`);
+  });
+  app.setErrorHandler((e: FastifyError, _request, reply) => {
+    const status = e.statusCode ?? 500;
+    return refuse(reply, status, status >= 500 ? `internal error: ${e.message}` : e.message);
+  });
+  app.route({
+    method: 'GET',
+    url: '/ws',
+    handler: (request, reply) => refuse(reply, 404, `not found: ${request.url.split('?')[0]}`),
+    wsHandler: (socket, request) => d.onSocket(socket, request.raw),
+  });
+  d.api.register(app);
+  app.get('/metrics', async (_request, reply) => {
+    const text = await d.registry.metrics();
+    return reply.type(d.registry.contentType).send(text);
+  });
+  if (existsSync(d.staticDir))
+    await app.register(fastifyStatic, {
+      root: d.staticDir,
+      cacheControl: false,
+      etag: false,
+      lastModified: false,
+      allowedPath: (path) => path === '/' || TYPES.has(extname(path)),
+      setHeaders: (res) => res.setHeader('cache-control', 'no-cache'),
+    });
+  await app.ready();
+  return app;
 }
 
-/** The checks in order, then the API, /metrics or the viewer's files. */
-function handleRequest(d: HttpDeps, req: IncomingMessage, res: ServerResponse): void {
-  const url = requestUrl(req);
+/** The guard's checks in order; true when it answered the request. */
+function refused(d: HttpDeps, request: FastifyRequest, reply: FastifyReply): boolean {
+  const url = requestUrl(request.raw);
   if (!url) {
-    req.resume();
-    json(res, 400, { error: 'malformed request URL' });
-    return;
+    refuse(reply, 400, 'malformed request URL');
+    return true;
   }
-  const path = url.pathname;
-  if (refusedHostOrOrigin(d, req, res) || answeredPreflight(d, req, res)) return;
-  if (refusedAccess(d, req, res, path)) return;
-  if (d.api(req, res)) return;
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    req.resume();
-    json(res, 405, { error: `method ${req.method} not allowed on ${path}` });
-    return;
+  if (request.ws && url.pathname !== '/ws') {
+    refuse(reply, 404, `not found: ${url.pathname}`);
+    return true;
   }
-  if (path === '/metrics') serveMetrics(d.registry, res);
-  else serveStatic(d.staticDir, req, res, path);
+  return (
+    refusedHostOrOrigin(d, request, reply) ||
+    answeredPreflight(d, request, reply) ||
+    refusedAccess(d, request, reply, url.pathname)
+  );
 }
 
 /** 421 for a Host that is not served (DNS rebinding), 403 for an origin that is not allowed. */
-function refusedHostOrOrigin(d: HttpDeps, req: IncomingMessage, res: ServerResponse): boolean {
-  if (!hostAllowed(req, d.hosts)) {
-    req.resume();
-    json(res, 421, { error: hostRefusal(req) });
+function refusedHostOrOrigin(d: HttpDeps, request: FastifyRequest, reply: FastifyReply): boolean {
+  if (!hostAllowed(request.raw, d.hosts)) {
+    refuse(reply, 421, hostRefusal(request));
     return true;
   }
   // CORS is closed unless an origin is allowed; cross-site requests are refused outright.
-  if (!originAllowed(req, d.auth)) {
-    req.resume();
-    json(res, 403, {
-      error: `cross-origin request from ${req.headers.origin} refused (server.auth.allowedOrigins)`,
-    });
+  if (!originAllowed(request.raw, d.auth)) {
+    refuse(
+      reply,
+      403,
+      `cross-origin request from ${request.headers.origin} refused (server.auth.allowedOrigins)`,
+    );
     return true;
   }
   return false;
 }
 
 /** An allowed origin gets its CORS headers; its preflight (OPTIONS) is answered here. */
-function answeredPreflight(d: HttpDeps, req: IncomingMessage, res: ServerResponse): boolean {
-  if (!req.headers.origin || !d.auth.allowedOrigins.length) return false;
-  res.setHeader('access-control-allow-origin', req.headers.origin);
-  res.setHeader('vary', 'Origin');
-  if (req.method !== 'OPTIONS') return false;
-  res.writeHead(204, {
-    'access-control-allow-methods': 'GET, POST, PATCH, DELETE',
-    'access-control-allow-headers': 'authorization, content-type',
-    'access-control-max-age': '600',
-  });
-  res.end();
+function answeredPreflight(d: HttpDeps, request: FastifyRequest, reply: FastifyReply): boolean {
+  const origin = request.headers.origin;
+  if (!origin || !d.auth.allowedOrigins.length) return false;
+  reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+  if (request.method !== 'OPTIONS') return false;
+  request.raw.resume();
+  reply
+    .code(204)
+    .header('access-control-allow-methods', 'GET, POST, PATCH, DELETE')
+    .header('access-control-allow-headers', 'authorization, content-type')
+    .header('access-control-max-age', '600')
+    .send();
   return true;
 }
 
 /**
- * The token checks: /api/* (and /metrics with protectMetrics) need the token, changes to people
- * and unknown faces the admin token when one is set. /api/health is open (load balancers, probes)
- * but without a token says only that Vigil is up.
+ * The token checks: /api/* and /ws (and /metrics with protectMetrics) need the token, changes to
+ * people and unknown faces the admin token when one is set. /api/health is open (load balancers,
+ * probes) but without a token says only that Vigil is up.
  */
-function refusedAccess(d: HttpDeps, req: IncomingMessage, res: ServerResponse, path: string): boolean {
-  const access = accessOf(req, d.auth);
+function refusedAccess(d: HttpDeps, request: FastifyRequest, reply: FastifyReply, path: string): boolean {
+  const access = accessOf(request.raw, d.auth);
   if (path === '/api/health' && access === 'denied') {
-    req.resume();
-    json(res, 200, { status: 'ok' });
+    request.raw.resume();
+    sendReply(reply, { status: 200, json: { status: 'ok' } });
     return true;
   }
   const guarded =
-    (path.startsWith('/api/') && path !== '/api/health') || (path === '/metrics' && d.auth.protectMetrics);
+    (path.startsWith('/api/') && path !== '/api/health') ||
+    path === '/ws' ||
+    (path === '/metrics' && d.auth.protectMetrics);
   if (!guarded) return false;
   if (access === 'denied') {
-    req.resume();
-    json(res, 401, { error: TOKEN_HELP });
+    refuse(reply, 401, TOKEN_HELP);
     return true;
   }
-  const mutating = req.method !== 'GET' && req.method !== 'HEAD';
+  const mutating = request.method !== 'GET' && request.method !== 'HEAD';
   if (mutating && ADMIN_PATHS.test(path) && d.auth.adminToken && access !== 'admin') {
-    req.resume();
-    json(res, 403, {
-      error: 'enrollment, renaming and deletion need the admin token (server.auth.adminToken)',
-    });
+    refuse(reply, 403, 'enrollment, renaming and deletion need the admin token (server.auth.adminToken)');
     return true;
   }
   return false;
-}
-
-function serveMetrics(registry: Registry, res: ServerResponse): void {
-  registry
-    .metrics()
-    .then((text) => {
-      res.writeHead(200, { 'content-type': registry.contentType });
-      res.end(text);
-    })
-    .catch((e: Error) => json(res, 500, { error: e.message }));
-}
-
-/** A file of the built viewer (`/` is index.html); 404 outside `staticDir` or of an unknown type. */
-function serveStatic(staticDir: string, req: IncomingMessage, res: ServerResponse, path: string): void {
-  let rel: string;
-  try {
-    rel = path === '/' ? 'index.html' : decodeURIComponent(path.slice(1));
-  } catch {
-    json(res, 400, { error: 'malformed URL' });
-    return;
-  }
-  const file = normalize(join(staticDir, rel));
-  if (!file.startsWith(staticDir + sep) || !existsSync(file) || !TYPES[extname(file)]) {
-    json(res, 404, { error: `not found: ${path}` });
-    return;
-  }
-  res.writeHead(200, { 'content-type': TYPES[extname(file)] as string, 'cache-control': 'no-cache' });
-  if (req.method === 'HEAD') res.end();
-  else createReadStream(file).pipe(res);
-}
-
-/** Why a WebSocket upgrade is refused (the status line), or undefined to accept it. */
-function upgradeRefusal(d: HttpDeps, req: IncomingMessage): string | undefined {
-  if (requestUrl(req)?.pathname !== '/ws') return '404 Not Found';
-  if (!hostAllowed(req, d.hosts)) return '421 Misdirected Request';
-  if (!originAllowed(req, d.auth)) return '403 Forbidden';
-  if (accessOf(req, d.auth) === 'denied') return '401 Unauthorized';
-  return undefined;
 }

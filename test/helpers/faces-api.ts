@@ -56,7 +56,7 @@ async function call(
     status: r.status,
     type: ct,
     body: buf,
-    json: ct.startsWith('application/json') ? JSON.parse(buf.toString('utf8')) : undefined,
+    json: /^application\/(problem\+)?json/.test(ct) ? JSON.parse(buf.toString('utf8')) : undefined,
   };
 }
 

@@ -1,14 +1,15 @@
 /**
- * The /api routes alone: createApi mounted on a plain node:http server (no Vigil, no pipeline, no
- * ffmpeg) over a real FaceService (real models, a SQLite gallery in a temporary folder), a real
+ * The /api routes alone: createApi mounted on a bare fastify server (no Vigil, no guard, no
+ * pipeline, no ffmpeg) over a real FaceService (real models, a SQLite gallery in a temporary folder), a real
  * AlertStore and AuditLog in the same database. A second API without faces answers 409.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import Fastify, { type FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
@@ -32,16 +33,13 @@ interface Res {
 }
 const errorOf = (r: Res) => (r.json as { error?: string } | undefined)?.error ?? '';
 
-/** Serves only the API; a path it declines gets 418 so the test sees that it declined. */
-async function mount(deps: ApiDeps): Promise<{ server: Server; base: string }> {
-  const api = createApi(deps);
-  const server = createServer((req, res) => {
-    if (api(req, res)) return;
-    res.writeHead(418, { 'content-type': 'text/plain' });
-    res.end('not an API path');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+/** Serves only the API; a path outside it gets 418 so the test sees that the API declined it. */
+async function mount(deps: ApiDeps): Promise<{ server: FastifyInstance; base: string }> {
+  const app = Fastify({ forceCloseConnections: true });
+  createApi(deps).register(app);
+  app.setNotFoundHandler((_req, reply) => reply.code(418).type('text/plain').send('not an API path'));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return { server: app, base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
 }
 
 async function call(base: string, method: string, path: string, body?: Buffer | string, type?: string) {
@@ -55,7 +53,8 @@ async function call(base: string, method: string, path: string, body?: Buffer | 
     type: ct,
     length: r.headers.get('content-length'),
     body: buf,
-    json: ct.startsWith('application/json') && buf.length ? JSON.parse(buf.toString('utf8')) : undefined,
+    json:
+      /^application\/(problem\+)?json/.test(ct) && buf.length ? JSON.parse(buf.toString('utf8')) : undefined,
   } satisfies Res;
 }
 
@@ -92,8 +91,8 @@ describe('API routes on a plain node:http server (real FaceService, AlertStore a
   const infos: string[] = [];
   let faces: Awaited<ReturnType<typeof openFaces>>;
   let alerts: AlertStore;
-  let on: { server: Server; base: string };
-  let off: { server: Server; base: string };
+  let on: { server: FastifyInstance; base: string };
+  let off: { server: FastifyInstance; base: string };
   /** One face cut from a sample photo of @vladmandic/face-api (the photo itself has several). */
   let face: Buffer;
 
@@ -126,14 +125,19 @@ describe('API routes on a plain node:http server (real FaceService, AlertStore a
   }, 120_000);
 
   afterAll(async () => {
-    for (const s of [on?.server, off?.server]) await new Promise((r) => s?.close(r));
+    for (const s of [on?.server, off?.server]) await s?.close();
     await faces?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('404 names an unknown path, 405 lists the allowed methods, HEAD uses the GET route', async () => {
     const none = await call(on.base, 'GET', '/api/nothing-here');
-    expect([none.status, none.json]).toEqual([404, { error: 'no API endpoint /api/nothing-here' }]);
+    const detail = 'no API endpoint /api/nothing-here';
+    expect([none.status, none.type, none.json]).toEqual([
+      404,
+      'application/problem+json; charset=utf-8',
+      { type: 'about:blank', title: 'Not Found', status: 404, detail, error: detail },
+    ]);
     // \d+ ids only: another path, not a bad id
     expect((await call(on.base, 'GET', '/api/people/abc')).status).toBe(404);
     const put = await call(on.base, 'PUT', '/api/people');

@@ -1,6 +1,7 @@
 /** The HTTP server: the viewer's files, the API, /metrics and the WebSocket upgrade on one port. */
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { AuthConfig } from '../../config/schema.js';
@@ -8,6 +9,7 @@ import { createApi, type ApiDeps } from '../../server/api.js';
 import { requesterOf } from '../../server/api-audit.js';
 import { accessOf } from '../../server/auth.js';
 import { createHttpServer } from '../../server/http.js';
+import { WS_MAX_PAYLOAD } from '../../output/ws-hub.js';
 import { PROJECT_ROOT } from '../../util/paths.js';
 import { defineModule, type ModuleScope } from '../module.js';
 import type { BaseContext, PipelineContext } from './base.js';
@@ -41,16 +43,18 @@ export const httpModule = defineModule<Needs, HttpContext>({
   name: 'http',
   start: async (ctx, scope) => {
     const { config, hub, auth, metrics, log } = ctx;
-    const server = createHttpServer({
+    const app = await createHttpServer({
       registry: metrics.registry,
       staticDir: join(PROJECT_ROOT, 'dist', 'viewer'),
       api: createApi(apiDeps(ctx)),
-      onUpgrade: (req, socket, head) => hub.handleUpgrade(req, socket, head),
+      onSocket: (ws) => hub.accept(ws),
+      maxWsPayload: WS_MAX_PAYLOAD,
       auth,
       hosts: { listen: config.server.host, allowed: config.server.allowedHosts },
     });
-    await listen(server, config.server.host, config.server.port);
-    closeOnStop(server, scope);
+    const server = app.server;
+    closeOnStop(app, scope);
+    await listen(app, config.server.host, config.server.port);
     const port = (server.address() as AddressInfo | null)?.port ?? config.server.port;
     const address = { host: config.server.host, port };
     log.info({ url: `http://${address.host}:${address.port}/` }, 'viewer and /metrics listening');
@@ -89,26 +93,36 @@ function apiDeps(ctx: Needs): ApiDeps {
         }
       : undefined,
     maxBodyBytes: config.server.maxUploadBytes,
+    docsPage: () => {
+      try {
+        return readFileSync(join(PROJECT_ROOT, 'dist', 'api-docs.html'));
+      } catch {
+        return null;
+      }
+    },
     log: (m, err) => log.error({ err: (err as Error)?.message }, m),
     info: (m) => log.info(m),
   };
 }
 
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(new Error(`server: cannot listen on ${host}:${port}: ${e.code ?? e.message}`)),
-    );
-    server.listen(port, host, () => resolve());
-  });
+async function listen(app: FastifyInstance, host: string, port: number): Promise<void> {
+  try {
+    await app.listen({ host, port });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(`server: cannot listen on ${host}:${port}: ${err.code ?? err.message}`);
+  }
 }
 
-function closeOnStop(server: Server, scope: ModuleScope): void {
+/** Closes every connection (forceCloseConnections) and the WebSockets; never longer than the grace. */
+function closeOnStop(app: FastifyInstance, scope: ModuleScope): void {
   scope.onStop(
     () =>
       new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
+        app.close().then(
+          () => r(),
+          () => r(),
+        );
         setTimeout(r, CLOSE_GRACE_MS).unref();
       }),
   );

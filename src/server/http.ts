@@ -92,6 +92,9 @@ export async function createHttpServer(d: HttpDeps): Promise<FastifyInstance> {
   if (existsSync(d.staticDir))
     await app.register(fastifyStatic, {
       root: d.staticDir,
+      // a route per file of the built viewer, not a GET /* that would take /api/* paths from the
+      // API's own 404 / 405
+      wildcard: false,
       cacheControl: false,
       etag: false,
       lastModified: false,

@@ -302,7 +302,7 @@ describe('faces HTTP API end to end: bad input (pipeline recognize, real models,
       const listBefore = (await api.call('GET', '/people')).json;
       const r = await send();
       expect(r.status, `${r.status} ${errorOf(r)}`).toBe(status);
-      expect(r.type).toMatch(/^application\/json/);
+      expect(r.type).toMatch(/^application\/problem\+json/);
       expect(errorOf(r)).toMatch(message);
       expect(galleryState(db)).toEqual(before);
       expect((await api.call('GET', '/people')).json).toEqual(listBefore);

@@ -141,6 +141,13 @@ auth.onChange(() => {
   if (route() === 'people') void people.refresh();
 });
 tokenBtn.hidden = !auth.token;
+// The API page is opened by a plain link: it carries the token (the page stores it, then drops it from the address)
+const apiLink = byId<HTMLAnchorElement>('api-link');
+const syncApiLink = () => {
+  apiLink.href = auth.url('/api/docs');
+};
+auth.onChange(syncApiLink);
+syncApiLink();
 window.addEventListener('hashchange', showRoute);
 
 // Read-only state for tests and for debugging from the console.

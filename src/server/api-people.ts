@@ -56,6 +56,7 @@ export function createPeopleRoutes(d: PeopleRouteDeps): Route[] {
     ),
     ...enrollRoutes(d),
     ...personRoutes(d),
+    ...photoRoutes(d),
   ];
 }
 
@@ -130,7 +131,7 @@ function enrollRoutes(d: PeopleRouteDeps): Route[] {
   ];
 }
 
-/** One enrolled person: read, rename, delete, add a photo, the thumbnail. */
+/** One enrolled person: read, rename, delete. */
 function personRoutes(d: PeopleRouteDeps): Route[] {
   const params = { id: PersonId };
   const refusals = { ...NEEDS_FACES, 400: 'a bad id', 404: 'no such person' };
@@ -175,6 +176,14 @@ function personRoutes(d: PeopleRouteDeps): Route[] {
         return { status: 204 };
       },
     ),
+  ];
+}
+
+/** A person's photos: add one, the thumbnail. */
+function photoRoutes(d: PeopleRouteDeps): Route[] {
+  const params = { id: PersonId };
+  const refusals = { ...NEEDS_FACES, 400: 'a bad id', 404: 'no such person' };
+  return [
     route(
       'POST',
       {

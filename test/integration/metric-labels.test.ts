@@ -7,6 +7,7 @@ import { validateConfig } from '../../src/config/load.js';
 import { cropJpeg, decodeImage } from '../../src/util/image.js';
 import { readManifests } from '../../src/inference/model-loader.js';
 import { STREAM_STATES } from '../../src/metrics/metrics.js';
+import { DELIVERY_RESULTS } from '../../src/output/sinks/sink.js';
 import { FRAME_COPY_SITES } from '../../src/util/frame-copies.js';
 import { samplePhoto } from '../helpers/images.js';
 import { parseMetrics } from '../helpers/ws-client.js';
@@ -93,7 +94,8 @@ describe('metric labels stay bounded', () => {
       reason: new Set(['inference_busy', 'encode_busy', 'client_slow', 'pool_exhausted', 'inference_error']),
       state: new Set(STREAM_STATES),
       cause: new Set(['exit', 'error', 'watchdog']),
-      result: new Set(['known', 'unknown']),
+      result: new Set(['known', 'unknown', ...DELIVERY_RESULTS]),
+      sink: new Set(['webhook', 'websocket', 'mqtt']),
       model: new Set(Object.keys(readManifests())),
       backend: new Set(['wasm', 'cpu', 'tensorflow']),
       engine: new Set(['tfjs', 'onnx']),

@@ -3,7 +3,8 @@
  * when `mqtt` or VIGIL_MQTT_URL is set, behind one fan-out the alert stage hands each alert to.
  * MQTT also carries every stream's state and, for Home Assistant, the enrolled people.
  */
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Gallery } from '../../faces/gallery/gallery.js';
 import type { VigilMetrics } from '../../metrics/metrics.js';
 import { resolveMqtt } from '../../output/sinks/config.js';
@@ -11,6 +12,7 @@ import { MqttSink } from '../../output/sinks/mqtt/sink.js';
 import { type AlertSink, AlertFanOut, type DeliveryCounter } from '../../output/sinks/sink.js';
 import { WebhookSink } from '../../output/sinks/webhook.js';
 import { WebSocketSink } from '../../output/sinks/websocket.js';
+import { PROJECT_ROOT } from '../../util/paths.js';
 import { defineModule, type ModuleScope } from '../module.js';
 import type { BaseContext } from './base.js';
 import type { FacesContext } from './faces.js';
@@ -25,7 +27,9 @@ export interface AlertSinksContext {
 
 type Needs = BaseContext & FacesContext & SourcesContext & OutputContext;
 
-const VERSION = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
+// read from the project root, not relative to this file: benchmarks bundle it elsewhere
+const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string })
+  .version;
 
 export const deliveryCounter =
   (metrics: VigilMetrics): DeliveryCounter =>

@@ -7,7 +7,8 @@
 import type { FaceAlert } from '../../faces/alerts.js';
 
 /** What became of one alert at one sink (`vigil_alert_deliveries_total{sink,result}`). */
-export type DeliveryResult = 'delivered' | 'retried' | 'failed' | 'dropped';
+export const DELIVERY_RESULTS = ['delivered', 'retried', 'failed', 'dropped'] as const;
+export type DeliveryResult = (typeof DELIVERY_RESULTS)[number];
 
 /** Counts the outcomes of a sink's deliveries (the metric, or a test's tally). */
 export type DeliveryCounter = (sink: string, result: DeliveryResult) => void;

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { componentMissing } from './system-deps.mjs';
@@ -25,8 +28,14 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** Where the viewer tests save their screenshots (referenced from README.md). */
-export const SCREENSHOT_DIR = fileURLToPath(new URL('../../docs/img/', import.meta.url));
+/**
+ * Where the viewer tests save their screenshots: docs/img (referenced from README.md) when run by
+ * `npm run screenshots`, else a temporary folder, so a test run leaves the working tree as it was.
+ */
+export const SCREENSHOT_DIR =
+  process.env.VIGIL_SCREENSHOTS === '1'
+    ? fileURLToPath(new URL('../../docs/img/', import.meta.url))
+    : mkdtempSync(join(tmpdir(), 'vigil-screenshots-'));
 
 /**
  * Emulates the tab being hidden or shown: Chromium headless never hides a page by itself, so

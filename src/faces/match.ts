@@ -1,4 +1,5 @@
 import type { GalleryMatrix } from './gallery/gallery.js';
+import { isIgnored, vetoedByNegative } from './gallery/feedback.js';
 import { dot } from './metrics.js';
 
 /** A calibrated decision threshold of one embedding space, with the measurements behind it. */
@@ -19,27 +20,51 @@ export interface Identity {
   similarity: number;
   /** The best enrolled person even when below the threshold (for operators and debugging). */
   nearest?: { personId: number; name: string; similarity: number };
+  /** An ignored face (operator feedback: a poster, a TV): neither named nor unknown, never alerted. */
+  ignored?: boolean;
+}
+
+/** The face being identified, for the operator feedback rules (gallery/feedback.ts). */
+export interface Look {
+  embedding: Float32Array;
+  /** The camera it was seen on (ignored faces may be per camera); absent for uploaded photos. */
+  camera?: string;
 }
 
 /**
  * Identification (1:K, open set): the gallery rows the worker ranked, folded per person (several
- * photos each: the best counts), then accepted only at or above the calibrated threshold.
+ * photos each: the best counts), then accepted only at or above the calibrated threshold. With a
+ * `look`, operator feedback applies: an ignored face is no one, and a person whose negative is
+ * nearer than their own photos (by the margin) is passed over for the next person above the
+ * threshold, else the face is unknown.
  */
-export function identify(rows: number[], sims: number[], g: GalleryMatrix, threshold: number): Identity {
-  let best = -1;
-  let bestSim = -2;
+export function identify(
+  rows: number[],
+  sims: number[],
+  g: GalleryMatrix,
+  threshold: number,
+  look?: Look,
+): Identity {
+  const perPerson = new Map<number, number>();
   rows.forEach((r, i) => {
     const s = sims[i] as number;
-    if (r < g.rows && s > bestSim) {
-      bestSim = s;
-      best = g.rowPerson[r] as number;
-    }
+    const p = g.rowPerson[r] as number;
+    if (r < g.rows && !((perPerson.get(p) ?? -2) >= s)) perPerson.set(p, s);
   });
-  if (best < 0) return { personId: null, label: 'unknown', similarity: 0 };
-  const name = g.names.get(best) ?? `#${best}`;
-  const nearest = { personId: best, name, similarity: bestSim };
-  if (bestSim < threshold) return { personId: null, label: 'unknown', similarity: bestSim, nearest };
-  return { personId: best, label: name, similarity: bestSim, nearest };
+  const ranked = [...perPerson].sort((a, b) => b[1] - a[1]);
+  const top = ranked[0];
+  if (!top) return { personId: null, label: 'unknown', similarity: 0 };
+  const nameOf = (p: number) => g.names.get(p) ?? `#${p}`;
+  const nearest = { personId: top[0], name: nameOf(top[0]), similarity: top[1] };
+  const unknown = { personId: null, label: 'unknown', similarity: top[1], nearest };
+  const fb = look ? g.feedback : undefined;
+  if (fb && look && isIgnored(fb, look.embedding, look.camera)) return { ...unknown, ignored: true };
+  for (const [p, s] of ranked) {
+    if (s < threshold) break;
+    if (fb && look && vetoedByNegative(fb, p, s, look.embedding)) continue;
+    return { personId: p, label: nameOf(p), similarity: s, nearest };
+  }
+  return unknown;
 }
 
 export interface Verification {

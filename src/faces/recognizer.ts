@@ -177,9 +177,15 @@ export class Recognizer {
       t.recognizing = false;
       const f = faces[i];
       if (!f) continue;
+      const look = { embedding: f.embedding, camera: job.streamId };
       const vote = g
-        ? identify(f.rows, f.sims, g, this.opts.threshold)
+        ? identify(f.rows, f.sims, g, this.opts.threshold, look)
         : { personId: null, label: 'unknown', similarity: 0 };
+      if ('ignored' in vote && vote.ignored) {
+        // an ignored face (a poster, a TV): shown as "ignored", never named, alerted or kept as unknown
+        tracker.addVote(t, { personId: null, label: 'ignored', similarity: vote.similarity }, quality(t));
+        continue;
+      }
       metrics.recognitions.inc({
         stream: job.streamId,
         result: vote.personId === null ? 'unknown' : 'known',

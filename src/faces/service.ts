@@ -104,7 +104,11 @@ export class FaceService {
         g = this.gallery.matrix();
         ({ rows, sims } = topRows(f.embedding, g, 5));
       }
-      return { box: f.box, score: f.score, identity: identify(rows, sims, g, this.threshold) };
+      return {
+        box: f.box,
+        score: f.score,
+        identity: identify(rows, sims, g, this.threshold, { embedding: f.embedding }),
+      };
     });
   }
 

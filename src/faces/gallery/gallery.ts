@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { nameKey, personName } from '../person-name.js';
 import { GalleryError } from './errors.js';
+import { createFeedbackSchema, type FeedbackMatrix, loadFeedback } from './feedback.js';
 import { ensureAutoincrement, ensureNameKeys } from './migrate.js';
 
 export { GalleryError } from './errors.js';
@@ -37,6 +38,8 @@ export interface GalleryMatrix {
   /** Person id of each row (a person may have several photos). */
   rowPerson: Int32Array;
   names: Map<number, string>;
+  /** Operator feedback the decisions apply (negatives, ignored faces: feedback.ts). */
+  feedback?: FeedbackMatrix;
 }
 
 /** Checks and normalises a person's name (src/faces/person-name.ts, one rule for every entry point). */
@@ -107,6 +110,7 @@ export class Gallery {
       { table: 'alerts', column: 'enrolled_person_id' },
     ]);
     ensureNameKeys(this.db, nameKey);
+    createFeedbackSchema(this.db);
   }
 
   /** Calls `fn` with the new matrix after every change (also changes by other processes, polled). */
@@ -145,7 +149,8 @@ export class Gallery {
       );
   }
 
-  private insertPhotos(personId: number, photos: PhotoInput[]): number[] {
+  /** Inserts photos with their embeddings; call inside a write transaction, then publish(). */
+  insertPhotos(personId: number, photos: PhotoInput[]): number[] {
     const ins = this.db.prepare(
       'INSERT INTO photos (person_id, image, thumbnail, box, landmarks, created_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -306,6 +311,11 @@ export class Gallery {
       );
   }
 
+  /** Publishes the new matrix after a change made through `db` (operator feedback). */
+  publish(): void {
+    this.changed();
+  }
+
   /** Commits a batch of re-embeddings and publishes the new matrix. */
   reembedDone(): void {
     this.changed();
@@ -332,7 +342,8 @@ export class Gallery {
         (p) => [p.id, p.name],
       ),
     );
-    this.cache = { version: ++this.version, rows: rows.length, dim, data, rowPerson, names };
+    const feedback = loadFeedback(this.db, this.space);
+    this.cache = { version: ++this.version, rows: rows.length, dim, data, rowPerson, names, feedback };
     return this.cache;
   }
 }

@@ -5,7 +5,15 @@
  */
 import type Database from 'better-sqlite3';
 
-export type AuditAction = 'enroll' | 'add-photo' | 'rename' | 'delete' | 'name-unknown' | 'forget-unknown';
+export type AuditAction =
+  | 'enroll'
+  | 'add-photo'
+  | 'rename'
+  | 'delete'
+  | 'name-unknown'
+  | 'forget-unknown'
+  | 'feedback'
+  | 'undo-feedback';
 
 export interface AuditEntry {
   id: number;

@@ -10,6 +10,9 @@
  *   DELETE /api/people/:id             delete (name: the name it had)
  *   POST   /api/unknowns/:id/name      name-unknown
  *   DELETE /api/unknowns/:id           forget-unknown
+ *   POST   /api/alerts/:id/feedback    feedback (detail.verdict: wrong / correct)
+ *   POST   /api/alerts/:id/ignore      feedback (detail.verdict: ignore, detail.camera)
+ *   DELETE /api/feedback/:id           undo-feedback (detail: the entry undone)
  *
  * Only successful (2xx) requests are recorded.
  */
@@ -45,6 +48,16 @@ type Plan = {
 };
 
 const num = (s: string | undefined) => Number(s);
+/** A feedback entry (gallery/feedback.ts) as an audit entry: its person and what it was. */
+const feedback = (r: Reply): Partial<AuditInput> => {
+  const f = r.json as
+    | { id: number; verdict: string; alertId: number | null; personId: number | null; camera: string | null }
+    | undefined;
+  return {
+    personId: f?.personId ?? null,
+    detail: { feedbackId: f?.id, verdict: f?.verdict, alertId: f?.alertId, camera: f?.camera },
+  };
+};
 const personOf = (r: Reply) => r.json as { id?: number; name?: string; photos?: number } | undefined;
 
 function plan(method: string, path: string, gallery: () => Gallery | undefined): Plan | undefined {
@@ -108,6 +121,8 @@ function plan(method: string, path: string, gallery: () => Gallery | undefined):
       /^\/api\/unknowns\/(\d+)$/,
       (m) => ({ action: 'forget-unknown', input: () => ({ clusterId: num(m[1]) }) }),
     ],
+    ['POST', /^\/api\/alerts\/(\d+)\/(feedback|ignore)$/, () => ({ action: 'feedback', input: feedback })],
+    ['DELETE', /^\/api\/feedback\/(\d+)$/, () => ({ action: 'undo-feedback', input: feedback })],
   ];
   for (const [verb, re, make] of table) {
     const m = verb === method ? re.exec(path) : null;

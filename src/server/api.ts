@@ -1,6 +1,6 @@
 /**
  * The JSON/HTTP API under /api/: the route table of every resource (api-system, api-people,
- * api-recognition, api-alerts, api-unknowns, api-audit, api-docs), declared in api-router.ts'
+ * api-recognition, api-alerts, api-feedback, api-unknowns, api-audit, api-docs), declared in api-router.ts'
  * shape and mounted on fastify by api-mount.ts. The order of the table is the order a 405 lists the
  * allowed methods in.
  */
@@ -16,6 +16,7 @@ import { HttpError } from './api-body.js';
 import { createPeopleRoutes } from './api-people.js';
 import { createRecognitionRoutes } from './api-recognition.js';
 import { createDocsRoutes } from './api-docs.js';
+import { createFeedbackRoutes } from './api-feedback.js';
 import { API_PREFIX, apiPlugin } from './api-mount.js';
 import type { Route } from './api-router.js';
 import { createSystemRoutes } from './api-system.js';
@@ -67,6 +68,7 @@ export function createApi(d: ApiDeps): Api {
     ...createPeopleRoutes({ service, alerts, liveFace: d.liveFace, maxBodyBytes: d.maxBodyBytes }),
     ...createRecognitionRoutes({ service, maxBodyBytes: d.maxBodyBytes }),
     ...createAlertRoutes({ alerts }),
+    ...createFeedbackRoutes({ service, alerts }),
     ...createUnknownRoutes({
       faces: () => {
         const f = faces();

@@ -40,7 +40,8 @@ export interface HttpDeps {
   hosts: HostRule;
 }
 
-const ADMIN_PATHS = /^\/api\/(people|unknowns)(\/|$)/;
+/** Writes that change who is recognised: people, unknown faces, and operator feedback on alerts. */
+const ADMIN_PATHS = /^\/api\/(people|unknowns|feedback)(\/|$)|^\/api\/alerts\/[^/]+\/(feedback|ignore)$/;
 const TOKEN_HELP = 'missing or wrong token: send "Authorization: Bearer <token>" or ?token=<token>';
 
 function hostRefusal(req: FastifyRequest): string {
@@ -180,7 +181,11 @@ function refusedAccess(d: HttpDeps, request: FastifyRequest, reply: FastifyReply
   }
   const mutating = request.method !== 'GET' && request.method !== 'HEAD';
   if (mutating && ADMIN_PATHS.test(path) && d.auth.adminToken && access !== 'admin') {
-    refuse(reply, 403, 'enrollment, renaming and deletion need the admin token (server.auth.adminToken)');
+    refuse(
+      reply,
+      403,
+      'enrollment, renaming, deletion and feedback need the admin token (server.auth.adminToken)',
+    );
     return true;
   }
   return false;

@@ -96,6 +96,29 @@ describe('access control', () => {
     expect((await fetch(`${base}/api/people`, { headers: user })).status).toBe(200);
   });
 
+  it('feedback on alerts and its undo need the admin token; reading it is a user right', async () => {
+    const user = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+    const body = JSON.stringify({ verdict: 'wrong' });
+    for (const [method, path] of [
+      ['POST', '/api/alerts/1/feedback'],
+      ['POST', '/api/alerts/1/ignore'],
+      ['DELETE', '/api/feedback/1'],
+    ] as const) {
+      const r = await fetch(`${base}${path}`, {
+        method,
+        headers: user,
+        body: method === 'POST' ? body : undefined,
+      });
+      expect(r.status, `${method} ${path}`).toBe(403);
+      expect(((await r.json()) as { error: string }).error).toContain('feedback need the admin token');
+    }
+    // with the admin token it reaches the API: there is no alert 1
+    const r = await fetch(`${base}/api/alerts/1/feedback`, { method: 'POST', headers: admin, body });
+    expect(r.status).toBe(404);
+    expect((await fetch(`${base}/api/feedback`, { headers: user })).status).toBe(200);
+  });
+
   it('the WebSocket needs the token too', async () => {
     const ws = `ws://127.0.0.1:${vigil.address.port}/ws`;
     expect(await wsStatus(ws)).toBe(401);

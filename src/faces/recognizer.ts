@@ -1,6 +1,6 @@
 import type { Detection } from '../inference/contract.js';
 import type { InferenceHost } from '../inference/host.js';
-import type { VigilMetrics } from '../metrics/metrics.js';
+import type { TrackOutcome, VigilMetrics } from '../metrics/metrics.js';
 import { CrossStreamBatcher } from '../pipeline/batcher.js';
 import type { Recognition, TrackedDetection } from '../pipeline/context.js';
 import type { Frame } from '../sources/frame.js';
@@ -22,6 +22,10 @@ export interface RecognizerOptions {
   maxBatch: number;
   maxWaitMs: number;
 }
+
+/** How a track ended, for vigil_tracks_ended_total. */
+const outcomeOf = (t: Track): TrackOutcome =>
+  t.named ? 'named' : t.usableSince !== undefined ? 'unnamed' : 'too_small';
 
 type EmbeddedFaces = EmbeddedFace[] & { galleryVersion: number | undefined };
 
@@ -122,7 +126,13 @@ export class Recognizer {
       metrics.galleryPeople.set(m.names.size);
       metrics.galleryEmbeddings.set(m.rows);
       // Someone was added, renamed or deleted: every track is recognised again against the new gallery.
-      for (const t of this.trackers.values()) for (const tr of t.active) tr.votes = [];
+      // A track not named yet could not be named before this change: its time to name starts now.
+      const changedAt = Date.now();
+      for (const t of this.trackers.values())
+        for (const tr of t.active) {
+          tr.votes = [];
+          if (!tr.named && tr.usableSince !== undefined) tr.usableSince = Math.max(tr.usableSince, changedAt);
+        }
     };
     apply(deps.gallery.matrix());
     this.unsubscribe = deps.gallery.onChange(apply);
@@ -149,9 +159,13 @@ export class Recognizer {
   onDetections(frame: Frame, dets: Detection[]): TrackedDetection[] {
     const tracker = this.tracker(frame.streamId);
     const now = frame.captureTs;
-    const { assigned } = tracker.update(dets, now);
-    const want = assigned
-      .filter((t) => t.box[2] - t.box[0] >= this.opts.minFacePx && tracker.needsRecognition(t, now))
+    const { assigned, ended } = tracker.update(dets, now);
+    for (const t of ended)
+      this.deps.metrics.tracksEnded.inc({ stream: frame.streamId, outcome: outcomeOf(t) });
+    const usable = assigned.filter((t) => t.box[2] - t.box[0] >= this.opts.minFacePx);
+    for (const t of usable) t.usableSince ??= now;
+    const want = usable
+      .filter((t) => tracker.needsRecognition(t, now))
       .sort((a, b) => quality(b) - quality(a))
       .slice(0, this.opts.maxFacesPerFrame);
     if (want.length) {
@@ -173,6 +187,7 @@ export class Recognizer {
     const g = faces.galleryVersion !== undefined ? this.galleries.get(faces.galleryVersion) : undefined;
     const { metrics } = this.deps;
     const decided: Recognition[] = [];
+    const named: Track[] = [];
     for (const [i, t] of job.tracks.entries()) {
       t.recognizing = false;
       const f = faces[i];
@@ -193,13 +208,16 @@ export class Recognizer {
       if (f.sims.length)
         metrics.matchSimilarity.observe({ stream: job.streamId }, Math.max(0, f.sims[0] as number));
       // Someone else where the track's face was (a scene cut): a new track, named afresh.
-      tracker.continues(t, f.embedding, this.opts.threshold, job.frame.captureTs);
+      const outcome = outcomeOf(t);
+      if (!tracker.continues(t, f.embedding, this.opts.threshold, job.frame.captureTs))
+        metrics.tracksEnded.inc({ stream: job.streamId, outcome });
       const now = tracker.addVote(
         t,
         { personId: vote.personId, label: vote.label, similarity: vote.similarity },
         quality(t),
       );
       if (!now) continue;
+      if (now.personId !== null && !t.named) named.push(t);
       if (now.personId === null && vote.personId === null) {
         // copies the face pixels synchronously and never rejects: the frame can go back to its pool
         void this.deps.unknowns?.offer({
@@ -225,5 +243,12 @@ export class Recognizer {
       });
     }
     if (decided.length) this.deps.onRecognitions(job.frame, decided);
+    // published (handed to the alert stage) now: the wall clock, as the looks' capture times
+    const publishedAt = Date.now();
+    for (const t of named) {
+      t.named = true;
+      const since = t.usableSince ?? job.frame.captureTs;
+      metrics.observeTimeToName(job.streamId, Math.max(0, publishedAt - since) / 1000);
+    }
   }
 }

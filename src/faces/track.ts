@@ -50,6 +50,13 @@ export interface Track {
   identity: Vote | null;
   /** The face's embedding at its last recognition (continuity: is it still the same face?). */
   embedding?: Float32Array;
+  /**
+   * Capture time (wall-clock ms, Frame.captureTs) of the first look good enough to embed, or of the
+   * gallery change that made the track nameable when later; undefined: no usable look yet.
+   */
+  usableSince?: number;
+  /** Whether a name (an enrolled person) was published for this track: time to name counted once. */
+  named?: boolean;
 }
 
 /**
@@ -196,6 +203,8 @@ export class FaceTracker {
     t.identity = null;
     t.bestQuality = 0;
     t.embedding = undefined;
+    t.usableSince = now;
+    t.named = false;
   }
 
   /** Records a recognition result; returns the (possibly changed) identity. */

@@ -6,6 +6,13 @@ import { frameCopies } from '../util/frame-copies.js';
 export const LATENCY_BUCKETS = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
+/** Time-to-name buckets in seconds: 0.1 .. 10 s, finest around the 1 s / 2 s targets. */
+export const TIME_TO_NAME_BUCKETS = [
+  0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 7.5, 10,
+];
+/** How a face track ended (vigil_tracks_ended_total). */
+export const TRACK_OUTCOMES = ['named', 'unnamed', 'too_small'] as const;
+export type TrackOutcome = (typeof TRACK_OUTCOMES)[number];
 export const STREAM_STATES = ['connecting', 'live', 'retrying', 'failed', 'stopped'] as const;
 export type StreamStateName = (typeof STREAM_STATES)[number];
 
@@ -156,6 +163,21 @@ function recognitionMetrics(registers: Registry[]) {
       buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9, 1],
       registers,
     }),
+    timeToName: new Histogram({
+      name: 'vigil_time_to_name_seconds',
+      // both ends on the wall clock: the first look's capture time (when its frame left ffmpeg) and
+      // the moment the named decision goes to the alert stage; decoding before ffmpeg is not counted
+      help: 'Per track, from the capture of its first usable look (a face at least minFacePx wide, or the gallery change that made it nameable) to its first named decision',
+      labelNames: ['stream'],
+      buckets: TIME_TO_NAME_BUCKETS,
+      registers,
+    }),
+    tracksEnded: new Counter({
+      name: 'vigil_tracks_ended_total',
+      help: 'Face tracks ended (unseen past maxAgeMs, or restarted on another face), by outcome: named, unnamed (usable looks, never named: strangers, poor looks) or too_small (no usable look)',
+      labelNames: ['stream', 'outcome'],
+      registers,
+    }),
     alerts: new Counter({
       name: 'vigil_alerts_total',
       // No person label: /metrics is readable without a token (server.auth.protectMetrics off), and
@@ -300,6 +322,10 @@ export class VigilMetrics {
   readonly styleFrames: Counter<'stream' | 'style'>;
   readonly recognitions: Counter<'stream' | 'result'>;
   readonly matchSimilarity: Histogram<'stream'>;
+  readonly timeToName: Histogram<'stream'>;
+  readonly tracksEnded: Counter<'stream' | 'outcome'>;
+  /** The last time-to-name values per stream (seconds, oldest first): exact percentiles for tests and benches. */
+  readonly recentTimeToName = new Map<string, number[]>();
   readonly alerts: Counter<'stream' | 'kind'>;
   readonly galleryPeople: Gauge;
   readonly galleryEmbeddings: Gauge;
@@ -341,6 +367,8 @@ export class VigilMetrics {
     const recognition = recognitionMetrics(registers);
     this.recognitions = recognition.recognitions;
     this.matchSimilarity = recognition.matchSimilarity;
+    this.timeToName = recognition.timeToName;
+    this.tracksEnded = recognition.tracksEnded;
     this.alerts = recognition.alerts;
     this.galleryPeople = recognition.galleryPeople;
     this.galleryEmbeddings = recognition.galleryEmbeddings;
@@ -377,6 +405,15 @@ export class VigilMetrics {
       if (r.equivalence) this.onnxEquivalent.set({ model: r.model }, r.equivalence.ok ? 1 : 0);
       if (r.fallback) this.engineFallbacks.inc({ model: r.model });
     }
+  }
+
+  /** One track's time to name (seconds): the histogram, and the last 1000 values of the stream. */
+  observeTimeToName(stream: string, seconds: number): void {
+    this.timeToName.observe({ stream }, seconds);
+    const recent = this.recentTimeToName.get(stream) ?? [];
+    this.recentTimeToName.set(stream, recent);
+    recent.push(seconds);
+    if (recent.length > 1000) recent.shift();
   }
 
   drop(stream: string, reason: DropReason, n = 1): void {

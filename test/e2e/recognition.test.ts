@@ -164,6 +164,29 @@ describe.skipIf(skip)('live recognition end to end (RTSP, one-shot enrollment, t
     expect(clusters[0]?.summary).toMatch(/seen \d+ times? on/);
   });
 
+  it('times every name: vigil_time_to_name_seconds per camera, first usable look to named decision', async () => {
+    const m = await (await fetch(`${base}/metrics`)).text();
+    const count = Number(m.match(/vigil_time_to_name_seconds_count\{stream="stage"\} (\d+)/)?.[1] ?? 0);
+    // the values behind the histogram, one per named track (exact percentiles)
+    const values = [...(vigil.metrics.recentTimeToName.get('stage') ?? [])].sort((a, b) => a - b);
+    // every enrolled person was named on at least one track (the alerts above), each timed once
+    expect(count).toBeGreaterThanOrEqual(3);
+    expect(values.length).toBe(count);
+    expect(values.every((v) => Number.isFinite(v) && v >= 0 && v < 120)).toBe(true);
+    const sum = Number(m.match(/vigil_time_to_name_seconds_sum\{stream="stage"\} ([\d.e+-]+)/)?.[1]);
+    expect(sum).toBeCloseTo(
+      values.reduce((a, b) => a + b, 0),
+      3,
+    );
+    // tracks end named, unnamed (the audience) or with no usable look
+    expect(m).toMatch(/vigil_tracks_ended_total\{stream="stage",outcome="named"\} [1-9]/);
+    expect(m).toMatch(/vigil_tracks_ended_total\{stream="stage",outcome="unnamed"\} [1-9]/);
+    const at = (q: number) => values[Math.min(values.length - 1, Math.ceil(q * values.length) - 1)] as number;
+    console.log(
+      `time to name on "stage": n=${values.length} p50=${at(0.5).toFixed(2)} s p95=${at(0.95).toFixed(2)} s max=${at(1).toFixed(2)} s; [${values.map((v) => v.toFixed(2)).join(' ')}]`,
+    );
+  });
+
   it('enrolls the face on the live camera now (the page’s "take the current face")', async () => {
     const bad = await fetch(`${base}/api/people/from-stream/nope?name=x`, { method: 'POST' });
     expect(bad.status).toBe(404);

@@ -6,7 +6,7 @@ import { Vigil } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
 import { cropJpeg, decodeImage } from '../../src/util/image.js';
 import { readManifests } from '../../src/inference/model-loader.js';
-import { STREAM_STATES } from '../../src/metrics/metrics.js';
+import { STREAM_STATES, TRACK_OUTCOMES } from '../../src/metrics/metrics.js';
 import { DELIVERY_RESULTS } from '../../src/output/sinks/sink.js';
 import { FRAME_COPY_SITES } from '../../src/util/frame-copies.js';
 import { samplePhoto } from '../helpers/images.js';
@@ -100,6 +100,7 @@ describe('metric labels stay bounded', () => {
       backend: new Set(['wasm', 'cpu', 'tensorflow']),
       engine: new Set(['tfjs', 'onnx']),
       kind: new Set(['known', 'unknown']),
+      outcome: new Set(TRACK_OUTCOMES),
       site: new Set(FRAME_COPY_SITES),
       le: new Set(),
     };
@@ -114,7 +115,11 @@ describe('metric labels stay bounded', () => {
       if (label !== 'le') for (const v of values) expect(v, `${label}="${v}"`).not.toMatch(/^\d+$/);
     // the activity between the scrapes created no new series beyond bounded ones (new drop reasons or states)
     const added = [...b.series].filter((s) => !a.series.has(s));
-    for (const s of added) expect(s, `new series ${s}`).toMatch(/reason=|state=|result=|kind=|cause=/);
+    // (a camera's time-to-name histogram appears with its first named track: per stream, bounded)
+    for (const s of added)
+      expect(s, `new series ${s}`).toMatch(
+        /reason=|state=|result=|kind=|cause=|outcome=|^vigil_time_to_name_/,
+      );
     expect(b.series.size).toBeLessThan(600);
     // frames, tracks and alerts did happen meanwhile
     expect(viewer.received).toBeGreaterThan(50);

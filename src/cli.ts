@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { Vigil } from './app.js';
+import { registerFeedbackCommands } from './cli-feedback.js';
 import { registerLearnCommands } from './cli-learn.js';
 import { doctorEngines, registerModelCommands } from './cli-models.js';
 import { registerStyleCommands } from './cli-style.js';
@@ -365,6 +366,7 @@ program
     process.stdout.write(`${o.markdown ? stagesMarkdown(kinds) : describeStages(kinds)}\n`);
   });
 
+registerFeedbackCommands(program, DEFAULT_CONFIG, fail);
 registerLearnCommands(program);
 registerModelCommands(program, DEFAULT_CONFIG);
 await registerStyleCommands(program);

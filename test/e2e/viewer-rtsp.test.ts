@@ -218,6 +218,23 @@ describe.skipIf(skip)('the live page with recognition, over RTSP (real clip)', (
     }
   });
 
+  it('a named alert card says Correct / Wrong / Ignore; the answer is stored and Undo removes it', async () => {
+    const known = page.locator('#alerts .alert.known:has(.name:text-is("lin_manuel_miranda"))').first();
+    await known.waitFor({ timeout: 20_000 });
+    const alertId = Number(await known.getAttribute('data-id'));
+    const entries = async () =>
+      (await (await fetch(`${base}/api/feedback?alert=${alertId}`)).json()) as Array<{ verdict: string }>;
+    expect(await entries()).toEqual([]);
+    await known.locator('.feedback button', { hasText: 'Correct' }).click();
+    await expect
+      .poll(() => known.locator('.feedback-msg').textContent(), { timeout: 15_000 })
+      .toMatch(/^Confirmed/);
+    expect((await entries()).map((e) => e.verdict)).toEqual(['correct']);
+    await known.locator('.feedback-msg button.undo').click();
+    await expect.poll(entries, { timeout: 10_000 }).toEqual([]);
+    expect(await known.locator('.feedback').isVisible()).toBe(true);
+  });
+
   it('pages through the alert history (Load older)', async () => {
     // history: a fresh page load shows the newest 3 (?alertsPage=3), "Load older" the next 3; on a
     // loaded machine fewer alerts may exist yet, so wait until the history holds two pages

@@ -1,5 +1,6 @@
 // The alerts panel: live `alert` events (newest first), history paged from GET /api/alerts, and
 // enrolling an unknown face from its snapshot in two clicks (Enroll -> name -> Save).
+import { feedbackUi } from './alert-feedback.js';
 import { ApiError, api, message } from './api.js';
 import { auth } from './auth.js';
 import { el, formatTime } from './dom.js';
@@ -187,6 +188,7 @@ export class AlertsPanel {
       body,
     );
     if (unknown && a.has_snapshot) this.enrollUi(a, body);
+    feedbackUi(a, body);
     return li;
   }
 

@@ -182,6 +182,9 @@ describe.skipIf(skip)('live recognition end to end (RTSP, one-shot enrollment, t
     expect(m).toMatch(/vigil_tracks_ended_total\{stream="stage",outcome="named"\} [1-9]/);
     expect(m).toMatch(/vigil_tracks_ended_total\{stream="stage",outcome="unnamed"\} [1-9]/);
     const at = (q: number) => values[Math.min(values.length - 1, Math.ceil(q * values.length) - 1)] as number;
+    // issue #14's target; p95 (<= 2 s) is reported, not asserted: with ~10 named tracks it is the
+    // slowest one, and a track whose first three looks miss waits refreshMs (3 s) for the next
+    expect(at(0.5)).toBeLessThanOrEqual(1);
     console.log(
       `time to name on "stage": n=${values.length} p50=${at(0.5).toFixed(2)} s p95=${at(0.95).toFixed(2)} s max=${at(1).toFixed(2)} s; [${values.map((v) => v.toFixed(2)).join(' ')}]`,
     );

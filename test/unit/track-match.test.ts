@@ -51,6 +51,25 @@ describe('FaceTracker', () => {
     expect(t.needsRecognition(tr, 1200)).toBe(true);
   });
 
+  it('looks again soon at a track not named yet (unknownRefreshMs), at most three times, then at refreshMs', () => {
+    const t = new FaceTracker({ ...DEFAULT_TRACKER, refreshMs: 3000, unknownRefreshMs: 150 });
+    const tr = t.update([det(0, 0, 40)], 0).assigned[0] as NonNullable<
+      ReturnType<FaceTracker['update']>['assigned'][0]
+    >;
+    const stranger = { personId: null, label: 'unknown', similarity: 0.5 };
+    let now = 0;
+    for (let look = 1; look <= 3; look++) {
+      expect(t.needsRecognition(tr, now), `look ${look}`).toBe(true);
+      tr.lastRecognizedAt = now;
+      t.addVote(tr, stranger, 40 * 40 * 0.9);
+      expect(t.needsRecognition(tr, now + 100), `100 ms after look ${look}`).toBe(false);
+      now += 200; // the next detection at 5 fps
+    }
+    // three looks agree on unknown: back to the known-track pace
+    expect(t.needsRecognition(tr, now)).toBe(false);
+    expect(t.needsRecognition(tr, 400 + 3000)).toBe(true);
+  });
+
   it('votes: one poor frame does not flip a name', () => {
     const v = (label: string, similarity: number, personId: number | null = 1) => ({
       label,

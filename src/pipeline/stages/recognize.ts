@@ -56,6 +56,13 @@ export const RecognizeSchema = z
       .min(1)
       .default(1.5)
       .describe('Re-recognise sooner when face area x score grew by this factor.'),
+    unknownRefreshMs: z
+      .number()
+      .min(0)
+      .default(150)
+      .describe(
+        'Tracker: ms before a track not named yet (at most 3 unknown looks) is looked at again; below 1000/detectFps: the next detection (time to name, docs/accuracy.md).',
+      ),
   })
   .strict();
 export type RecognizeStageConfig = z.output<typeof RecognizeSchema>;
@@ -100,6 +107,7 @@ function recognizer(cfg: RecognizeStageConfig, ctx: StageContext, emit: (c: Fram
         maxAgeMs: cfg.maxAgeMs,
         refreshMs: cfg.refreshMs,
         qualityGain: cfg.qualityGain,
+        unknownRefreshMs: cfg.unknownRefreshMs,
       },
       ...ctx.batching,
     },

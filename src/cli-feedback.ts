@@ -116,6 +116,15 @@ export function registerFeedbackCommands(
           fail(err);
         }
       });
+  registerIgnoreAndUndo(cmd, config, print, fail);
+}
+
+function registerIgnoreAndUndo(
+  cmd: Command,
+  config: readonly [string, string, string],
+  print: (s: string) => void,
+  fail: (e: unknown) => never,
+) {
   cmd
     .command('ignore')
     .description(

@@ -20,6 +20,11 @@ export const WireDetection = z.object({
   trackId: z.number().int().optional(),
   similarity: z.number().optional(),
   personId: z.number().int().nullable().optional(),
+  /**
+   * What the track is on its evidence (docs/accuracy.md): named, unknown (enough good looks, no
+   * match) or uncertain (near misses, poor looks; shown, never alerted).
+   */
+  outcome: z.enum(['named', 'unknown', 'uncertain']).optional(),
 });
 export type WireDetection = z.infer<typeof WireDetection>;
 

@@ -18,6 +18,8 @@ export interface Identity {
   /** The person's name, or "unknown" when no one is similar enough (open set). */
   label: string;
   similarity: number;
+  /** A named look: its similarity above the next person's (1: nobody else in the gallery's top rows). */
+  margin?: number;
   /** The best enrolled person even when below the threshold (for operators and debugging). */
   nearest?: { personId: number; name: string; similarity: number };
   /** An ignored face (operator feedback: a poster, a TV): neither named nor unknown, never alerted. */
@@ -59,10 +61,12 @@ export function identify(
   const unknown = { personId: null, label: 'unknown', similarity: top[1], nearest };
   const fb = look ? g.feedback : undefined;
   if (fb && look && isIgnored(fb, look.embedding, look.camera)) return { ...unknown, ignored: true };
-  for (const [p, s] of ranked) {
+  for (const [i, [p, s]] of ranked.entries()) {
     if (s < threshold) break;
     if (fb && look && vetoedByNegative(fb, p, s, look.embedding)) continue;
-    return { personId: p, label: nameOf(p), similarity: s, nearest };
+    // over the next person below (one passed over by their negative is out of the running)
+    const margin = s - (ranked[i + 1]?.[1] ?? s - 1);
+    return { personId: p, label: nameOf(p), similarity: s, margin, nearest };
   }
   return unknown;
 }

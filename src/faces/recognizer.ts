@@ -7,6 +7,7 @@ import type { Frame } from '../sources/frame.js';
 import type { Gallery, GalleryMatrix } from './gallery/gallery.js';
 import type { UnknownStore } from './unknowns/store.js';
 import { identify } from './match.js';
+import { type EvidenceRule, poorLook } from './outcome.js';
 import { type EmbeddedFace, setGallery } from './tasks/index.js';
 import { FaceTracker, quality, type Track, type TrackerOptions } from './track.js';
 
@@ -19,6 +20,8 @@ export interface RecognizerOptions {
   maxFacesPerFrame: number;
   topK: number;
   tracker: TrackerOptions;
+  /** When a look votes and when a track is named, unknown or uncertain (outcome.ts). */
+  evidence: EvidenceRule;
   maxBatch: number;
   maxWaitMs: number;
 }
@@ -34,6 +37,8 @@ interface EmbedJob {
   seq: number;
   frame: Frame;
   tracks: Track[];
+  /** Why each track's look does not vote (its box and keypoints when embedded), or null: it does. */
+  poor: Array<ReturnType<typeof poorLook>>;
 }
 
 /** The embedding side of the inference pool (the embed task and the gallery it matches against). */
@@ -149,7 +154,8 @@ export class Recognizer {
   private tracker(stream: string): FaceTracker {
     let t = this.trackers.get(stream);
     if (!t) {
-      t = new FaceTracker(this.opts.tracker);
+      const evidence = { threshold: this.opts.threshold, rule: this.opts.evidence };
+      t = new FaceTracker({ ...this.opts.tracker, evidence });
       this.trackers.set(stream, t);
     }
     return t;
@@ -173,12 +179,26 @@ export class Recognizer {
         t.recognizing = true;
         t.lastRecognizedAt = now;
       }
-      this.batcher.offer({ streamId: frame.streamId, seq: frame.seq, frame: frame.retain(), tracks: want });
+      const poor = want.map((t) => poorLook(t, this.opts.evidence));
+      this.batcher.offer({
+        streamId: frame.streamId,
+        seq: frame.seq,
+        frame: frame.retain(),
+        tracks: want,
+        poor,
+      });
     }
     return dets.map((d, i) => {
       const t = assigned[i] as Track;
       const id = t.identity;
-      return { ...d, trackId: t.id, label: id?.label, personId: id?.personId, similarity: id?.similarity };
+      return {
+        ...d,
+        trackId: t.id,
+        label: id?.label,
+        personId: id?.personId,
+        similarity: id?.similarity,
+        outcome: t.outcome,
+      };
     });
   }
 
@@ -196,9 +216,12 @@ export class Recognizer {
       const vote = g
         ? identify(f.rows, f.sims, g, this.opts.threshold, look)
         : { personId: null, label: 'unknown', similarity: 0 };
+      // a poor look (small, turned) is embedded and shown, but does not vote (docs/accuracy.md)
+      const good = job.poor[i] === null;
       if ('ignored' in vote && vote.ignored) {
         // an ignored face (a poster, a TV): shown as "ignored", never named, alerted or kept as unknown
-        tracker.addVote(t, { personId: null, label: 'ignored', similarity: vote.similarity }, quality(t));
+        const ignored = { personId: null, label: 'ignored', similarity: vote.similarity, good };
+        tracker.addVote(t, ignored, quality(t));
         continue;
       }
       metrics.recognitions.inc({
@@ -213,12 +236,18 @@ export class Recognizer {
         metrics.tracksEnded.inc({ stream: job.streamId, outcome });
       const now = tracker.addVote(
         t,
-        { personId: vote.personId, label: vote.label, similarity: vote.similarity },
+        {
+          personId: vote.personId,
+          label: vote.label,
+          similarity: vote.similarity,
+          margin: vote.margin,
+          good,
+        },
         quality(t),
       );
       if (!now) continue;
-      if (now.personId !== null && !t.named) named.push(t);
-      if (now.personId === null && vote.personId === null) {
+      if (t.outcome === 'named' && !t.named) named.push(t);
+      if (good && t.outcome !== 'named' && vote.personId === null) {
         // copies the face pixels synchronously and never rejects: the frame can go back to its pool
         void this.deps.unknowns?.offer({
           camera: job.streamId,
@@ -237,8 +266,9 @@ export class Recognizer {
         label: now.label,
         personId: now.personId,
         similarity: now.similarity,
+        outcome: t.outcome ?? 'uncertain',
         lookUnknown: vote.personId === null,
-        unknownLooks: t.votes.filter((v) => v.personId === null).length,
+        unknownLooks: t.clearMisses ?? 0,
         embedding: f.embedding,
       });
     }

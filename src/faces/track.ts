@@ -1,6 +1,9 @@
 import type { Detection } from '../inference/contract.js';
 import { iou } from './detect/blazeface.js';
 import { dot } from './metrics.js';
+import { decideTrack, type EvidenceRule, type Outcome, type Vote } from './outcome.js';
+
+export type { Vote } from './outcome.js';
 
 export interface TrackerOptions {
   /** Minimum IoU to continue a track. */
@@ -18,6 +21,11 @@ export interface TrackerOptions {
    * scene cut that put another face where this one was. It is re-recognised at once. Default 0.5.
    */
   jumpIou?: number;
+  /**
+   * The evidence rule (outcome.ts) and the threshold it works at. Absent: the plain vote
+   * (voteIdentity), a name from one look; kept for callers that tally looks themselves.
+   */
+  evidence?: { threshold: number; rule: EvidenceRule };
 }
 
 export const DEFAULT_TRACKER: TrackerOptions = {
@@ -26,12 +34,6 @@ export const DEFAULT_TRACKER: TrackerOptions = {
   refreshMs: 3000,
   qualityGain: 1.5,
 };
-
-export interface Vote {
-  personId: number | null;
-  label: string;
-  similarity: number;
-}
 
 export interface Track {
   id: number;
@@ -48,6 +50,10 @@ export interface Track {
   bestQuality: number;
   /** The identity the votes agree on (null: not recognised yet). */
   identity: Vote | null;
+  /** What the track is on its evidence so far (undefined: not recognised yet). */
+  outcome?: Outcome;
+  /** Good looks of this track that matched nobody, clearly (the evidence rule; else all misses). */
+  clearMisses?: number;
   /** The face's embedding at its last recognition (continuity: is it still the same face?). */
   embedding?: Float32Array;
   /**
@@ -201,6 +207,8 @@ export class FaceTracker {
     t.hits = 1;
     t.votes = [];
     t.identity = null;
+    t.outcome = undefined;
+    t.clearMisses = 0;
     t.bestQuality = 0;
     t.embedding = undefined;
     t.usableSince = now;
@@ -212,7 +220,18 @@ export class FaceTracker {
     t.votes.push(v);
     if (t.votes.length > 20) t.votes.shift();
     t.bestQuality = Math.max(t.bestQuality, q);
-    t.identity = voteIdentity(t.votes);
+    const ev = this.opts.evidence;
+    if (ev) {
+      const namedBefore = t.outcome === 'named' ? (t.identity?.personId ?? null) : null;
+      const d = decideTrack(t.votes, ev.threshold, ev.rule, namedBefore);
+      t.identity = d.identity;
+      t.outcome = d.outcome;
+      t.clearMisses = d.clearMisses;
+    } else {
+      t.identity = voteIdentity(t.votes);
+      t.outcome = t.identity?.personId != null ? 'named' : 'unknown';
+      t.clearMisses = t.votes.filter((x) => x.personId === null).length;
+    }
     return t.identity;
   }
 }

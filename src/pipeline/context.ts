@@ -3,6 +3,7 @@
  * DeepStream's batch meta. The head (mux) makes a context for each decoded frame that is due for
  * inference or for the viewers; each stage reads and adds to it; the tail releases it.
  */
+import type { Outcome } from '../faces/outcome.js';
 import type { Detection } from '../inference/contract.js';
 import type { Frame } from '../sources/frame.js';
 import { countFrameCopy } from '../util/frame-copies.js';
@@ -10,10 +11,12 @@ import { countFrameCopy } from '../util/frame-copies.js';
 /** A detection after tracking and recognition (the recognize stage fills the optional fields). */
 export interface TrackedDetection extends Detection {
   trackId?: number;
-  /** A person's name, "unknown", or undefined while the track is not recognised yet. */
+  /** A person's name, "unknown", "uncertain", or undefined while the track is not recognised yet. */
   label?: string;
   personId?: number | null;
   similarity?: number;
+  /** What the track is on its evidence so far (undefined: not recognised yet). */
+  outcome?: Outcome;
 }
 
 /** A track's identity decided on one frame by the recognize stage (alerts read these). */
@@ -25,9 +28,11 @@ export interface Recognition {
   label: string;
   personId: number | null;
   similarity: number;
+  /** What the track is on its evidence (faces/outcome.ts): only named and unknown tracks alert. */
+  outcome: Outcome;
   /** This look alone matched nobody (the track may still carry a name). */
   lookUnknown: boolean;
-  /** Looks of this track that matched nobody so far. */
+  /** Good looks of this track that matched nobody clearly (not near misses) so far. */
   unknownLooks: number;
   embedding: Float32Array;
 }

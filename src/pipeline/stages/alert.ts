@@ -1,6 +1,6 @@
 /**
- * alert: turns the recognize stage's decisions into alerts: watched people (and unknown faces once
- * two looks agree), once per track and per person and camera within the cooldown. Each alert is
+ * alert: turns the recognize stage's decisions into alerts: watched people (and unknown tracks once
+ * two good looks matched nobody; uncertain tracks never alert), once per track and per person and camera within the cooldown. Each alert is
  * stored with a snapshot, counted, and handed to the alert sinks (viewers, webhooks, MQTT:
  * src/output/sinks/), which deliver it after this returns.
  */
@@ -31,7 +31,7 @@ export const AlertSchema = z
       .max(20)
       .default(2)
       .describe(
-        'Looks of a track that must match nobody before it alerts as unknown (one bad angle is not a stranger).',
+        'Good looks of a track that must match nobody clearly (no near miss) before it alerts as unknown, on top of recognize.unknownLooks (one bad angle is not a stranger).',
       ),
     snapshotPx: z
       .number()
@@ -79,6 +79,8 @@ class Alerter {
   /** Fires what the decisions of one frame call for; the frame is retained while snapshots are cut. */
   onRecognitions(c: FrameContext): void {
     for (const r of c.recognitions) {
+      // an uncertain track (near misses, poor looks) is shown, never alerted
+      if (r.outcome === 'uncertain') continue;
       if (r.personId === null && r.unknownLooks < this.cfg.unknownLooks) continue;
       if (!this.rules.shouldFire(c.stream, r.trackId, r.label, Date.now())) continue;
       const frame = c.frame.retain();

@@ -7,6 +7,7 @@
 import { Observable } from 'rxjs';
 import { z } from 'zod';
 import type { Gallery } from '../../faces/gallery/gallery.js';
+import { DEFAULT_EVIDENCE } from '../../faces/outcome.js';
 import { type Embedder, Recognizer } from '../../faces/recognizer.js';
 import type { UnknownStore } from '../../faces/unknowns/store.js';
 import { contextOf, type FrameContext, releaseContext, type TrackedDetection } from '../context.js';
@@ -63,6 +64,54 @@ export const RecognizeSchema = z
       .describe(
         'Tracker: ms before a track not named yet (at most 3 unknown looks) is looked at again; below 1000/detectFps: the next detection (time to name, docs/accuracy.md).',
       ),
+    voteMinFacePx: z
+      .number()
+      .min(0)
+      .default(DEFAULT_EVIDENCE.voteMinFacePx)
+      .describe(
+        'Faces narrower than this (frame px) are embedded and shown but do not vote (docs/accuracy.md).',
+      ),
+    maxPose: z
+      .number()
+      .min(0)
+      .default(DEFAULT_EVIDENCE.maxPose)
+      .describe(
+        "Looks turned further than this do not vote: nose off the eyes' midpoint in quarter face widths (0 frontal, ~1 profile).",
+      ),
+    minMargin: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(DEFAULT_EVIDENCE.minMargin)
+      .describe('A look counts for a name only this far (cosine) above the next person.'),
+    nameLooks: z
+      .number()
+      .int()
+      .min(1)
+      .max(20)
+      .default(DEFAULT_EVIDENCE.nameLooks)
+      .describe('Good looks that must agree on a person (by the margin) before the track is named.'),
+    strongMargin: z
+      .number()
+      .min(0)
+      .max(2)
+      .default(DEFAULT_EVIDENCE.strongMargin)
+      .describe('One good look this far above the threshold names the track at once.'),
+    unknownLooks: z
+      .number()
+      .int()
+      .min(1)
+      .max(20)
+      .default(DEFAULT_EVIDENCE.unknownLooks)
+      .describe('Good looks matching nobody, each below threshold - nearMiss, before a track is unknown.'),
+    nearMiss: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(DEFAULT_EVIDENCE.nearMiss)
+      .describe(
+        'A look this close below the threshold is a near miss: the track stays uncertain, not unknown.',
+      ),
   })
   .strict();
 export type RecognizeStageConfig = z.output<typeof RecognizeSchema>;
@@ -108,6 +157,16 @@ function recognizer(cfg: RecognizeStageConfig, ctx: StageContext, emit: (c: Fram
         refreshMs: cfg.refreshMs,
         qualityGain: cfg.qualityGain,
         unknownRefreshMs: cfg.unknownRefreshMs,
+      },
+      evidence: {
+        voteMinFacePx: cfg.voteMinFacePx,
+        maxPose: cfg.maxPose,
+        minMargin: cfg.minMargin,
+        nameLooks: cfg.nameLooks,
+        strongMargin: cfg.strongMargin,
+        unknownLooks: cfg.unknownLooks,
+        nearMiss: cfg.nearMiss,
+        window: DEFAULT_EVIDENCE.window,
       },
       ...ctx.batching,
     },

@@ -2,7 +2,7 @@
 // track id), labels placed where no other label is, drawn at the canvas's on-screen resolution.
 import type { Detection, FrameHeader } from './protocol.js';
 
-const COLOR = { known: '#22c55e', unknown: '#f59e0b', face: '#38bdf8' };
+const COLOR = { known: '#22c55e', unknown: '#f59e0b', uncertain: '#94a3b8', face: '#38bdf8' };
 
 /** Draws the detections of `h` on `g` (sized cw x ch device px); `viewWidth` in CSS px sets the font. */
 export function drawDetections(
@@ -30,6 +30,8 @@ function labelOf(d: Detection): { text: string; color: string } {
       color: COLOR.face,
     };
   const sim = d.similarity !== undefined && d.similarity > 0 ? ` ${d.similarity.toFixed(2)}` : '';
+  // uncertain (near misses, poor looks): grey, "?" — shown so the operator sees it, never alerted
+  if (d.outcome === 'uncertain') return { text: `?${sim}${track}`, color: COLOR.uncertain };
   return { text: `${d.label}${sim}${track}`, color: d.label === 'unknown' ? COLOR.unknown : COLOR.known };
 }
 

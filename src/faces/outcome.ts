@@ -29,7 +29,7 @@ export interface EvidenceRule {
 }
 
 export const DEFAULT_EVIDENCE: EvidenceRule = {
-  voteMinFacePx: 32,
+  voteMinFacePx: 24,
   maxPose: 1.3,
   minMargin: 0.05,
   nameLooks: 2,

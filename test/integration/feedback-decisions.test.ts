@@ -165,7 +165,8 @@ describe.skipIf(skipUnless(facePhotosMissing(), 'feedback decisions'))(
       const labels = new Set(
         sent
           .flatMap((h) => (h.detections as TrackedDetection[]).map((d) => d.label))
-          .filter((l) => l !== undefined),
+          // "uncertain": the first look, before a second agrees (the evidence rule, docs/accuracy.md)
+          .filter((l) => l !== undefined && l !== 'uncertain'),
       );
       return { labels, alerts: fired };
     }

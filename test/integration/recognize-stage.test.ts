@@ -138,7 +138,8 @@ describe.skipIf(skipUnless(facePhotosMissing(), 'recognize stage alone'))(
     it('a stranger is "unknown", never the enrolled person', async () => {
       const r = await run(photoPath('biden', 'biden.jpg'));
       expect(r.labels.length).toBeGreaterThan(5);
-      expect(new Set(r.labels)).toEqual(new Set(['unknown']));
+      // the first look is "uncertain" until a second clear miss agrees (the evidence rule, docs/accuracy.md)
+      expect(new Set(r.labels.filter((l) => l !== 'uncertain'))).toEqual(new Set(['unknown']));
     }, 60_000);
   },
 );

@@ -137,10 +137,23 @@ describe('engine choice', () => {
   };
 
   it('auto keeps the faster engine and reports both timings', async () => {
-    const a = await chooseEngine({ ...base, requested: 'auto', tfjs: tfjs(6), onnx: onnx(1) });
+    // 1 ms against 40 ms (median of 5): far enough apart that a loaded CI machine cannot swap them
+    const a = await chooseEngine({
+      ...base,
+      requested: 'auto',
+      timingRuns: 5,
+      tfjs: tfjs(40),
+      onnx: onnx(1),
+    });
     expect(a.report).toMatchObject({ engine: 'onnx', backend: 'cpu', requested: 'auto', threads: 2 });
     expect(a.report.timings?.onnx).toBeLessThan(a.report.timings?.tfjs as number);
-    const b = await chooseEngine({ ...base, requested: 'auto', tfjs: tfjs(1), onnx: onnx(6) });
+    const b = await chooseEngine({
+      ...base,
+      requested: 'auto',
+      timingRuns: 5,
+      tfjs: tfjs(1),
+      onnx: onnx(40),
+    });
     expect(b.report).toMatchObject({ engine: 'tfjs', backend: 'wasm' });
     expect(b.report.fallback).toBeUndefined();
   });
@@ -195,13 +208,20 @@ describe('engine choice', () => {
       get: (k: string) => saved.get(k),
       set: (k: string, r: ModelEngineReport) => void saved.set(k, r),
     };
-    const first = await chooseEngine({ ...base, requested: 'auto', tfjs: tfjs(6), onnx: onnx(1), decisions });
+    const first = await chooseEngine({
+      ...base,
+      requested: 'auto',
+      timingRuns: 5,
+      tfjs: tfjs(40),
+      onnx: onnx(1),
+      decisions,
+    });
     expect(first.report.engine).toBe('onnx');
     expect(saved.size).toBe(1);
     const again = await chooseEngine({
       ...base,
       requested: 'auto',
-      tfjs: tfjs(6),
+      tfjs: tfjs(40),
       onnx: onnx(1),
       decisions,
       check: async () => {

@@ -70,7 +70,7 @@ export async function alertVerdict(
   const personId = verdictPerson(service, alert, req.personId); // before the (slow) embedding
   const { photo } = await alertFace(service, alerts, alertId);
   return req.verdict === 'wrong'
-    ? store.wrong(alertId, personId, photo.embedding)
+    ? store.wrong(alertId, personId, photo)
     : store.correct(alertId, personId, photo);
 }
 
@@ -83,5 +83,5 @@ export async function ignoreAlertFace(
   scope: IgnoreScope,
 ): Promise<FeedbackEntry> {
   const { alert, photo } = await alertFace(service, alerts, alertId);
-  return store.ignore(alertId, scope === 'camera' ? alert.camera : null, photo.embedding);
+  return store.ignore(alertId, scope === 'camera' ? alert.camera : null, photo);
 }

@@ -8,6 +8,7 @@ import {
   type Person,
   type PhotoInput,
 } from './gallery/gallery.js';
+import { FeedbackStore } from './gallery/feedback.js';
 import { personName } from './person-name.js';
 import { cropJpeg, decodeImage, ImageError } from '../util/image.js';
 import type { RgbImage } from '../util/rgb.js';
@@ -145,18 +146,36 @@ export class FaceService {
     return (f as AnalyzedFace).embedding;
   }
 
-  /** Embeds stored photos that have no embedding in the current space (after a model change). */
+  /**
+   * Embeds stored photos, and the faces of operator feedback (negatives, ignored faces), that have
+   * no embedding in the current space (after a model change), so no feedback is lost with it.
+   */
   async reembed(progress?: (done: number, total: number) => void): Promise<number> {
-    const todo = this.gallery.photosToEmbed();
-    for (const [i, p] of todo.entries()) {
+    const photos = this.gallery.photosToEmbed();
+    const feedback = new FeedbackStore(this.gallery);
+    const faces = feedback.facesToEmbed();
+    const total = photos.length + faces.length;
+    for (const [i, p] of photos.entries()) {
       const img = await decodeImage(p.image);
       const face = largestFace(await this.engine.detect(img));
       const box: [number, number, number, number] = face?.box ?? [0, 0, img.width, img.height];
-      const [f] = await this.engine.embedFaces(img, [{ box, landmarks: face?.landmarks ?? [] }], 0);
-      this.gallery.setEmbedding(p.id, (f as AnalyzedFace).embedding);
-      progress?.(i + 1, todo.length);
+      this.gallery.setEmbedding(p.id, await this.embedAt(img, box, face?.landmarks ?? []));
+      progress?.(i + 1, total);
     }
-    if (todo.length) this.gallery.reembedDone();
-    return todo.length;
+    for (const [i, f] of faces.entries()) {
+      feedback.setVector(f.id, await this.embedAt(await decodeImage(f.image), f.box, f.landmarks));
+      progress?.(photos.length + i + 1, total);
+    }
+    if (total) this.gallery.reembedDone();
+    return total;
+  }
+
+  private async embedAt(
+    img: RgbImage,
+    box: [number, number, number, number],
+    landmarks: Array<[number, number]>,
+  ): Promise<Float32Array> {
+    const [f] = await this.engine.embedFaces(img, [{ box, landmarks }], 0);
+    return (f as AnalyzedFace).embedding;
   }
 }

@@ -6,6 +6,7 @@
 import type { AlertStore } from '../../faces/alerts.js';
 import type { AuditLog } from '../../faces/audit.js';
 import type { Gallery } from '../../faces/gallery/gallery.js';
+import { FeedbackStore } from '../../faces/gallery/feedback.js';
 import { recognitionSpace } from '../../faces/learn/space.js';
 import { FaceService } from '../../faces/service.js';
 import { embedDim } from '../../faces/tasks/index.js';
@@ -64,10 +65,11 @@ export const facesModule = defineModule<Needs, FacesContext>({
     every(RETENTION_PURGE_MS, purge, scope);
     const service = new FaceService(host, gallery, threshold, rec);
     const missing = gallery.photosToEmbed().length;
-    if (missing)
+    const feedbackFaces = new FeedbackStore(gallery).facesToEmbed().length;
+    if (missing || feedbackFaces)
       log.warn(
-        { photos: missing, model: rec.model, space },
-        'enrolled photos lack embeddings for this model: run `vigil reembed`',
+        { photos: missing, feedbackFaces, model: rec.model, space },
+        'enrolled photos or feedback faces lack embeddings for this model: run `vigil reembed`',
       );
     log.info({ people: gallery.list().length, model: rec.model, space, threshold }, 'gallery open');
     return { faces: { gallery, alerts, service, threshold, unknowns, audit } };

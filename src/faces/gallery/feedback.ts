@@ -83,7 +83,24 @@ export function createFeedbackSchema(db: Database.Database): void {
       vector BLOB NOT NULL,
       PRIMARY KEY (feedback_id, model, version)
     );
+    -- The face a negative or an ignored face was taken from (the alert's snapshot and where the
+    -- face is in it), kept with the entry because snapshots expire: without it a model change
+    -- (vigil reembed) would silently drop the operator's feedback.
+    CREATE TABLE IF NOT EXISTS feedback_faces (
+      feedback_id INTEGER PRIMARY KEY REFERENCES feedback(id) ON DELETE CASCADE,
+      image BLOB NOT NULL,
+      box TEXT NOT NULL,
+      landmarks TEXT NOT NULL
+    );
   `);
+}
+
+/** The face of a negative or ignored entry, as stored for re-embedding. */
+export interface FeedbackFace {
+  image: Buffer;
+  box: [number, number, number, number];
+  landmarks: Array<[number, number]>;
+  embedding: Float32Array;
 }
 
 const vec = (b: Buffer, dim: number) =>
@@ -208,7 +225,7 @@ export class FeedbackStore {
       );
   }
 
-  private insert(f: Omit<FeedbackEntry, 'id' | 'createdAt'>, embedding: Float32Array | undefined): number {
+  private insert(f: Omit<FeedbackEntry, 'id' | 'createdAt'>, face: FeedbackFace | undefined): number {
     const id = Number(
       this.db
         .prepare(
@@ -216,33 +233,64 @@ export class FeedbackStore {
         )
         .run(f.verdict, f.alertId, f.personId, f.camera, f.photoId, f.note, Date.now()).lastInsertRowid,
     );
-    if (embedding) {
-      const { model, version, dim } = this.gallery.space;
-      if (embedding.length !== dim)
-        throw new GalleryError(`embedding has ${embedding.length} values, the space has ${dim}`, 500);
+    if (face) {
       this.db
-        .prepare(
-          'INSERT INTO feedback_vectors (feedback_id, model, version, dim, vector) VALUES (?, ?, ?, ?, ?)',
-        )
-        .run(
-          id,
-          model,
-          version,
-          dim,
-          Buffer.from(embedding.buffer, embedding.byteOffset, embedding.byteLength),
-        );
+        .prepare('INSERT INTO feedback_faces (feedback_id, image, box, landmarks) VALUES (?, ?, ?, ?)')
+        .run(id, face.image, JSON.stringify(face.box), JSON.stringify(face.landmarks));
+      this.setVector(id, face.embedding);
     }
     return id;
   }
 
+  /** Stores the current-space vector of an entry (at creation, or when re-embedding). */
+  setVector(feedbackId: number, embedding: Float32Array): void {
+    const { model, version, dim } = this.gallery.space;
+    if (embedding.length !== dim)
+      throw new GalleryError(`embedding has ${embedding.length} values, the space has ${dim}`, 500);
+    this.db
+      .prepare(
+        'INSERT OR REPLACE INTO feedback_vectors (feedback_id, model, version, dim, vector) VALUES (?, ?, ?, ?, ?)',
+      )
+      .run(
+        feedbackId,
+        model,
+        version,
+        dim,
+        Buffer.from(embedding.buffer, embedding.byteOffset, embedding.byteLength),
+      );
+  }
+
+  /** Negatives and ignored faces with no vector in the current space (after a model change). */
+  facesToEmbed(): Array<{
+    id: number;
+    image: Buffer;
+    box: [number, number, number, number];
+    landmarks: Array<[number, number]>;
+  }> {
+    const { model, version } = this.gallery.space;
+    const rows = this.db
+      .prepare(
+        `SELECT ff.feedback_id AS id, ff.image, ff.box, ff.landmarks FROM feedback_faces ff
+         WHERE NOT EXISTS (SELECT 1 FROM feedback_vectors v WHERE v.feedback_id = ff.feedback_id AND v.model = ? AND v.version = ?)
+         ORDER BY ff.feedback_id`,
+      )
+      .all(model, version) as Array<{ id: number; image: Buffer; box: string; landmarks: string }>;
+    return rows.map((r) => ({
+      id: r.id,
+      image: r.image,
+      box: JSON.parse(r.box),
+      landmarks: JSON.parse(r.landmarks),
+    }));
+  }
+
   /** "Not this person": the face becomes a negative of `personId`. */
-  wrong(alertId: number | null, personId: number, embedding: Float32Array): FeedbackEntry {
+  wrong(alertId: number | null, personId: number, face: FeedbackFace): FeedbackEntry {
     const id = this.db
       .transaction(() => {
         this.gallery.person(personId);
         this.assertNew('wrong', alertId, personId, null);
         const f = { verdict: 'wrong' as const, alertId, personId, camera: null, photoId: null, note: null };
-        return this.insert(f, embedding);
+        return this.insert(f, face);
       })
       .immediate();
     this.gallery.publish();
@@ -287,12 +335,12 @@ export class FeedbackStore {
   }
 
   /** "Never alert on this face" (a poster, a TV), on `camera` or (null) everywhere. */
-  ignore(alertId: number | null, camera: string | null, embedding: Float32Array): FeedbackEntry {
+  ignore(alertId: number | null, camera: string | null, face: FeedbackFace): FeedbackEntry {
     const id = this.db
       .transaction(() => {
         this.assertNew('ignore', alertId, null, camera);
         const f = { verdict: 'ignore' as const, alertId, personId: null, camera, photoId: null, note: null };
-        return this.insert(f, embedding);
+        return this.insert(f, face);
       })
       .immediate();
     this.gallery.publish();

@@ -110,6 +110,18 @@ export const FaceAlert = z.object({
   snapshot_url: z.string(),
   /** Set when the face of this alert was enrolled (from its snapshot). */
   enrolled_person_id: z.number().int().nullable(),
+  /**
+   * The operator's latest verdict on this alert (GET /api/alerts fills it, so a reloaded page shows
+   * what was answered and can undo it); absent on live alerts, which have none yet.
+   */
+  feedback: z
+    .object({
+      id: z.number().int(),
+      verdict: z.enum(['wrong', 'correct', 'ignore']),
+      note: z.string().nullable(),
+    })
+    .nullable()
+    .optional(),
 });
 export type FaceAlert = z.infer<typeof FaceAlert>;
 

@@ -5,12 +5,15 @@
  */
 import { z } from 'zod';
 import type { AlertStore } from '../faces/alerts.js';
+import type { FeedbackStore } from '../faces/gallery/feedback.js';
 import { HttpError, parseId } from './api-body.js';
 import { idParam, NEEDS_FACES, type Route, route } from './api-router.js';
 
 export interface AlertRouteDeps {
   /** The alert store; throws an HttpError (409) when face recognition is off. */
   alerts: () => AlertStore;
+  /** The operator feedback on alerts (each listed alert carries its latest verdict). */
+  feedback: () => FeedbackStore;
 }
 
 /** A page of alerts is 1..500 long (50 for a limit that is not a number). */
@@ -31,7 +34,13 @@ export function createAlertRoutes(d: AlertRouteDeps): Route[] {
           camera: optional('only this camera'),
           label: optional('only this label (a name, or "unknown")'),
         },
-        ok: [200, { description: 'the alerts, each with has_snapshot and snapshot_url' }],
+        ok: [
+          200,
+          {
+            description:
+              'the alerts, each with has_snapshot, snapshot_url and feedback (the latest verdict or null)',
+          },
+        ],
         errors: { ...NEEDS_FACES, 400: 'a bad id' },
       },
       async (_r, _m, url) => {
@@ -40,16 +49,19 @@ export function createAlertRoutes(d: AlertRouteDeps): Route[] {
         const before = q('before');
         const after = q('after');
         const limit = q('limit');
-        return {
-          status: 200,
-          json: alerts.list({
-            before: before ? parseId(before) : undefined,
-            after: after ? parseId(after) : undefined,
-            limit: limit ? pageSize(limit) : undefined,
-            camera: q('camera'),
-            label: q('label'),
-          }),
+        const page = alerts.list({
+          before: before ? parseId(before) : undefined,
+          after: after ? parseId(after) : undefined,
+          limit: limit ? pageSize(limit) : undefined,
+          camera: q('camera'),
+          label: q('label'),
+        });
+        const verdicts = d.feedback().latestByAlert(page.map((a) => a.id));
+        const feedback = (id: number) => {
+          const f = verdicts.get(id);
+          return f ? { id: f.id, verdict: f.verdict, note: f.note } : null;
         };
+        return { status: 200, json: page.map((a) => ({ ...a, feedback: feedback(a.id) })) };
       },
     ),
     route(

@@ -10,6 +10,7 @@ import type { AlertStore } from '../faces/alerts.js';
 import type { AuditLog } from '../faces/audit.js';
 import type { FaceService } from '../faces/service.js';
 import type { UnknownStore } from '../faces/unknowns/store.js';
+import { FeedbackStore } from '../faces/gallery/feedback.js';
 import { createAlertRoutes } from './api-alerts.js';
 import { auditRequest, createAuditRoutes, type Requester } from './api-audit.js';
 import { HttpError } from './api-body.js';
@@ -67,7 +68,7 @@ export function createApi(d: ApiDeps): Api {
     ...createSystemRoutes(d),
     ...createPeopleRoutes({ service, alerts, liveFace: d.liveFace, maxBodyBytes: d.maxBodyBytes }),
     ...createRecognitionRoutes({ service, maxBodyBytes: d.maxBodyBytes }),
-    ...createAlertRoutes({ alerts }),
+    ...createAlertRoutes({ alerts, feedback: () => new FeedbackStore(service().gallery) }),
     ...createFeedbackRoutes({ service, alerts }),
     ...createUnknownRoutes({
       faces: () => {

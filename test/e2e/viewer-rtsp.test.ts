@@ -230,9 +230,23 @@ describe.skipIf(skip)('the live page with recognition, over RTSP (real clip)', (
       .poll(() => known.locator('.feedback-msg').textContent(), { timeout: 15_000 })
       .toMatch(/^Confirmed/);
     expect((await entries()).map((e) => e.verdict)).toEqual(['correct']);
-    await known.locator('.feedback-msg button.undo').click();
-    await expect.poll(entries, { timeout: 10_000 }).toEqual([]);
-    expect(await known.locator('.feedback').isVisible()).toBe(true);
+    // a page loaded afterwards shows the answer (from GET /api/alerts), and Undo works from there
+    const later = page;
+    const was = page.url();
+    try {
+      await later.goto(`${base}/?alertsPage=100`);
+      const card = later.locator(`#alerts .alert[data-id="${alertId}"]`);
+      await card.waitFor({ timeout: 20_000 });
+      await expect
+        .poll(() => card.locator('.feedback-msg').textContent(), { timeout: 10_000 })
+        .toMatch(/^Confirmed/);
+      expect(await card.locator('.feedback').isVisible()).toBe(false);
+      await card.locator('.feedback-msg button.undo').click();
+      await expect.poll(entries, { timeout: 10_000 }).toEqual([]);
+      expect(await card.locator('.feedback').isVisible()).toBe(true);
+    } finally {
+      await page.goto(was); // the page (and view) the other tests expect
+    }
   });
 
   it('pages through the alert history (Load older)', async () => {

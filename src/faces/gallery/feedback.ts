@@ -199,6 +199,20 @@ export class FeedbackStore {
     return rows.map(entry);
   }
 
+  /** The latest entry of each of these alerts (alerts without one are absent). */
+  latestByAlert(alertIds: number[]): Map<number, FeedbackEntry> {
+    const out = new Map<number, FeedbackEntry>();
+    if (!alertIds.length) return out;
+    const rows = this.db
+      .prepare(
+        `SELECT ${COLUMNS} FROM feedback WHERE id IN (SELECT MAX(id) FROM feedback
+         WHERE alert_id IN (SELECT value FROM json_each(?)) GROUP BY alert_id)`,
+      )
+      .all(JSON.stringify(alertIds)) as Row[];
+    for (const r of rows) if (r.alert_id !== null) out.set(r.alert_id, entry(r));
+    return out;
+  }
+
   get(id: number): FeedbackEntry {
     const r = this.db.prepare(`SELECT ${COLUMNS} FROM feedback WHERE id = ?`).get(id) as Row | undefined;
     if (!r) throw new GalleryError(`no feedback entry with id ${id}`, 404);

@@ -4,11 +4,7 @@ import { api, message } from './api.js';
 import { el } from './dom.js';
 import type { FaceAlert } from './protocol.js';
 
-interface FeedbackEntry {
-  id: number;
-  verdict: 'wrong' | 'correct' | 'ignore';
-  note: string | null;
-}
+type FeedbackEntry = NonNullable<FaceAlert['feedback']>;
 
 const DONE: Record<FeedbackEntry['verdict'], string> = {
   correct: 'Confirmed: the face joins the person’s photos',
@@ -73,4 +69,5 @@ export function feedbackUi(a: FaceAlert, body: HTMLElement): void {
     'never alert on this face on this camera (a poster, a TV)',
     post(`/api/alerts/${a.id}/ignore`, { scope: 'camera' }),
   );
+  if (a.feedback) shown(a.feedback); // answered before this page was loaded
 }

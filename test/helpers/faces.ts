@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { DEFAULT_DETECTOR } from '../../src/faces/detect/blazeface.js';
 import { type EmbeddingSpace, Gallery, type GalleryMatrix } from '../../src/faces/gallery/gallery.js';
 import { FaceService } from '../../src/faces/service.js';
-import { detectTask, embedTask, setGallery } from '../../src/faces/tasks/index.js';
+import { detectTask, embedDim, embedTask, setGallery } from '../../src/faces/tasks/index.js';
 import { readThreshold, spaceVersion } from '../../src/faces/thresholds.js';
 import { type HostOptions, InferenceHost } from '../../src/inference/host.js';
 import { loadPipeline, stageSettings } from '../../src/pipeline/definition.js';
@@ -131,4 +132,35 @@ export function serviceOn(
 export function openGallery(file: string, model: string, version: string, dim: number): Gallery {
   const space: EmbeddingSpace = { model, version, dim };
   return new Gallery(file, space);
+}
+
+export interface OnePersonGallery {
+  host: InferenceHost;
+  gallery: Gallery;
+  /** The person's id. */
+  personId: number;
+  close: () => Promise<void>;
+}
+
+/**
+ * A real host (the recognize pipeline's models) and a new gallery in a temporary folder with one
+ * person enrolled from one photo of facerec_photos, as the service enrolls.
+ */
+export async function onePersonGallery(
+  settings: ReturnType<typeof recognizeSettings>,
+  person: string,
+  file: string,
+): Promise<OnePersonGallery> {
+  const host = await startHost(settings.rec);
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-one-person-'));
+  const gallery = openGallery(join(dir, 'vigil.db'), settings.rec.model, settings.space, embedDim(host));
+  const on = serviceOn(host, gallery, settings.rec, settings.threshold);
+  const { id } = await on.service.enroll(person, [photo(person, file)]);
+  const close = async () => {
+    on.detach();
+    gallery.close();
+    await host.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { host, gallery, personId: id, close };
 }

@@ -10,8 +10,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { Subject } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertVerdict, ignoreAlertFace } from '../../src/faces/alert-feedback.js';
 import { AlertStore, type FaceAlert } from '../../src/faces/alerts.js';
@@ -20,15 +18,6 @@ import type { Gallery } from '../../src/faces/gallery/gallery.js';
 import type { FaceService } from '../../src/faces/service.js';
 import { embedDim } from '../../src/faces/tasks/index.js';
 import type { InferenceHost } from '../../src/inference/host.js';
-import { VigilMetrics } from '../../src/metrics/metrics.js';
-import { validateConfig } from '../../src/config/load.js';
-import type { StreamConfig } from '../../src/config/schema.js';
-import type { FrameHeader, FramePublisher } from '../../src/output/ws-hub.js';
-import { buildChain } from '../../src/pipeline/builder.js';
-import type { TrackedDetection } from '../../src/pipeline/context.js';
-import { parsePipeline } from '../../src/pipeline/definition.js';
-import type { StageContext } from '../../src/pipeline/stage.js';
-import { BufferPool, type Frame, pooledFrame } from '../../src/sources/frame.js';
 import {
   facePhotosMissing,
   openGallery,
@@ -41,6 +30,7 @@ import {
 } from '../helpers/faces.js';
 import { rgbFrame } from '../helpers/images.js';
 import { skipUnless } from '../helpers/requirements.js';
+import { labelledDetections, runStill } from '../helpers/stage-harness.js';
 
 const W = 640;
 const H = 360;
@@ -104,71 +94,28 @@ describe.skipIf(skipUnless(facePhotosMissing(), 'feedback decisions'))(
 
     /** Streams one still photo at 5 fps through detect -> recognize -> alert -> encode on `camera`. */
     async function run(file: string, camera = 'cam') {
-      const sent: FrameHeader[] = [];
-      const viewers: FramePublisher = { hasSubscribers: () => true, publish: (h) => sent.push(h) };
-      const fired: FaceAlert[] = [];
-      const store = alerts();
-      const cfg = validateConfig({
-        streams: [{ id: camera, lavfi: 'testsrc2', detectFps: 5, displayFps: 5 }],
-      });
-      const ctx: StageContext = {
-        pipeline: 'feedback-test',
-        metrics: new VigilMetrics(),
-        log: pino({ level: 'silent' }),
-        output: cfg.output,
-        batching: { maxBatch: 1, maxWaitMs: 1 },
-        services: new Map<string, unknown>([
-          ['viewers', viewers],
-          [
-            'detector',
-            {
-              idle: () => host.idle,
-              whenIdle: () => host.whenIdle(),
-              run: async (f: Frame[]) => (await host.run('detect', f)).result,
-            },
-          ],
-          ['embedder', host],
-          ['faces', { gallery, threshold }],
-          ['alerts', { store, publish: (a: FaceAlert) => fired.push(a) }],
-        ]),
-      };
-      const stages = [{ detect: {} }, { recognize: { refreshMs: 60_000 } }, { alert: {} }, { encode: {} }];
-      const frames$ = new Subject<Frame>();
-      const chain = buildChain(parsePipeline({ name: 'feedback-test', stages }), ctx, {
-        sources: [{ config: cfg.streams[0] as StreamConfig, frames$ }],
-        watched: () => true,
-      });
       const img = await rgbFrame(file, W, H);
-      const pool = new BufferPool(W * H * 3, 8);
-      try {
-        for (let seq = 0; seq < 20; seq++) {
-          const px = pool.acquire();
-          if (!px) throw new Error('pool exhausted');
-          px.set(img.pixels);
-          const f = pooledFrame(pool, {
-            streamId: camera,
-            seq,
-            captureTs: Date.now(),
-            width: W,
-            height: H,
-            pixels: px,
-            readSeconds: 0,
-          });
-          frames$.next(f);
-          f.release();
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        await new Promise((r) => setTimeout(r, 600)); // the last alert's snapshot
-      } finally {
-        await chain.stop();
-      }
+      const r = await runStill({
+        host,
+        pipeline: 'feedback-test',
+        stages: [{ detect: {} }, { recognize: { refreshMs: 60_000 } }, { alert: {} }, { encode: {} }],
+        pixels: img.pixels,
+        width: W,
+        height: H,
+        camera,
+        faces: { gallery, threshold },
+        alertStore: alerts(),
+        frames: 20,
+        clock: 'wall',
+        settleMs: 600, // the last alert's snapshot
+      });
       const labels = new Set(
-        sent
-          .flatMap((h) => (h.detections as TrackedDetection[]).map((d) => d.label))
+        labelledDetections(r.sent)
+          .map((d) => d.label)
           // "uncertain": the first look, before a second agrees (the evidence rule, docs/accuracy.md)
-          .filter((l) => l !== undefined && l !== 'uncertain'),
+          .filter((l) => l !== 'uncertain'),
       );
-      return { labels, alerts: fired };
+      return { labels, alerts: r.alerts };
     }
     const strangerPath = () => photoPath(stranger[0], stranger[1]);
 

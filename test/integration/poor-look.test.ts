@@ -5,36 +5,18 @@
  * (set between the two face sizes measured here), it is still detected, tracked and embedded, but
  * its looks do not vote: the track stays "uncertain", is shown, and raises no unknown alert.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pino from 'pino';
-import { Subject } from 'rxjs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../../src/config/load.js';
-import type { StreamConfig } from '../../src/config/schema.js';
-import { AlertStore, type FaceAlert } from '../../src/faces/alerts.js';
-import type { Gallery } from '../../src/faces/gallery/gallery.js';
-import { embedDim } from '../../src/faces/tasks/index.js';
-import type { InferenceHost } from '../../src/inference/host.js';
-import { VigilMetrics } from '../../src/metrics/metrics.js';
-import type { FrameHeader, FramePublisher } from '../../src/output/ws-hub.js';
-import { buildChain } from '../../src/pipeline/builder.js';
-import type { TrackedDetection } from '../../src/pipeline/context.js';
-import { parsePipeline } from '../../src/pipeline/definition.js';
-import type { StageContext } from '../../src/pipeline/stage.js';
-import { BufferPool, type Frame, pooledFrame } from '../../src/sources/frame.js';
+import { AlertStore } from '../../src/faces/alerts.js';
 import {
   facePhotosMissing,
-  openGallery,
-  photo,
+  type OnePersonGallery,
+  onePersonGallery,
   photoPath,
   recognizeSettings,
-  serviceOn,
-  startHost,
 } from '../helpers/faces.js';
 import { skipUnless } from '../helpers/requirements.js';
+import { labelledDetections, runStill } from '../helpers/stage-harness.js';
 
 const W = 640;
 const H = 360;
@@ -58,84 +40,29 @@ async function frameAt(file: string, scale: number): Promise<Uint8Array> {
   return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
 
-let host: InferenceHost;
-let gallery: Gallery;
-let detach: () => void;
-let dir: string;
+let one: OnePersonGallery;
 
 describe.skipIf(skipUnless(facePhotosMissing(), 'poor looks'))('a poor look does not vote', () => {
   beforeAll(async () => {
-    host = await startHost(settings.rec);
-    dir = mkdtempSync(join(tmpdir(), 'vigil-poor-'));
-    gallery = openGallery(join(dir, 'vigil.db'), settings.rec.model, settings.space, embedDim(host));
-    const on = serviceOn(host, gallery, settings.rec, settings.threshold);
-    detach = on.detach;
-    await on.service.enroll('obama', [photo('obama', 'obama.jpg')]);
+    one = await onePersonGallery(settings, 'obama', 'obama.jpg');
   }, 180_000);
-  afterAll(async () => {
-    detach?.();
-    gallery?.close();
-    await host?.close();
-  });
+  afterAll(() => one?.close());
 
   async function run(pixels: Uint8Array, recognize: Record<string, unknown>) {
-    const sent: FrameHeader[] = [];
-    const viewers: FramePublisher = { hasSubscribers: () => true, publish: (h) => sent.push(h) };
-    const fired: FaceAlert[] = [];
-    const store = new AlertStore(gallery.db);
-    const cfg = validateConfig({ streams: [{ id: 'cam', lavfi: 'testsrc2', detectFps: 5, displayFps: 5 }] });
-    const ctx: StageContext = {
+    const r = await runStill({
+      host: one.host,
       pipeline: 'poor-look',
-      metrics: new VigilMetrics(),
-      log: pino({ level: 'silent' }),
-      output: cfg.output,
-      batching: { maxBatch: 1, maxWaitMs: 1 },
-      services: new Map<string, unknown>([
-        ['viewers', viewers],
-        [
-          'detector',
-          {
-            idle: () => host.idle,
-            whenIdle: () => host.whenIdle(),
-            run: async (f: Frame[]) => (await host.run('detect', f)).result,
-          },
-        ],
-        ['embedder', host],
-        ['faces', { gallery, threshold: settings.threshold }],
-        ['alerts', { store, publish: (a: FaceAlert) => fired.push(a) }],
-      ]),
-    };
-    const stages = [{ detect: {} }, { recognize }, { alert: {} }, { encode: {} }];
-    const frames$ = new Subject<Frame>();
-    const chain = buildChain(parsePipeline({ name: 'poor-look', stages }), ctx, {
-      sources: [{ config: cfg.streams[0] as StreamConfig, frames$ }],
-      watched: () => true,
+      stages: [{ detect: {} }, { recognize }, { alert: {} }, { encode: {} }],
+      pixels,
+      width: W,
+      height: H,
+      faces: { gallery: one.gallery, threshold: settings.threshold },
+      alertStore: new AlertStore(one.gallery.db),
+      frames: 20,
+      clock: 'wall',
+      settleMs: 600, // the last alert's snapshot
     });
-    const pool = new BufferPool(W * H * 3, 8);
-    try {
-      for (let seq = 0; seq < 20; seq++) {
-        const px = pool.acquire();
-        if (!px) throw new Error('pool exhausted');
-        px.set(pixels);
-        const f = pooledFrame(pool, {
-          streamId: 'cam',
-          seq,
-          captureTs: Date.now(),
-          width: W,
-          height: H,
-          pixels: px,
-          readSeconds: 0,
-        });
-        frames$.next(f);
-        f.release();
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      await new Promise((r) => setTimeout(r, 600)); // the last alert's snapshot
-    } finally {
-      await chain.stop();
-    }
-    const dets = sent.flatMap((h) => h.detections as TrackedDetection[]).filter((d) => d.label !== undefined);
-    return { dets, alerts: fired };
+    return { dets: labelledDetections(r.sent), alerts: r.alerts };
   }
 
   it('full size: good looks, "unknown", one unknown alert; half size below voteMinFacePx: "uncertain", no alert', async () => {

@@ -2,23 +2,15 @@
  * The redact stage on a real photo with the real detector: in the JPEG sent to viewers the faces
  * are pixelated and the rest of the frame is as it was; with `faces: unknown` a named face stays.
  */
-import pino from 'pino';
-import { Subject } from 'rxjs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../../src/config/load.js';
-import type { StreamConfig } from '../../src/config/schema.js';
 import type { InferenceHost } from '../../src/inference/host.js';
-import { VigilMetrics } from '../../src/metrics/metrics.js';
-import type { FrameHeader, FramePublisher } from '../../src/output/ws-hub.js';
-import { buildChain } from '../../src/pipeline/builder.js';
+import type { FrameHeader } from '../../src/output/ws-hub.js';
 import type { TrackedDetection } from '../../src/pipeline/context.js';
-import { parsePipeline } from '../../src/pipeline/definition.js';
 import { hides, redactRect } from '../../src/pipeline/stages/redact.js';
-import type { StageContext } from '../../src/pipeline/stage.js';
-import { BufferPool, type Frame, pooledFrame } from '../../src/sources/frame.js';
 import { recognizeSettings, startHost } from '../helpers/faces.js';
 import { rgbFrame, samplePhoto } from '../helpers/images.js';
+import { runStill } from '../helpers/stage-harness.js';
 
 const W = 640;
 const H = 360;
@@ -34,57 +26,16 @@ afterAll(() => host?.close());
 
 /** Runs `stages` over the photo as a 5 fps stream until a frame with detections is sent; returns it. */
 async function sendThrough(stages: unknown[]): Promise<{ header: FrameHeader; rgb: Uint8Array }> {
-  const sent: Array<{ header: FrameHeader; jpeg: Buffer }> = [];
-  const viewers: FramePublisher = {
-    hasSubscribers: () => true,
-    publish: (header, jpeg) => sent.push({ header, jpeg }),
-  };
-  const cfg = validateConfig({ streams: [{ id: 'cam', lavfi: 'testsrc2', detectFps: 5, displayFps: 5 }] });
-  const ctx: StageContext = {
+  const { sent } = await runStill({
+    host,
     pipeline: 'redact-test',
-    metrics: new VigilMetrics(),
-    log: pino({ level: 'silent' }),
-    output: cfg.output,
-    batching: { maxBatch: 1, maxWaitMs: 1 },
-    services: new Map<string, unknown>([
-      ['viewers', viewers],
-      [
-        'detector',
-        {
-          idle: () => host.idle,
-          whenIdle: () => host.whenIdle(),
-          run: async (frames: Frame[]) => (await host.run('detect', frames)).result,
-        },
-      ],
-    ]),
-  };
-  const frames$ = new Subject<Frame>();
-  const chain = buildChain(parsePipeline({ name: 'redact-test', stages }), ctx, {
-    sources: [{ config: cfg.streams[0] as StreamConfig, frames$ }],
-    watched: () => true,
+    stages,
+    pixels: photo.pixels,
+    width: W,
+    height: H,
+    frames: 50,
+    until: (sent) => sent.some((s) => s.header.detections.length),
   });
-  const pool = new BufferPool(W * H * 3, 8);
-  try {
-    for (let seq = 0; seq < 50 && !sent.some((s) => s.header.detections.length); seq++) {
-      const px = pool.acquire();
-      if (!px) throw new Error('pool exhausted');
-      px.set(photo.pixels);
-      const f = pooledFrame(pool, {
-        streamId: 'cam',
-        seq,
-        captureTs: seq * 200,
-        width: W,
-        height: H,
-        pixels: px,
-        readSeconds: 0,
-      });
-      frames$.next(f);
-      f.release();
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  } finally {
-    await chain.stop();
-  }
   const hit = sent.find((s) => s.header.detections.length);
   if (!hit) throw new Error('no frame with detections was sent');
   const { data } = await sharp(hit.jpeg).raw().toBuffer({ resolveWithObject: true });

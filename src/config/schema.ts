@@ -55,6 +55,17 @@ export const StreamSchema = z
     /** Extra ffmpeg input options, appended verbatim (advanced). */
     inputOptions: z.array(z.string()).default([]),
     reconnect: ReconnectSchema.default(ReconnectSchema.parse({})),
+    /**
+     * Where faces are cut for the embedding and the alert snapshot: `detect` = the width x height
+     * detection frame; `full` = a full-resolution picture ffmpeg outputs from the same decode (every
+     * K-th frame, the ones detected); `auto` = full when the source is at least 1.5x the detection
+     * size (probed at start), else detect.
+     */
+    embedFrom: z.enum(['auto', 'detect', 'full']).default('auto'),
+    /** Width of the full-resolution picture at most (the height follows width x height's aspect). */
+    fullWidth: z.number().int().min(32).max(3840).default(1920),
+    /** Full-resolution pictures per stream held at once (memory: fullFrames x width x height x 3). */
+    fullFrames: z.number().int().min(2).max(32).default(6),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -69,6 +80,13 @@ export const StreamSchema = z
     }
     if (s.width % 2 || s.height % 2)
       ctx.addIssue({ code: 'custom', path: ['width'], message: 'width and height must be even' });
+    if (s.fullWidth % 2) ctx.addIssue({ code: 'custom', path: ['fullWidth'], message: 'must be even' });
+    if (s.embedFrom === 'full' && s.fullWidth <= s.width)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fullWidth'],
+        message: `must be larger than width (${s.width}) with embedFrom: full`,
+      });
   });
 
 /** An API token: the same rule for the config file and VIGIL_TOKEN / VIGIL_ADMIN_TOKEN. */

@@ -3,7 +3,7 @@ import type { InferenceHost } from '../inference/host.js';
 import type { TrackOutcome, VigilMetrics } from '../metrics/metrics.js';
 import { CrossStreamBatcher } from '../pipeline/batcher.js';
 import type { Recognition, TrackedDetection } from '../pipeline/context.js';
-import type { Frame } from '../sources/frame.js';
+import { type Frame, faceSource } from '../sources/frame.js';
 import type { Gallery, GalleryMatrix } from './gallery/gallery.js';
 import type { UnknownStore } from './unknowns/store.js';
 import { identify } from './match.js';
@@ -83,13 +83,17 @@ export class Recognizer {
         idle: () => host.idle,
         whenIdle: () => host.whenIdle(),
         run: async (jobs) => {
+          // cut from the frame's full-resolution picture where it has one (streams[].embedFrom)
           const faces = jobs.flatMap((j, fi) =>
-            j.tracks.map((t) => ({ frame: fi, box: t.box, landmarks: t.landmarks })),
+            j.tracks.map((t) => {
+              const { face } = faceSource(j.frame, { box: t.box, landmarks: t.landmarks });
+              return { frame: fi, box: face.box, landmarks: face.landmarks };
+            }),
           );
-          // whole frames, shared with the worker (no copy): the faces are cut there
+          // whole pictures, shared with the worker (no copy): the faces are cut there
           const { result: r, ...run } = await host.run(
             'embed',
-            jobs.map((j) => j.frame),
+            jobs.map((j) => j.frame.full ?? j.frame),
             { faces, topK: opts.topK },
           );
           metrics.inferenceDuration.observe({ model, backend: host.backendOf(model).backend }, run.ms / 1000);
@@ -249,13 +253,14 @@ export class Recognizer {
       if (t.outcome === 'named' && !t.named) named.push(t);
       if (good && t.outcome !== 'named' && vote.personId === null) {
         // copies the face pixels synchronously and never rejects: the frame can go back to its pool
+        const { image, face } = faceSource(job.frame, { box: t.box, landmarks: t.landmarks });
         void this.deps.unknowns?.offer({
           camera: job.streamId,
           trackId: t.id,
           time: job.frame.captureTs,
           embedding: f.embedding,
-          image: job.frame,
-          box: t.box,
+          image,
+          box: face.box,
           similarity: vote.similarity,
         });
       }

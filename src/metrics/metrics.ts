@@ -22,6 +22,7 @@ export type DropReason =
   | 'encode_busy' // replaced while the stream's previous frame was still being encoded
   | 'client_slow' // a WebSocket client's send buffer was over its bound
   | 'pool_exhausted' // no free frame buffer: downstream held every buffer of the stream's pool
+  | 'full_pool_exhausted' // no free full-resolution buffer: that frame's faces are cut from the detect frame
   | 'inference_error'; // the batch failed (worker crash, model error)
 
 /** Frames through the pipeline and their latencies. */

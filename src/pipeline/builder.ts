@@ -46,7 +46,8 @@ function head(sources: ChainSource[], o: ChainOptions, infers: boolean): Observa
     return s.frames$.pipe(
       map((f) => ({
         f,
-        infer: infers && inferGate(f.captureTs),
+        // a source with full-resolution pictures picked the detection frames (those it has them for)
+        infer: infers && (f.detectDue ?? inferGate(f.captureTs)),
         display: displayGate(f.captureTs) && o.watched(s.config.id),
       })),
       filter((d) => d.infer || d.display),

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { StreamConfig } from '../config/schema.js';
 import { packageRoot } from '../util/packages.js';
+import type { FullResPlan } from './full-res.js';
 
 /** What Vigil needs to know about the ffmpeg binary it runs. */
 export interface FfmpegInfo {
@@ -73,12 +74,29 @@ export interface FfmpegInvocation {
   inputOptions: string[];
   outputOptions: string[];
   kind: 'rtsp' | 'url' | 'file' | 'device' | 'lavfi' | 'demo';
+  /**
+   * With a full-resolution plan: the options of the first output (the full pictures, to the
+   * receiver's socket); `outputOptions` are then the detect frames' (stdout).
+   */
+  fullOutputOptions?: string[];
 }
 
 /** Output rate: enough frames for both the display and the detection rate. */
 export function decodeFps(s: Pick<StreamConfig, 'detectFps' | 'displayFps'>): number {
   return Math.max(s.detectFps, s.displayFps);
 }
+
+const LOW_LATENCY = [
+  '-analyzeduration',
+  '0',
+  '-probesize',
+  '32768',
+  '-fflags',
+  'nobuffer',
+  '-flags',
+  'low_delay',
+];
+const RAW_RGB = ['-f', 'rawvideo', '-pix_fmt', 'rgb24'];
 
 /**
  * ffmpeg arguments for a stream: decode, convert to `width`x`height` RGB24 (aspect kept, letterboxed)
@@ -87,19 +105,11 @@ export function decodeFps(s: Pick<StreamConfig, 'detectFps' | 'displayFps'>): nu
 export function buildInvocation(
   s: StreamConfig,
   ff: Pick<FfmpegInfo, 'rtspSocketTimeoutFlag'>,
+  full?: FullResPlan | null,
 ): FfmpegInvocation {
   const fps = decodeFps(s);
   const size = `scale=${s.width}:${s.height}:force_original_aspect_ratio=decrease,pad=${s.width}:${s.height}:(ow-iw)/2:(oh-ih)/2`;
-  const lowLatency = [
-    '-analyzeduration',
-    '0',
-    '-probesize',
-    '32768',
-    '-fflags',
-    'nobuffer',
-    '-flags',
-    'low_delay',
-  ];
+  const lowLatency = LOW_LATENCY;
   let inv: Omit<FfmpegInvocation, 'outputOptions'>;
   let pre = '';
   if (s.demo) {
@@ -150,19 +160,33 @@ export function buildInvocation(
       inv = { kind: 'file', input: url.replace(/^file:\/\//i, ''), inputOptions: o };
     }
   }
+  const inputOptions = [...inv.inputOptions, ...s.inputOptions];
+  if (full) return { ...inv, inputOptions, ...splitOutputs(s, full, `${pre}fps=${fps}`) };
   return {
     ...inv,
-    inputOptions: [...inv.inputOptions, ...s.inputOptions],
-    outputOptions: [
-      '-an',
-      '-sn',
-      '-dn',
-      '-vf',
-      `${pre}fps=${fps},${size},format=rgb24`,
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-    ],
+    inputOptions,
+    outputOptions: ['-an', '-sn', '-dn', '-vf', `${pre}fps=${fps},${size},format=rgb24`, ...RAW_RGB],
+  };
+}
+
+/**
+ * One decode, two outputs: the picture letterboxed once at the full size, split; the detect frames
+ * are it scaled down whole (so boxes map by a factor per axis), the full branch keeps every
+ * `every`-th frame. `-vsync 0`: the muxer must not repeat full pictures back up to the frame rate.
+ */
+function splitOutputs(
+  s: Pick<StreamConfig, 'width' | 'height'>,
+  full: FullResPlan,
+  head: string,
+): Pick<FfmpegInvocation, 'outputOptions' | 'fullOutputOptions'> {
+  const { width: fw, height: fh, every } = full;
+  const box = `scale=${fw}:${fh}:force_original_aspect_ratio=decrease,pad=${fw}:${fh}:(ow-iw)/2:(oh-ih)/2`;
+  const pick = every > 1 ? `select=not(mod(n\\,${every})),` : '';
+  const graph =
+    `[0:v]${head},${box},split=2[hi][lo];` +
+    `[lo]scale=${s.width}:${s.height},format=rgb24[det];[hi]${pick}format=rgb24[full]`;
+  return {
+    fullOutputOptions: ['-vsync', '0', '-filter_complex', graph, '-map', '[full]', ...RAW_RGB],
+    outputOptions: ['-map', '[det]', ...RAW_RGB],
   };
 }

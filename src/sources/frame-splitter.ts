@@ -9,6 +9,8 @@ export interface SplitterOptions {
   /** First sequence number (continues across reconnects). */
   firstSeq?: number;
   now?: () => number;
+  /** The source chooses detection frames: every this many (from firstSeq) is due (Frame.detectDue). */
+  detectEvery?: number;
 }
 
 /**
@@ -29,7 +31,8 @@ export class FrameSplitter {
   constructor(
     private readonly opts: SplitterOptions,
     private readonly onFrame: (f: Frame) => void,
-    private readonly onDrop: () => void = () => {},
+    /** A frame skipped (pool exhausted), by its sequence number. */
+    private readonly onDrop: (seq: number) => void = () => {},
   ) {
     this.frameSize = opts.width * opts.height * 3;
     // Holders: inference slot + in flight, recognition slot + in flight, encoder running + waiting, the
@@ -79,7 +82,7 @@ export class FrameSplitter {
     this.filled = 0;
     if (this.skipping || !pixels) {
       this.skipping = false;
-      this.onDrop();
+      this.onDrop(seq);
       return;
     }
     const frame = pooledFrame(this.pool, {
@@ -90,6 +93,9 @@ export class FrameSplitter {
       height: this.opts.height,
       pixels,
       readSeconds: (performance.now() - this.startedAt) / 1000,
+      ...(this.opts.detectEvery
+        ? { detectDue: (seq - (this.opts.firstSeq ?? 0)) % this.opts.detectEvery === 0 }
+        : {}),
     });
     try {
       this.onFrame(frame);

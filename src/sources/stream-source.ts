@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
 import { BehaviorSubject, type Observable, Subject } from 'rxjs';
 import type { ReconnectConfig, StreamConfig } from '../config/schema.js';
@@ -7,6 +8,16 @@ import { redactSecrets, urlSecrets } from '../util/redact-url.js';
 import { buildInvocation, type FfmpegInfo } from './ffmpeg.js';
 import type { Frame } from './frame.js';
 import { FrameSplitter } from './frame-splitter.js';
+import {
+  FullFramePairer,
+  FullFrameReceiver,
+  type FullResPlan,
+  fullResPlan,
+  probeVideoSize,
+} from './full-res.js';
+
+/** The embedded demo's pictures are 1280x720 before the output scale (ffmpeg.ts). */
+const DEMO_SIZE = { width: 1280, height: 720 };
 
 export type DisconnectCause = 'exit' | 'error' | 'watchdog';
 
@@ -23,6 +34,8 @@ export interface StreamStatus {
   retryInMs?: number;
   framesDecoded: number;
   lastFrameTs?: number;
+  /** The full-resolution picture faces are cut from (embedFrom), when the stream has one. */
+  fullRes?: { width: number; height: number; every: number };
 }
 
 /** Capped exponential backoff with +-20% jitter; attempt counts from 1. */
@@ -70,6 +83,8 @@ export interface SourceEvents {
   onFrame?: (f: Frame) => void;
   onDisconnect?: (cause: DisconnectCause, message: string | undefined) => void;
   onPoolDrop?: () => void;
+  /** A full-resolution picture was skipped (its pool exhausted): that frame's faces are cut from it. */
+  onFullPoolDrop?: () => void;
 }
 
 /**
@@ -90,6 +105,11 @@ export class StreamSource {
   private stderrTail: string[] = [];
   /** The password (and secret query values) of the stream's URL, hidden in every message. */
   private readonly secrets: string[];
+  /** The full-resolution plan; undefined until known (auto: until a probe named the source's size). */
+  private plan: FullResPlan | null | undefined;
+  private full: { receiver: FullFrameReceiver; pairer: FullFramePairer } | undefined;
+  /** The latest attempt's receiver, kept after it closed: its pool counts buffers still held downstream. */
+  private lastReceiver: FullFrameReceiver | undefined;
 
   constructor(
     readonly config: StreamConfig,
@@ -144,8 +164,14 @@ export class StreamSource {
         setTimeout(resolve, 3000).unref();
       });
     }
+    this.closeFull();
     this.setState('stopped');
     this.frames.complete();
+  }
+
+  /** Frame buffers held now, detect and full-resolution (0 once stopped and every holder released). */
+  get buffersInUse(): { detect: number; full: number } {
+    return { detect: this.splitter.buffersInUse, full: this.lastReceiver?.buffersInUse ?? 0 };
   }
 
   /** The running ffmpeg, if any. */
@@ -153,12 +179,55 @@ export class StreamSource {
     return (this.cmd as unknown as { ffmpegProc?: ChildProcess } | undefined)?.ffmpegProc;
   }
 
-  private newSplitter(firstSeq: number): FrameSplitter {
+  private newSplitter(firstSeq: number, plan?: FullResPlan | null): FrameSplitter {
+    const { id, width, height } = this.config;
+    const pairer = this.full?.pairer;
     return new FrameSplitter(
-      { streamId: this.config.id, width: this.config.width, height: this.config.height, firstSeq },
-      (f) => this.onFrame(f),
+      { streamId: id, width, height, firstSeq, detectEvery: plan?.every },
+      pairer ? (f) => pairer.onFrame(f, f.seq - firstSeq) : (f) => this.onFrame(f),
       () => this.events.onPoolDrop?.(),
     );
+  }
+
+  /** The full-resolution plan: once known it stays (reconnects skip the probe). */
+  private async resolvePlan(): Promise<FullResPlan | null> {
+    if (this.plan !== undefined) return this.plan;
+    const c = this.config;
+    let source: { width: number; height: number } | undefined;
+    if (c.embedFrom === 'auto')
+      source = c.demo
+        ? DEMO_SIZE
+        : await probeVideoSize(
+            this.ff.path,
+            buildInvocation(c, this.ff),
+            c.socketTimeoutSeconds * 1000 + 5000,
+          );
+    const plan = fullResPlan(c, source);
+    if (c.embedFrom !== 'auto' || source) this.plan = plan; // a failed probe is tried again next time
+    return plan;
+  }
+
+  private openFull(plan: FullResPlan): FullFrameReceiver {
+    const pairer = new FullFramePairer(plan.every, (f) => this.onFrame(f));
+    const receiver = new FullFrameReceiver(
+      this.config.id,
+      plan,
+      this.config.fullFrames,
+      (f) => pairer.onFull(f),
+      (index) => {
+        this.events.onFullPoolDrop?.();
+        pairer.onFullDropped(index);
+      },
+    );
+    this.full = { receiver, pairer };
+    this.lastReceiver = receiver;
+    return receiver;
+  }
+
+  private closeFull(): void {
+    this.full?.pairer.reset();
+    this.full?.receiver.close();
+    this.full = undefined;
   }
 
   private setState(state: StreamStateName, patch: Partial<StreamStatus> = {}): void {
@@ -176,13 +245,31 @@ export class StreamSource {
     if (this.stopped) return;
     const gen = ++this.generation;
     this.stderrTail = [];
-    this.splitter = this.newSplitter(this.splitter.seq);
     this.setState('connecting');
-    const inv = buildInvocation(this.config, this.ff);
+    this.armWatchdog(gen);
+    if (this.config.embedFrom === 'detect') {
+      this.spawn(gen, null);
+      return;
+    }
+    this.resolvePlan()
+      .then(async (plan) => {
+        if (gen !== this.generation || this.stopped) return;
+        const receiver = plan ? this.openFull(plan) : undefined;
+        await receiver?.listen();
+        if (gen !== this.generation || this.stopped) return;
+        this.spawn(gen, plan);
+      })
+      .catch((e: Error) => this.disconnect(gen, 'error', `full-resolution output: ${e.message}`));
+  }
+
+  /** Runs ffmpeg for attempt `gen`: detect frames on stdout, full pictures (with a plan) to the receiver. */
+  private spawn(gen: number, plan: FullResPlan | null): void {
+    this.splitter = this.newSplitter(this.splitter.seq, plan);
+    this.setState('connecting', { fullRes: plan ?? undefined });
+    const inv = buildInvocation(this.config, this.ff, plan);
     const cmd = ffmpeg(inv.input)
       .setFfmpegPath(this.ff.path)
       .inputOptions(['-hide_banner', '-nostdin', '-loglevel', 'error', ...inv.inputOptions])
-      .outputOptions(inv.outputOptions)
       .on('start', () => track(this.process))
       .on('stderr', (line: string) => {
         this.stderrTail.push(line);
@@ -190,14 +277,22 @@ export class StreamSource {
       })
       .on('error', (err: Error) => this.onExit(gen, 'error', err.message))
       .on('end', () => this.onExit(gen, 'exit', undefined));
+    if (inv.fullOutputOptions && this.full)
+      cmd.outputOptions(inv.fullOutputOptions).output(this.full.receiver.url);
+    const out = new PassThrough();
+    cmd.output(out).outputOptions(inv.outputOptions);
     this.cmd = cmd;
-    const out = cmd.pipe();
+    cmd.run();
     out.on('data', (chunk: Buffer) => {
       if (gen === this.generation) this.splitter.push(chunk);
     });
     out.on('error', () => {
       // broken pipe after a kill: the 'error'/'end' of the command reports the disconnect
     });
+  }
+
+  /** Attempt `gen` is a disconnect after watchdogSeconds without a frame (connectTimeoutSeconds before the first). */
+  private armWatchdog(gen: number): void {
     this.lastActivity = Date.now();
     clearInterval(this.watchdog);
     const limitMs = this.config.watchdogSeconds * 1000;
@@ -253,6 +348,7 @@ export class StreamSource {
     clearInterval(this.watchdog);
     this.kill();
     this.splitter.reset();
+    this.closeFull();
     if (this.stopped) return;
     this.events.onDisconnect?.(cause, message);
     const attempts = this.status$.value.attempts + 1;

@@ -91,7 +91,14 @@ describe('metric labels stay bounded', () => {
     const allowed: Record<string, Set<string>> = {
       stream: new Set(streams),
       stage: new Set(['decode', 'queue_wait', 'inference', 'encode', 'send']),
-      reason: new Set(['inference_busy', 'encode_busy', 'client_slow', 'pool_exhausted', 'inference_error']),
+      reason: new Set([
+        'inference_busy',
+        'encode_busy',
+        'client_slow',
+        'pool_exhausted',
+        'full_pool_exhausted',
+        'inference_error',
+      ]),
       state: new Set(STREAM_STATES),
       cause: new Set(['exit', 'error', 'watchdog']),
       result: new Set(['known', 'unknown', ...DELIVERY_RESULTS]),

@@ -26,6 +26,7 @@ export const sourcesModule = defineModule<BaseContext & { ffmpeg: FfmpegInfo }, 
             metrics.stageDuration.observe({ stage: 'decode', stream: s.id }, f.readSeconds);
           },
           onPoolDrop: () => metrics.drop(s.id, 'pool_exhausted'),
+          onFullPoolDrop: () => metrics.drop(s.id, 'full_pool_exhausted'),
           onDisconnect: (cause, message) => {
             metrics.reconnects.inc({ stream: s.id, cause });
             log.warn({ stream: s.id, cause, error: message }, 'stream disconnected');

@@ -8,7 +8,7 @@ import { Observable } from 'rxjs';
 import { z } from 'zod';
 import { AlertRules, type AlertStore, type FaceAlert } from '../../faces/alerts.js';
 import { faceSnapshot, type SnapshotFace } from '../../faces/snapshot.js';
-import type { Frame } from '../../sources/frame.js';
+import { type Frame, faceSource } from '../../sources/frame.js';
 import type { FrameContext, Recognition } from '../context.js';
 import { registerStage, type StageContext, service } from '../stage.js';
 
@@ -92,8 +92,10 @@ class Alerter {
     let snapshot: Buffer | undefined;
     let face: SnapshotFace | undefined;
     try {
-      // with where the face is in it: enrolling from the alert embeds that face, no second detection
-      ({ jpeg: snapshot, face } = await faceSnapshot(frame, r, {
+      // with where the face is in it: enrolling from the alert embeds that face, no second detection;
+      // cut from the full-resolution picture where the frame has one (streams[].embedFrom)
+      const src = faceSource(frame, { box: r.box, landmarks: r.landmarks });
+      ({ jpeg: snapshot, face } = await faceSnapshot(src.image, src.face, {
         size: this.cfg.snapshotPx,
         margin: this.cfg.snapshotMargin,
       }));

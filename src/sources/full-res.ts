@@ -63,6 +63,8 @@ export function probeVideoSize(
   ffmpegPath: string,
   inv: Pick<FfmpegInvocation, 'input' | 'inputOptions'>,
   timeoutMs: number,
+  /** The stream stopped: the probe is killed. */
+  signal?: AbortSignal,
 ): Promise<{ width: number; height: number } | undefined> {
   // pacing and looping options only slow the probe down
   const opts: string[] = [];
@@ -75,6 +77,8 @@ export function probeVideoSize(
   return new Promise((resolve) => {
     const p = spawn(ffmpegPath, ['-hide_banner', '-nostdin', ...opts, '-i', inv.input], {
       stdio: ['ignore', 'ignore', 'pipe'],
+      signal,
+      killSignal: 'SIGKILL',
     });
     let err = '';
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);

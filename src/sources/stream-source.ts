@@ -110,6 +110,8 @@ export class StreamSource {
   private full: { receiver: FullFrameReceiver; pairer: FullFramePairer } | undefined;
   /** The latest attempt's receiver, kept after it closed: its pool counts buffers still held downstream. */
   private lastReceiver: FullFrameReceiver | undefined;
+  /** Aborted by stop(): kills a source probe still running. */
+  private stopping = new AbortController();
 
   constructor(
     readonly config: StreamConfig,
@@ -148,12 +150,14 @@ export class StreamSource {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.stopping = new AbortController();
     this.connect();
   }
 
   /** Kills ffmpeg and stops reconnecting; resolves when the process is gone. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     clearTimeout(this.retryTimer);
     clearInterval(this.watchdog);
     const proc = this.process;

@@ -3,8 +3,9 @@
  * once into 640x360 detect frames plus full pictures) with one small face of the enrolled person,
  * through detect -> recognize -> alert over a real inference pool, a real SQLite gallery and alert
  * store. Run once with embedFrom: full and once with embedFrom: detect: the full run's look is more
- * like the enrolled photo, and its snapshot holds detail the detect frame cannot give; every buffer
- * of both pools is back after stop.
+ * like the enrolled photo, and its snapshot is closer to the scene itself; the same video from the
+ * GStreamer RTSP server with embedFrom: auto is probed and uses full pictures. Every buffer of both
+ * pools is back after stop.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -39,6 +40,9 @@ import {
   startHost,
 } from '../helpers/faces.js';
 import { skipUnless } from '../helpers/requirements.js';
+import { rtspServerAvailable, startRtspServer } from '../helpers/rtsp-server.js';
+
+const rtspMissing = await rtspServerAvailable();
 
 const settings = recognizeSettings();
 const SNAPSHOT_PX = 256;
@@ -77,9 +81,9 @@ async function jpegDistance(a: Buffer, b: Buffer): Promise<number> {
   return sum / x.data.length;
 }
 
-async function run(embedFrom: 'full' | 'detect') {
+async function run(embedFrom: 'full' | 'detect' | 'auto', url = video) {
   const cfg = validateConfig({
-    streams: [{ id: 'cam', url: video, embedFrom, fullWidth: 1280, detectFps: 5, displayFps: 10 }],
+    streams: [{ id: 'cam', url, embedFrom, fullWidth: 1280, detectFps: 5, displayFps: 10 }],
   });
   const stream = cfg.streams[0] as StreamConfig;
   const source = new StreamSource(stream, resolveFfmpeg());
@@ -189,5 +193,22 @@ describe.skipIf(skipUnless(facePhotosMissing(), 'full-resolution embedding'))(
       expect(face?.box[2]).toBeGreaterThan(face?.box[0] ?? 0);
       for (const r of [full, small]) expect(r.inUse).toEqual({ detect: 0, full: 0 });
     }, 120_000);
+
+    it.skipIf(skipUnless(rtspMissing, 'full-resolution embedding over RTSP'))(
+      'auto on a 1280x720 RTSP camera: probed, full pictures used, the face named from them; pools back to 0',
+      async () => {
+        const rtsp = await startRtspServer({ file: video, loop: true, width: 1280, height: 720, fps: 10 });
+        try {
+          const r = await run('auto', rtsp.url);
+          expect(r.status.fullRes).toEqual({ width: 1280, height: 720, every: 2 });
+          expect(r.withFull).toBeGreaterThan(0);
+          expect(r.alerts.find((a) => a.snapshot)?.alert.sub_label).toBe('obama');
+          expect(r.inUse).toEqual({ detect: 0, full: 0 });
+        } finally {
+          await rtsp.stop();
+        }
+      },
+      120_000,
+    );
   },
 );

@@ -70,6 +70,10 @@ export const StreamStatus = z.object({
   lastFrameTs: z.number().optional(),
   width: z.number().int().optional(),
   height: z.number().int().optional(),
+  /** The full-resolution picture faces are cut from (streams[].embedFrom), every `every`-th frame. */
+  fullRes: z
+    .object({ width: z.number().int(), height: z.number().int(), every: z.number().int() })
+    .optional(),
 });
 export type StreamStatus = z.infer<typeof StreamStatus>;
 

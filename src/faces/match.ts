@@ -11,6 +11,10 @@ export interface Threshold {
   tar: number;
   measuredOn: string[];
   date: string;
+  /** Worst condition's stranger FAR per track (the track rule calibrated with the threshold). */
+  farPerTrack?: number;
+  /** The track rule (src/faces/outcome.ts) calibrated together with the threshold. */
+  rule?: { nameLooks: number; minMargin: number; strongMargin: number };
 }
 
 export interface Identity {

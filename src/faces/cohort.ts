@@ -105,6 +105,24 @@ export class Cohort {
     return true;
   }
 
+  /**
+   * The site part rebuilt from the unknowns store: one face per cluster (its mean), the `maxSite`
+   * clusters seen last. The store is on disk, so the cohort is the same after a restart; clusters
+   * merged or deleted there leave it. Returns how many faces were taken.
+   */
+  syncFromUnknowns(
+    store: { centroids(limit: number): Array<{ clusterId: number; embedding: Float32Array }> },
+    enrolledSimilarity: (e: Float32Array) => number,
+  ): number {
+    this.site.length = 0;
+    this.cached = undefined;
+    this.version++;
+    // oldest first, so addSite's bound keeps the newest
+    for (const c of store.centroids(this.opts.maxSite).reverse())
+      this.addSite(`cluster:${c.clusterId}`, c.embedding, enrolledSimilarity(c.embedding));
+    return this.site.length;
+  }
+
   removeSite(key: string): void {
     const at = this.site.findIndex((s) => s.key === key);
     if (at < 0) return;
@@ -115,6 +133,27 @@ export class Cohort {
 
   stats(e: Float32Array): CohortStats {
     return topKStats(e, this.members(), this.opts.k);
+  }
+
+  /** A typical face's statistics: the median, over the cohort's faces, of their stats to the rest. */
+  typicalStats(): CohortStats {
+    const m = this.members();
+    if (m.length < 2) throw new Error('cohort: at least two faces are needed for typical statistics');
+    const all = m.map((e, i) => topKStats(e, [...m.slice(0, i), ...m.slice(i + 1)], this.opts.k));
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1] as number;
+    return { mean: median(all.map((s) => s.mean)), std: median(all.map((s) => s.std)) };
+  }
+
+  /**
+   * The decision on normalised scores at the raw threshold's operating point: the threshold is the
+   * raw one normalised as if the query were a typical face, so a query as similar to the cohort as
+   * a typical face is decided as on raw scores, and one similar to everyone needs more.
+   */
+  decide(raw: number, query: Float32Array, template: Float32Array, rawThreshold: number) {
+    const t = this.stats(template);
+    const score = asNorm(raw, this.stats(query), t);
+    const threshold = asNorm(rawThreshold, this.typicalStats(), t);
+    return { score, threshold, accepted: score >= threshold };
   }
 }
 

@@ -108,6 +108,17 @@ export class UnknownRepository {
     return rows.map((r) => ({ id: r.id, n: r.count, sum: Float64Array.from(f32(r.sum)) }));
   }
 
+  /** The `limit` clusters seen last (newest first), with their sums. */
+  recentClusterSums(limit: number): StoredClusterSum[] {
+    const { model, version, dim } = this.space;
+    const rows = this.db
+      .prepare(
+        'SELECT id, count, sum FROM unknown_clusters WHERE model = ? AND version = ? AND dim = ? ORDER BY last_seen DESC, id DESC LIMIT ?',
+      )
+      .all(model, version, dim, limit) as Array<{ id: number; count: number; sum: Buffer }>;
+    return rows.map((r) => ({ id: r.id, n: r.count, sum: Float64Array.from(f32(r.sum)) }));
+  }
+
   /** The cluster of the track's latest sighting at or after `since` (same camera and track id). */
   recentTrackCluster(camera: string, trackId: number, since: number): number | undefined {
     const recent = this.db

@@ -263,6 +263,14 @@ export class UnknownStore {
   }
 
   /** Counts for health / metrics. */
+  /** The mean face of each of the `limit` clusters seen last (newest first): the site's strangers. */
+  centroids(limit: number): Array<{ clusterId: number; embedding: Float32Array }> {
+    return this.repo.recentClusterSums(limit).map((c) => ({
+      clusterId: c.id,
+      embedding: Float32Array.from(c.sum, (x) => x / c.n),
+    }));
+  }
+
   stats(): { clusters: number; sightings: number } {
     return { clusters: this.repo.clusterCount(), sightings: this.repo.sightingCount() };
   }

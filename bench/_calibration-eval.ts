@@ -132,8 +132,10 @@ export function queryGroups(faces: Face[], condition: Condition, scoring: Scorin
 }
 
 /** A look names someone at this threshold; `correct`: the right person (enrolled queries). */
-export const named = (l: Look, th: number) => l.score >= th;
-export const correct = (l: Look, th: number) => l.enrolled && l.best === l.identity && l.score >= th;
+/** A look names its best person: at or above the threshold and (the per-look rule) `minMargin` above the second. */
+export const named = (l: Look, th: number, minMargin = 0) => l.score >= th && l.score - l.second >= minMargin;
+export const correct = (l: Look, th: number, minMargin = 0) =>
+  l.enrolled && l.best === l.identity && named(l, th, minMargin);
 
 export interface LookRates {
   strangers: number;
@@ -144,7 +146,8 @@ export interface LookRates {
   tar: number;
 }
 
-export function lookRates(groups: QueryGroup[], th: number): LookRates {
+/** Per-look rates at threshold `th`; with `minMargin`, as the per-look vote counts (score and margin). */
+export function lookRates(groups: QueryGroup[], th: number, minMargin = 0): LookRates {
   const s = groups.filter((g) => !g.enrolled).flatMap((g) => g.looks);
   const ss = groups.filter((g) => !g.enrolled && g.sameSet).flatMap((g) => g.looks);
   const gen = groups.filter((g) => g.enrolled).flatMap((g) => g.looks);
@@ -152,11 +155,11 @@ export function lookRates(groups: QueryGroup[], th: number): LookRates {
     xs.length ? xs.filter(f).length / xs.length : Number.NaN;
   return {
     strangers: s.length,
-    far: rate(s, (l) => named(l, th)),
+    far: rate(s, (l) => named(l, th, minMargin)),
     sameSetStrangers: ss.length,
-    sameSetFar: rate(ss, (l) => named(l, th)),
+    sameSetFar: rate(ss, (l) => named(l, th, minMargin)),
     genuine: gen.length,
-    tar: rate(gen, (l) => correct(l, th)),
+    tar: rate(gen, (l) => correct(l, th, minMargin)),
   };
 }
 

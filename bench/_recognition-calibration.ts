@@ -133,6 +133,10 @@ export interface ConditionRow {
   strangerLooks: number;
   farPerLook: number;
   sameSetFarPerLook: number;
+  /** A look's vote for a person (score at or above the threshold and minMargin over the second). */
+  farPerVote: number;
+  sameSetFarPerVote: number;
+  tarPerVote: number;
   strangerTracks: number;
   farPerTrack: number;
   tarPerLook: number;
@@ -142,12 +146,16 @@ export interface ConditionRow {
 export function perCondition(by: ByCondition, p: OperatingPoint): ConditionRow[] {
   return [...by].map(([condition, gs]) => {
     const l = lookRates(gs, p.threshold);
+    const v = lookRates(gs, p.threshold, p.rule.minMargin);
     const t = trackRates(gs, p.threshold, p.rule, TRACK);
     return {
       condition,
       strangerLooks: l.strangers,
       farPerLook: l.far,
       sameSetFarPerLook: l.sameSetFar,
+      farPerVote: v.far,
+      sameSetFarPerVote: v.sameSetFar,
+      tarPerVote: v.tar,
       strangerTracks: t.strangerTracks,
       farPerTrack: t.trackFar,
       tarPerLook: l.tar,
@@ -266,6 +274,8 @@ function tables(
         'stranger looks',
         'FAR/look',
         'same-set FAR/look',
+        'FAR/vote (same-set)',
+        'TAR/vote',
         'stranger tracks',
         'FAR/track',
         'TAR/look',
@@ -276,6 +286,8 @@ function tables(
         String(x.strangerLooks),
         pct(x.farPerLook),
         pct(x.sameSetFarPerLook),
+        `${pct(x.farPerVote)} (${pct(x.sameSetFarPerVote)})`,
+        pct(x.tarPerVote),
         String(x.strangerTracks),
         pct(x.farPerTrack),
         pct(x.tarPerLook),

@@ -13,23 +13,34 @@ export interface Rect {
   h: number;
 }
 
+/** Share of a tile that overlaps its neighbour: a face narrower than this lies whole in some tile. */
+export const TILE_OVERLAP = 0.25;
+
 /**
- * Square tiles along the frame's long side, overlapping evenly, plus nothing else: `n` = 1 gives
- * the whole frame. Small faces get `n` times more detector pixels.
+ * An overlapping grid of square tiles: `n` columns along the frame's long side, as many rows along
+ * the short side as it takes to cover it with the same overlap (n = 1: the whole frame, alone).
+ * Each tile is letterboxed into the model's input on its own, so a face gets about
+ * n - (n - 1) * TILE_OVERLAP times more detector pixels than on the whole frame. The tiles
+ * overlap by TILE_OVERLAP of their side, so any face up to that size lies whole inside one tile;
+ * larger ones are left to a whole-frame pass (detect-task.ts).
  */
 export function tileRects(width: number, height: number, n: number): Rect[] {
   if (n <= 1) return [{ x: 0, y: 0, w: width, h: height }];
-  const landscape = width >= height;
-  const side = Math.min(width, height);
-  const long = landscape ? width : height;
-  const span = Math.max(side, Math.ceil(long / n) + Math.round(side * 0.15));
-  const tile = Math.min(long, Math.max(side, span));
-  const step = n > 1 ? (long - tile) / (n - 1) : 0;
+  const long = Math.max(width, height);
+  // square, unless the frame's short side is shorter than that (then the full short side)
+  const side = Math.ceil(long / (n - (n - 1) * TILE_OVERLAP));
+  const overlap = side * TILE_OVERLAP;
+  const across = (extent: number) =>
+    extent <= side ? 1 : Math.ceil((extent - overlap) / (side - overlap) - 1e-9);
+  const place = (extent: number, count: number) =>
+    Array.from({ length: count }, (_, i) =>
+      count > 1 ? Math.round((i * (extent - side)) / (count - 1)) : 0,
+    );
+  const xs = place(width, across(width));
+  const ys = place(height, across(height));
   const out: Rect[] = [];
-  for (let i = 0; i < n; i++) {
-    const o = Math.round(i * step);
-    out.push(landscape ? { x: o, y: 0, w: tile, h: height } : { x: 0, y: o, w: width, h: tile });
-  }
+  for (const y of ys)
+    for (const x of xs) out.push({ x, y, w: Math.min(side, width), h: Math.min(side, height) });
   return out;
 }
 

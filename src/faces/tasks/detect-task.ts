@@ -7,8 +7,9 @@ import { manifest } from '../../inference/model-loader.js';
 import { type Letterbox, letterboxInto, type Rect, tileRects } from '../../inference/preprocess.js';
 import { registerTask } from '../../inference/task.js';
 import type { RgbImage } from '../../util/rgb.js';
-import { blazefaceAnchors, type DetectorOptions, decodeBlazeface, nms } from '../detect/blazeface.js';
+import { blazefaceAnchors, type DetectorOptions, decodeBlazeface } from '../detect/blazeface.js';
 import { compareDetections } from '../detect/compare.js';
+import { mergeTiles, type TileDetections } from '../detect/tiles.js';
 
 export interface Detector {
   model: LoadedModel;
@@ -18,13 +19,20 @@ export interface Detector {
   tiles: number;
 }
 
+/** The detector inputs of one frame: the whole frame, and with tiles > 1 its tiles too. */
+export function frameInputs(width: number, height: number, tiles: number): Rect[] {
+  const whole = { x: 0, y: 0, w: width, h: height };
+  // the whole-frame pass finds the faces too large for a tile's overlap (cut by every tiling)
+  return tiles > 1 ? [whole, ...tileRects(width, height, tiles)] : [whole];
+}
+
 export async function detectWith(d: Detector, frames: RgbImage[]): Promise<Detection[][]> {
   const { size } = d;
   const per = size * size * 3;
   // Each frame becomes one input (whole frame) or several (tiles); all of them go in one batch.
   const jobs: Array<{ frame: number; rect: Rect }> = [];
   frames.forEach((f, i) => {
-    for (const rect of tileRects(f.width, f.height, d.tiles)) jobs.push({ frame: i, rect });
+    for (const rect of frameInputs(f.width, f.height, d.tiles)) jobs.push({ frame: i, rect });
   });
   const batch = new Float32Array(per * jobs.length);
   const boxes: Letterbox[] = jobs.map((j, k) => {
@@ -42,14 +50,17 @@ export async function detectWith(d: Detector, frames: RgbImage[]): Promise<Detec
     );
   });
   const outs = await d.model.run({ data: batch, shape: [jobs.length, size, size, 3] });
-  const perFrame: Detection[][] = frames.map(() => []);
+  const perFrame: TileDetections[][] = frames.map(() => []);
   jobs.forEach((j, k) => {
     const f = frames[j.frame] as RgbImage;
-    perFrame[j.frame]?.push(...decodeBlazeface(outs, k, d.anchors, boxes[k] as Letterbox, f, d.options));
+    const detections = decodeBlazeface(outs, k, d.anchors, boxes[k] as Letterbox, f, d.options);
+    perFrame[j.frame]?.push({ rect: j.rect, detections });
   });
-  return d.tiles > 1
-    ? perFrame.map((dets) => nms(dets, d.options.iouThreshold, d.options.maxFaces))
-    : perFrame;
+  return perFrame.map((tiles, i) =>
+    tiles.length === 1
+      ? (tiles[0]?.detections ?? [])
+      : mergeTiles(tiles, frames[i] as RgbImage, d.options.iouThreshold, d.options.maxFaces),
+  );
 }
 
 registerTask<'detect', Detector>({

@@ -5,7 +5,8 @@
  * `vigil check` and `vigil run` both refuse a config that names what is not there.
  */
 import { readManifests } from '../inference/model-loader.js';
-import { loadPipeline, PipelineError } from '../pipeline/definition.js';
+import { DETECTOR_MODELS } from '../faces/detect/settings.js';
+import { loadPipeline, PipelineError, stageSettings } from '../pipeline/definition.js';
 import { ConfigError } from './load.js';
 import type { VigilConfig } from './schema.js';
 
@@ -29,10 +30,34 @@ export function referenceProblems(config: VigilConfig): string[] {
           : `pipeline: ${(e as Error).message}`,
       );
   }
+  problems.push(...detectOverrideProblems(config));
   const known = [...Object.keys(readManifests()), ...OTHER_MODELS];
   for (const name of Object.keys(config.inference.models))
     if (!known.includes(name))
       problems.push(`inference.models.${name}: no model "${name}" (known: ${known.join(', ')})`);
+  return problems;
+}
+
+/** streams[].detect: only with a detect stage in the pipeline, and naming a detector model. */
+function detectOverrideProblems(config: VigilConfig): string[] {
+  const problems: string[] = [];
+  let hasDetect = true;
+  try {
+    hasDetect = stageSettings(loadPipeline(config.pipeline)).detect !== undefined;
+  } catch {
+    // the pipeline's own problem is reported above
+  }
+  config.streams.forEach((s, i) => {
+    if (!s.detect) return;
+    if (!hasDetect)
+      problems.push(
+        `streams[${i}].detect: pipeline "${config.pipeline}" has no detect stage, so these settings would do nothing`,
+      );
+    if (s.detect.model !== undefined && !DETECTOR_MODELS.includes(s.detect.model))
+      problems.push(
+        `streams[${i}].detect.model: "${s.detect.model}" is not a detector model (detectors: ${DETECTOR_MODELS.join(', ')})`,
+      );
+  });
   return problems;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DetectOverrideSchema } from '../faces/detect/settings.js';
 import { AlertSinksSchema, MqttSinkSchema } from '../output/sinks/config.js';
 
 /** Reconnect policy of a stream: capped exponential backoff. */
@@ -66,6 +67,8 @@ export const StreamSchema = z
     fullWidth: z.number().int().min(32).max(3840).default(1920),
     /** Full-resolution pictures per stream held at once (memory: fullFrames x width x height x 3). */
     fullFrames: z.number().int().min(2).max(32).default(6),
+    /** This camera's detector settings over the pipeline's detect stage (tiles and a size floor for a distant camera). */
+    detect: DetectOverrideSchema.optional(),
   })
   .strict()
   .superRefine((s, ctx) => {

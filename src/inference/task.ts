@@ -38,8 +38,12 @@ export type ResultOf<K extends TaskKind> = Field<K, 'result'>;
 export type InfoOf<K extends TaskKind> = Field<K, 'info'>;
 export type ConfigOf<K extends TaskKind> = Field<K, 'config'>;
 export type EventOf<K extends TaskKind> = Field<K, 'event'>;
-/** The request argument of a run: none for tasks whose request is `undefined`. */
-export type RequestArgs<K extends TaskKind> = [RequestOf<K>] extends [undefined] ? [] : [RequestOf<K>];
+/** The request argument of a run: none for tasks whose request is `undefined`, optional where it may be. */
+export type RequestArgs<K extends TaskKind> = [RequestOf<K>] extends [undefined]
+  ? []
+  : [undefined] extends [RequestOf<K>]
+    ? [RequestOf<K>?]
+    : [RequestOf<K>];
 
 /**
  * A task the host asks its workers to load. `module` is the task module's path under dist/ (e.g.

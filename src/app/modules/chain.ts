@@ -4,6 +4,7 @@
  */
 import { batchDetector } from '../../faces/tasks/index.js';
 import { buildChain, type RunningChain } from '../../pipeline/builder.js';
+import { detectPlan } from '../../pipeline-pool.js';
 import type { StageContext } from '../../pipeline/stage.js';
 import type { AlertSinks } from '../../pipeline/stages/alert.js';
 import { defineModule } from '../module.js';
@@ -56,7 +57,8 @@ function stageContext({
 }: Needs): StageContext {
   const services = new Map<string, unknown>([['viewers', hub]]);
   if (host && plan.detect) {
-    services.set('detector', batchDetector(host, plan.detect.model, metrics));
+    const { variantOf } = detectPlan(plan.detect, config.streams);
+    services.set('detector', batchDetector(host, plan.detect.model, metrics, variantOf));
     services.set('embedder', host);
   }
   if (faces) {

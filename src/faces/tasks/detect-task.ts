@@ -1,14 +1,15 @@
 /**
- * The detect task (worker side): BlazeFace on whole frames or tiles, all of a request's frames in
- * one batch. Frames are read in place (letterboxed straight from the shared pixels).
+ * The detect task (worker side): BlazeFace on whole frames or tiles, all of a request's frames of
+ * one variant (a camera's own settings, streams[].detect) in one batch. Frames are read in place (letterboxed straight from the shared pixels).
  */
 import type { Detection, LoadedModel } from '../../inference/contract.js';
 import { manifest } from '../../inference/model-loader.js';
 import { type Letterbox, letterboxInto, type Rect, tileRects } from '../../inference/preprocess.js';
-import { registerTask } from '../../inference/task.js';
+import { type LoadContext, registerTask } from '../../inference/task.js';
 import type { RgbImage } from '../../util/rgb.js';
 import { blazefaceAnchors, type DetectorOptions, decodeBlazeface } from '../detect/blazeface.js';
 import { compareDetections } from '../detect/compare.js';
+import { DETECTOR_MODELS } from '../detect/settings.js';
 import { mergeTiles, type TileDetections } from '../detect/tiles.js';
 
 export interface Detector {
@@ -63,23 +64,61 @@ export async function detectWith(d: Detector, frames: RgbImage[]): Promise<Detec
   );
 }
 
-registerTask<'detect', Detector>({
+/** Frames of one request grouped by variant, each group one batch, results back in frame order. */
+async function detectVariants(ds: Detector[], frames: RgbImage[], variant: number[] | undefined) {
+  if (!variant || ds.length === 1) return detectWith(ds[0] as Detector, frames);
+  const out: Detection[][] = frames.map(() => []);
+  const groups = new Map<number, number[]>();
+  variant.forEach((v, i) => {
+    if (!ds[v]) throw new Error(`detect: frame ${i} asks for variant ${v}, the task has ${ds.length}`);
+    groups.set(v, [...(groups.get(v) ?? []), i]);
+  });
+  for (const [v, idx] of groups) {
+    const found = await detectWith(
+      ds[v] as Detector,
+      idx.map((i) => frames[i] as RgbImage),
+    );
+    idx.forEach((i, k) => {
+      out[i] = found[k] ?? [];
+    });
+  }
+  return out;
+}
+
+/** Loads (and checks, and warms up) a detector model once, however many variants use it. */
+async function loadDetectorModel(name: string, options: DetectorOptions, ctx: LoadContext) {
+  const m = manifest(name);
+  if (!DETECTOR_MODELS.includes(name))
+    throw new Error(`detect: "${name}" is not a detector model (detectors: ${DETECTOR_MODELS.join(', ')})`);
+  const size = m.input[0];
+  const base = { size, anchors: blazefaceAnchors(size), options, tiles: 1 };
+  const { frames, label } = ctx.probe;
+  const model = await ctx.loadModel(m, async (ref, cand) =>
+    compareDetections(
+      await detectWith({ ...base, model: ref }, frames),
+      await detectWith({ ...base, model: cand }, frames),
+      label,
+    ),
+  );
+  // Warm-up: the first call compiles kernels; do it before real frames arrive.
+  await model.run({ data: new Float32Array(size * size * 3), shape: [1, size, size, 3] });
+  return { ...base, model };
+}
+
+registerTask<'detect', Detector[]>({
   kind: 'detect',
   async load(spec, ctx) {
-    const m = manifest(spec.model);
-    const size = m.input[0];
-    const base = { size, anchors: blazefaceAnchors(size), options: spec.options, tiles: spec.tiles ?? 1 };
-    const { frames, label } = ctx.probe;
-    const model = await ctx.loadModel(m, async (ref, cand) =>
-      compareDetections(
-        await detectWith({ ...base, model: ref }, frames),
-        await detectWith({ ...base, model: cand }, frames),
-        label,
-      ),
-    );
-    // Warm-up: the first call compiles kernels; do it before real frames arrive.
-    await model.run({ data: new Float32Array(size * size * 3), shape: [1, size, size, 3] });
-    return { ...base, model };
+    const loaded = new Map<string, Detector>();
+    const out: Detector[] = [];
+    for (const v of [spec, ...(spec.variants ?? [])]) {
+      let m = loaded.get(v.model);
+      if (!m) {
+        m = await loadDetectorModel(v.model, spec.options, ctx);
+        loaded.set(v.model, m);
+      }
+      out.push({ ...m, options: v.options, tiles: v.tiles ?? 1 });
+    }
+    return out;
   },
-  run: (d, frames) => detectWith(d, frames),
+  run: (ds, frames, request) => detectVariants(ds, frames, request?.variant),
 });

@@ -11,11 +11,22 @@ import type { BatchRunner } from '../../pipeline/batcher.js';
 import type { Frame } from '../../sources/frame.js';
 import type { DetectorOptions } from '../detect/blazeface.js';
 
-export interface DetectSpec {
+/** One way of detecting: a model, its options and tiling. */
+export interface DetectVariant {
   model: string;
   options: DetectorOptions;
-  /** Square tiles along the frame's long side (1 = whole frame). */
+  /** Overlapping tiles along the frame's long side, plus the whole frame (1 = whole frame only). */
   tiles?: number;
+}
+
+export interface DetectSpec extends DetectVariant {
+  /** Other settings some cameras use (streams[].detect); a request picks one per frame, 0 = this spec's own. */
+  variants?: DetectVariant[];
+}
+
+/** Per frame of a run, the variant to detect it with (index into [spec, ...spec.variants]). */
+export interface DetectRequest {
+  variant: number[];
 }
 
 export interface EmbedSpec {
@@ -59,7 +70,7 @@ export interface GalleryConfig {
 
 declare module '../../inference/task.js' {
   interface TaskTypes {
-    detect: { spec: DetectSpec; request: undefined; result: Detection[][] };
+    detect: { spec: DetectSpec; request: DetectRequest | undefined; result: Detection[][] };
     embed: {
       spec: EmbedSpec;
       request: { faces: FaceRequest[]; topK: number };
@@ -91,13 +102,15 @@ export function batchDetector(
   host: InferenceHost,
   model: string,
   metrics: VigilMetrics,
+  variantOf: ReadonlyMap<string, number> = new Map(),
 ): BatchRunner<Frame, Detection[]> {
   return {
     idle: () => host.idle,
     whenIdle: () => host.whenIdle(),
     run: async (frames) => {
       // the frames' pixels are shared with the worker (no copy); the detect stage holds them
-      const r = await host.run('detect', frames);
+      const variant = frames.map((f) => variantOf.get(f.streamId) ?? 0);
+      const r = await host.run('detect', frames, variant.some((v) => v) ? { variant } : undefined);
       metrics.inferenceDuration.observe({ model, backend: host.backendOf(model).backend }, r.ms / 1000);
       metrics.workerTensors.set(r.tensors);
       metrics.batchSize.observe({ model }, frames.length);

@@ -5,28 +5,22 @@
  */
 import { Observable } from 'rxjs';
 import { z } from 'zod';
+import { DETECTOR_KEYS } from '../../faces/detect/settings.js';
 import type { Detection } from '../../inference/contract.js';
 import type { Frame } from '../../sources/frame.js';
 import { type BatchRunner, CrossStreamBatcher } from '../batcher.js';
 import { type FrameContext, forkContext, releaseContext } from '../context.js';
 import { registerStage, type StageContext, service } from '../stage.js';
 
+// Every key can be set per camera too (streams[].detect in the config): the camera's value wins.
 export const DetectSchema = z
   .object({
-    model: z.string().default('blazeface').describe('Detector model (models/manifest.yaml).'),
-    minScore: z.number().min(0).max(1).default(0.6).describe('Minimum detector score of a face.'),
-    iouThreshold: z.number().min(0).max(1).default(0.3).describe('Non-maximum suppression overlap.'),
-    maxFaces: z.number().int().min(1).max(1000).default(50).describe('At most this many faces per frame.'),
-    minSizePx: z.number().min(0).default(0).describe('Faces narrower than this (frame pixels) are ignored.'),
-    tiles: z
-      .number()
-      .int()
-      .min(1)
-      .max(8)
-      .default(1)
-      .describe(
-        "Square tiles along the frame's long side (1 = whole frame): more pixels for small, distant faces.",
-      ),
+    model: DETECTOR_KEYS.model.default('blazeface'),
+    minScore: DETECTOR_KEYS.minScore.default(0.6),
+    iouThreshold: DETECTOR_KEYS.iouThreshold.default(0.3),
+    maxFaces: DETECTOR_KEYS.maxFaces.default(50),
+    minSizePx: DETECTOR_KEYS.minSizePx.default(0),
+    tiles: DETECTOR_KEYS.tiles.default(1),
   })
   .strict();
 export type DetectStageConfig = z.output<typeof DetectSchema>;
@@ -107,7 +101,8 @@ function detectOperator(cfg: DetectStageConfig, ctx: StageContext, closing: Arra
 
 registerStage({
   kind: 'detect',
-  summary: 'Detects faces on frames due for inference (detectFps), batched across streams',
+  summary:
+    'Detects faces on frames due for inference (detectFps), batched across streams; a camera may override any key (streams[].detect)',
   phase: 'analyze',
   infers: true,
   schema: DetectSchema,

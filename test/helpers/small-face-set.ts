@@ -71,7 +71,7 @@ export interface SmallFaceSet {
   frames: SmallFaceFrame[];
 }
 
-interface SourceFace {
+export interface SourceFace {
   img: RgbImage;
   box: Box;
   name: string;
@@ -155,7 +155,7 @@ async function build(opts: SmallFaceOptions, dir: string, progress: (msg: string
 }
 
 /** Every face of the photo sets big enough to be labelled reliably (BlazeFace, score >= 0.8, >= 40 px). */
-async function sourceFaces(host: InferenceHost): Promise<SourceFace[]> {
+export async function sourceFaces(host: InferenceHost): Promise<SourceFace[]> {
   const files: string[] = [];
   for (const set of ['facerec_photos', 'bbt_crops', 'dlib_johns_crops']) {
     const root = join(DATA, 'faces', set);
@@ -274,7 +274,7 @@ async function composite(
  * Scales the source face (with its head around it) so its box becomes `box` and blends it in
  * through a feathered ellipse (no hard seam for a detector to key on), with a brightness `gain`.
  */
-async function paste(
+export async function paste(
   pixels: Uint8Array,
   scene: RgbImage,
   src: SourceFace,

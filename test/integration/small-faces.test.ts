@@ -17,7 +17,7 @@ import {
   sourceFaces,
 } from '../helpers/small-face-set.js';
 
-// The CCTV setting (pipelines/cctv.yaml): 4 tiles; the default pipelines: the whole frame.
+// The CCTV setting (config/example.yaml, streams[].detect): 4 tiles; the default pipelines: the whole frame.
 const CCTV_TILES = 4;
 
 function crop(img: RgbImage, r: Rect): RgbImage {

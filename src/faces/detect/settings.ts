@@ -20,7 +20,7 @@ export const DETECTOR_KEYS = {
     .min(1)
     .max(8)
     .describe(
-      "Overlapping square tiles along the frame's long side, rows to cover the short side, each run at the model's input size, plus the whole frame (1 = whole frame only): about n - (n-1)/4 times more detector pixels per face, n columns x rows times the cost. BlazeFace (256 input) finds faces from about 12 input px: tiles >= 0.6 * frame long side / (256 / smallest face px) - docs/accuracy.md 'Small faces'.",
+      "Overlapping square tiles (a quarter overlap) along the frame's long side, rows to cover the short side, plus the whole frame; 1 = whole frame only. A face of F px gets F * 256 * (0.75n + 0.25) / long side px of BlazeFace input: it finds about 2/3 of faces at 16 input px, 9 in 10 at 24 (docs/accuracy.md, Small faces); e.g. 820x460 with 16 px faces: 4 (13 inputs a frame). Set per camera with streams[].detect.",
     ),
 } as const;
 

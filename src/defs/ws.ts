@@ -97,6 +97,24 @@ export const StyleInfo = z.object({
 });
 export type StyleInfo = z.infer<typeof StyleInfo>;
 
+/** A style training started from the page (POST /api/styles/training), as viewers see it. */
+export const StyleTrainingJob = z.object({
+  id: z.number().int(),
+  /** The style's name once trained. */
+  name: z.string(),
+  state: z.enum(['running', 'paused', 'done', 'failed', 'cancelled']),
+  step: z.number().int(),
+  steps: z.number().int(),
+  /** The last step's total cost. */
+  loss: z.number().optional(),
+  /** Why it paused, how it ended, what went wrong. */
+  message: z.string().optional(),
+  /** The net's output on a fixed frame (a JPEG data URL), and the step it was taken at. */
+  preview: z.string().optional(),
+  previewStep: z.number().int().optional(),
+});
+export type StyleTrainingJob = z.infer<typeof StyleTrainingJob>;
+
 /** An alert as viewers and webhooks get it (Frigate's event fields). */
 export const FaceAlert = z.object({
   id: z.number().int(),
@@ -148,6 +166,10 @@ export const BroadcastMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('alert'), alert: FaceAlert }),
   /** The gallery changed (this page, another browser or the CLI). */
   z.object({ type: z.literal('people'), version: z.number().int(), people: z.number().int() }),
+  /** A style training's progress, preview and end. */
+  z.object({ type: z.literal('styleTraining'), job: StyleTrainingJob }),
+  /** The styles changed (one was trained): every camera's picker lists these. */
+  z.object({ type: z.literal('styles'), styles: z.array(StyleInfo) }),
 ]);
 export type BroadcastMessage = z.infer<typeof BroadcastMessage>;
 

@@ -20,7 +20,9 @@ import { createDocsRoutes } from './api-docs.js';
 import { createFeedbackRoutes } from './api-feedback.js';
 import { API_PREFIX, apiPlugin } from './api-mount.js';
 import type { Route } from './api-router.js';
+import { createStyleTrainingRoutes } from './api-style-training.js';
 import { createSystemRoutes } from './api-system.js';
+import type { StyleTrainingJobs } from '../style/training-jobs.js';
 import { createUnknownRoutes } from './api-unknowns.js';
 
 export { HttpError, readBody } from './api-body.js';
@@ -33,7 +35,12 @@ export interface ApiDeps {
   /** A JPEG of a face on a live camera now (a track, or the largest face). */
   liveFace?: (stream: string, trackId?: number) => Promise<Buffer>;
   /** Present when the pipeline has a style stage: the styles viewers may pick, and their thumbnails. */
-  styles?: { list: () => unknown[]; thumbnail: (name: string) => Buffer | null };
+  styles?: {
+    list: () => unknown[];
+    thumbnail: (name: string) => Buffer | null;
+    /** Trainings from the page. */
+    training?: StyleTrainingJobs;
+  };
   maxBodyBytes: number;
   /** Who sent a request (the audit log's actor) and whether they may act as admin; default: local admin. */
   requester?: (req: IncomingMessage) => Requester;
@@ -66,6 +73,18 @@ export function createApi(d: ApiDeps): Api {
     d.requester?.(req) ?? { actor: 'local', admin: true };
   const routes: Route[] = [
     ...createSystemRoutes(d),
+    ...createStyleTrainingRoutes({
+      training: () => {
+        const t = d.styles?.training;
+        if (!t)
+          throw new HttpError(
+            409,
+            'styles are not enabled: run a pipeline with a style stage (pipeline: stylize)',
+          );
+        return t;
+      },
+      maxBodyBytes: d.maxBodyBytes,
+    }),
     ...createPeopleRoutes({ service, alerts, liveFace: d.liveFace, maxBodyBytes: d.maxBodyBytes }),
     ...createRecognitionRoutes({ service, maxBodyBytes: d.maxBodyBytes }),
     ...createAlertRoutes({ alerts, feedback: () => new FeedbackStore(service().gallery) }),

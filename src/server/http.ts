@@ -40,8 +40,9 @@ export interface HttpDeps {
   hosts: HostRule;
 }
 
-/** Writes that change who is recognised: people, unknown faces, and operator feedback on alerts. */
-const ADMIN_PATHS = /^\/api\/(people|unknowns|feedback)(\/|$)|^\/api\/alerts\/[^/]+\/(feedback|ignore)$/;
+/** Writes that change who is recognised (people, unknown faces, feedback on alerts), and style training. */
+const ADMIN_PATHS =
+  /^\/api\/(people|unknowns|feedback|styles)(\/|$)|^\/api\/alerts\/[^/]+\/(feedback|ignore)$/;
 const TOKEN_HELP = 'missing or wrong token: send "Authorization: Bearer <token>" or ?token=<token>';
 
 function hostRefusal(req: FastifyRequest): string {
@@ -184,7 +185,7 @@ function refusedAccess(d: HttpDeps, request: FastifyRequest, reply: FastifyReply
     refuse(
       reply,
       403,
-      'enrollment, renaming, deletion and feedback need the admin token (server.auth.adminToken)',
+      'enrollment, renaming, deletion and feedback need the admin token (server.auth.adminToken), and so does style training',
     );
     return true;
   }

@@ -11,6 +11,7 @@ import type { VigilMetrics } from '../metrics/metrics.js';
 import type { RgbImage } from '../util/rgb.js';
 import { StyleHost } from './host.js';
 import { listStyles, loadStyleDir, STYLES_DIR } from './store.js';
+import { defaultTrainContent, StyleTrainingJobs, type TrainingEvent } from './training-jobs.js';
 
 /** The styles there are (name -> folder); a default that is not among them stops start-up. */
 export function findStyles(dataDir: string, defaultStyle: string, pipeline: string): Map<string, string> {
@@ -42,13 +43,23 @@ export function describeStyles(styles: Map<string, string>): StyleInfo[] {
 
 export class StyleService {
   readonly host: StyleHost;
-  /** The styles as the page lists them (read once, at start-up). */
-  readonly list: StyleInfo[];
+  /** The styles as the page lists them (read at start-up, and again when one is trained). */
+  list: StyleInfo[];
+  /** Trainings started from the page; their styles go to <dataDir>/styles. */
+  readonly training: StyleTrainingJobs;
+  private readonly trainingListeners = new Set<(e: TrainingEvent) => void>();
 
   constructor(
     pool: InferenceHost,
     readonly styles: Map<string, string>,
-    private readonly opts: { metrics: VigilMetrics; log: Logger; smoothing: number },
+    private readonly opts: {
+      metrics: VigilMetrics;
+      log: Logger;
+      smoothing: number;
+      dataDir: string;
+      /** True while the live pipeline needs the CPU (a training pauses). */
+      busy?: () => boolean;
+    },
   ) {
     const { metrics, log } = opts;
     const host: StyleHost = new StyleHost({
@@ -67,6 +78,30 @@ export class StyleService {
     });
     this.host = host;
     this.list = describeStyles(styles);
+    this.training = new StyleTrainingJobs({
+      root: join(opts.dataDir, 'styles'),
+      content: defaultTrainContent(),
+      taken: (name) => this.styles.has(name),
+      busy: opts.busy,
+      log: (m) => log.info(m),
+      onEvent: (e) => {
+        if (e.type === 'style') this.addStyle(e.name, e.dir);
+        for (const f of this.trainingListeners) f(e);
+      },
+    });
+  }
+
+  /** A style trained here joins the list every camera's picker shows. */
+  private addStyle(name: string, dir: string): void {
+    this.styles.set(name, dir);
+    this.list = describeStyles(this.styles);
+    this.opts.log.info({ style: name, dir }, 'style trained from the page');
+  }
+
+  /** Training progress and new styles (for the viewers); returns the unsubscribe. */
+  onTraining(f: (e: TrainingEvent) => void): () => void {
+    this.trainingListeners.add(f);
+    return () => this.trainingListeners.delete(f);
   }
 
   /**
@@ -87,7 +122,8 @@ export class StyleService {
     };
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.training.close();
     return this.host.close();
   }
 }

@@ -53,8 +53,10 @@ export interface TrainOptions {
   /** Progress line (default: stderr). Tests pass a no-op. */
   quiet?: boolean;
   log?: (m: string) => void;
-  /** Called every step with the step's losses (tests, benchmarks). */
-  onStep?: (step: number, losses: StepLosses) => void;
+  /** Called every step with the step's losses (tests, benchmarks, the page's job); throwing stops training. */
+  onStep?: (step: number, losses: StepLosses) => void | Promise<void>;
+  /** Every `every` steps (and at the end), the net's output on `image` (RGB24, sides multiples of 4). */
+  preview?: { every: number; image: RgbImage; onPreview: (step: number, rgb: Uint8Array) => void };
 }
 
 export interface StepLosses {
@@ -299,7 +301,8 @@ async function trainSteps(run: StyleRun, start: number): Promise<{ recent: StepL
       throw new Error(`style train: the loss became ${l.total} at step ${step}; lower --lr`);
     recent.push(l);
     if (recent.length > 50) recent.shift();
-    o.onStep?.(step, l);
+    if (o.preview && (step % o.preview.every === 0 || step === o.steps)) previewStep(run, step);
+    await o.onStep?.(step, l);
     bar?.tick(step, { loss: l.total, content: l.content, style: l.style, tv: l.tv });
     if (step % o.checkpointEvery === 0 && step < o.steps) await saveCheckpoint(run, step);
   }
@@ -307,6 +310,22 @@ async function trainSteps(run: StyleRun, start: number): Promise<{ recent: StepL
   const seconds = (performance.now() - t0) / 1000;
   bar?.done();
   return { recent, seconds };
+}
+
+/** The net's current output on the preview image, handed to the preview callback. */
+function previewStep(run: StyleRun, step: number): void {
+  const { tf, o } = run;
+  const p = o.preview;
+  if (!p) return;
+  const { width, height, pixels } = p.image;
+  const out = tf.tidy(() => {
+    const x = tf.tensor4d(Float32Array.from(pixels), [1, height, width, 3]);
+    return forward(tf, run.arch, run.vars, x).dataSync() as Float32Array;
+  });
+  p.onPreview(
+    step,
+    Uint8Array.from(out, (v) => (v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v))),
+  );
 }
 
 /** One Adam step on a fresh batch: J = alpha content + beta style + gamma TV; the step's losses. */

@@ -26,3 +26,19 @@ export async function writeRandomStyle(
   saveStyle(dir, manifest, params, { 'style.jpg': thumb });
   return dir;
 }
+
+/** A 96x96 "painting" of diagonal colour bands (a texture a net can learn). */
+export async function bandsPainting(side = 96): Promise<Buffer> {
+  const px = Buffer.alloc(side * side * 3);
+  for (let y = 0; y < side; y++)
+    for (let x = 0; x < side; x++) {
+      const i = (y * side + x) * 3;
+      const band = Math.floor((x + y) / 8) % 3;
+      px[i] = band === 0 ? 220 : 30;
+      px[i + 1] = band === 1 ? 200 : 40;
+      px[i + 2] = band === 2 ? 230 : 60;
+    }
+  return sharp(px, { raw: { width: side, height: side, channels: 3 } })
+    .jpeg()
+    .toBuffer();
+}

@@ -81,6 +81,7 @@ function apiDeps(ctx: Needs): ApiDeps {
     styles: style
       ? {
           list: () => style.list,
+          training: style.training,
           thumbnail: (name) => {
             const dir = style.styles.get(name);
             if (!dir) return null;

@@ -45,7 +45,15 @@ function createHub({ config, plan, style, faces, sources, metrics }: Needs): WsH
 }
 
 /** Stream states and gallery changes (also those made by the CLI) reach every viewer. */
-function relayToViewers({ sources, faces }: Needs, hub: WsHub, scope: ModuleScope): void {
+function relayToViewers({ sources, faces, style }: Needs, hub: WsHub, scope: ModuleScope): void {
+  if (style)
+    scope.onStop(
+      style.onTraining((e) =>
+        hub.broadcast(
+          e.type === 'job' ? { type: 'styleTraining', job: e.job } : { type: 'styles', styles: style.list },
+        ),
+      ),
+    );
   for (const src of sources) {
     const sub = src.state$.subscribe((status) => hub.broadcast({ type: 'status', status }));
     scope.onStop(() => sub.unsubscribe());

@@ -27,12 +27,15 @@ type Needs = BaseContext & PipelineContext & InferenceContext & StyleCatalogCont
 
 export const styleModule = defineModule<Needs, StyleContext>({
   name: 'style',
-  start: ({ plan, host, styleDirs, metrics, log }, scope) => {
+  start: ({ config, plan, host, styleDirs, metrics, log }, scope) => {
     if (!plan.style || !host || !styleDirs) return { style: undefined };
     const style = new StyleService(host, new Map(styleDirs), {
       metrics,
       log,
       smoothing: plan.style.smoothing,
+      dataDir: config.dataDir,
+      // every inference worker is running the cameras' frames: a training from the page pauses
+      busy: () => host.idle === 0,
     });
     scope.onStop(() => style.close());
     log.info({ styles: [...styleDirs.keys()] }, 'styles available');

@@ -13,7 +13,7 @@ import { StyleTrainingJob } from '../defs/ws.js';
 import type { StyleTrainingJobs } from '../style/training-jobs.js';
 import { JobError } from '../style/training-jobs.js';
 import { HttpError, imageBody, parseId } from './api-body.js';
-import { idParam, type Route, route } from './api-router.js';
+import { idParam, type Reply, type Route, route } from './api-router.js';
 import { strictQueryParam } from './query.js';
 
 export interface StyleTrainingRouteDeps {
@@ -25,7 +25,7 @@ export interface StyleTrainingRouteDeps {
 const LIMITS = {
   steps: { min: 1, max: 20000, default: 400 },
   size: { min: 32, max: 256, default: 128 },
-  previewEvery: { min: 1, max: 1000, default: 20 },
+  previewEvery: { min: 1, max: 1000, default: 0 },
 };
 
 /** An integer query parameter within its bounds (400 naming it otherwise). */
@@ -49,6 +49,27 @@ const withStatus = async <T>(f: () => Promise<T> | T): Promise<T> => {
   }
 };
 
+/** POST /api/styles/training: checks the parameters, reads the painting, starts the job (202). */
+async function startJob(d: StyleTrainingRouteDeps, req: IncomingMessage): Promise<Reply> {
+  const training = d.training();
+  const name = strictQueryParam(req, 'name');
+  if (!name)
+    throw new HttpError(
+      400,
+      'name is required: POST /api/styles/training?name=NAME with the painting as the body',
+    );
+  const arch = strictQueryParam(req, 'arch') ?? 'small';
+  if (arch !== 'tiny' && arch !== 'small')
+    throw new HttpError(400, `arch must be tiny or small (got "${arch}")`);
+  const steps = intParam(req, 'steps');
+  // previews: a fifth of the way each (at most every 20 steps) unless asked
+  const previewEvery = intParam(req, 'previewEvery') || Math.max(1, Math.min(20, Math.round(steps / 5)));
+  const opts = { steps, size: intParam(req, 'size'), previewEvery };
+  const painting = await imageBody(req, d.maxBodyBytes);
+  const job = await withStatus(() => training.start({ name, painting, arch, ...opts }));
+  return { status: 202, json: job };
+}
+
 export function createStyleTrainingRoutes(d: StyleTrainingRouteDeps): Route[] {
   return [
     route(
@@ -64,7 +85,7 @@ export function createStyleTrainingRoutes(d: StyleTrainingRouteDeps): Route[] {
           previewEvery: z
             .string()
             .optional()
-            .describe(`steps between previews (default ${LIMITS.previewEvery.default})`),
+            .describe('steps between previews (default: a fifth of the steps, at most 20)'),
         },
         body: { image: true },
         ok: [202, { description: 'the job, started', json: StyleTrainingJob }],
@@ -76,26 +97,7 @@ export function createStyleTrainingRoutes(d: StyleTrainingRouteDeps): Route[] {
           422: 'not a readable image, or too small / too large in pixels',
         },
       },
-      async (req) => {
-        const training = d.training();
-        const name = strictQueryParam(req, 'name');
-        if (!name)
-          throw new HttpError(
-            400,
-            'name is required: POST /api/styles/training?name=NAME with the painting as the body',
-          );
-        const arch = strictQueryParam(req, 'arch') ?? 'small';
-        if (arch !== 'tiny' && arch !== 'small')
-          throw new HttpError(400, `arch must be tiny or small (got "${arch}")`);
-        const opts = {
-          steps: intParam(req, 'steps'),
-          size: intParam(req, 'size'),
-          previewEvery: intParam(req, 'previewEvery'),
-        };
-        const painting = await imageBody(req, d.maxBodyBytes);
-        const job = await withStatus(() => training.start({ name, painting, arch, ...opts }));
-        return { status: 202, json: job };
-      },
+      (req) => startJob(d, req),
     ),
     route(
       'GET',

@@ -6,8 +6,9 @@ import { auth } from './auth.js';
 import { type ConnState, Connection } from './connection.js';
 import { byId } from './dom.js';
 import { PeopleView } from './people.js';
-import type { ServerMessage } from './protocol.js';
+import type { ServerMessage, StyleChoice } from './protocol.js';
 import { Grid } from './grid.js';
+import { StyleTraining } from './style-training.js';
 import type { TileSnapshot } from './tiles.js';
 
 const connBadge = byId('conn');
@@ -30,6 +31,8 @@ const conn = new Connection(() => `${proto}://${location.host}${auth.url('/ws')}
 });
 const grid = new Grid(byId('grid'), conn, syncSubscriptions);
 const people = new PeopleView();
+const training = new StyleTraining(byId('live-view'));
+let styleDefault: StyleChoice = { style: null, strength: 1 };
 const alerts = new AlertsPanel(byId('alerts'), () => {
   if (route() === 'people') void people.refresh();
 });
@@ -75,7 +78,9 @@ function onMessage(m: ServerMessage): void {
       pipeline = m.pipeline;
       pipelineChip.textContent = `${m.pipeline} · ${m.streams.length} camera${m.streams.length === 1 ? '' : 's'}`;
       grid.setStreams(m.streams);
-      if (m.styles) grid.setStyles(m.styles, m.styleDefault ?? { style: null, strength: 1 });
+      styleDefault = m.styleDefault ?? styleDefault;
+      if (m.styles) grid.setStyles(m.styles, styleDefault);
+      training.enable(Boolean(m.styles));
       people.setCameras(m.streams.map((s) => s.id));
       syncSubscriptions();
       void alerts.refresh();
@@ -92,6 +97,12 @@ function onMessage(m: ServerMessage): void {
       break;
     case 'people':
       if (route() === 'people') void people.refresh();
+      break;
+    case 'styleTraining':
+      training.update(m.job);
+      break;
+    case 'styles':
+      grid.setStyles(m.styles, styleDefault);
       break;
   }
 }

@@ -51,6 +51,13 @@ function registerTrain(
     .option('--alpha <x>', 'content weight', num('--alpha', 0, 1e6), defaults.alpha)
     .option('--beta <x>', 'style weight', num('--beta', 0, 1e6), defaults.beta)
     .option('--gamma <x>', 'total variation weight', num('--gamma', 0, 1e6), defaults.gamma)
+    .option(
+      '--temporal <x>',
+      'temporal term weight (outputs of a crop and a shifted, noised copy agree)',
+      num('--temporal', 0, 1e6),
+      defaults.temporal,
+    )
+    .option('--init-from <dir>', "start from a style folder's parameters (fine-tuning)")
     .option('--seed <n>', 'random seed', num('--seed', 0, 2 ** 31, true), defaults.seed)
     .option(
       '--checkpoint-every <n>',

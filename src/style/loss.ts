@@ -122,3 +122,16 @@ export function totalCost(
   ) as tfTypes.Scalar;
   return { total, content, style, tv };
 }
+
+/**
+ * Temporal stability: the network's output on a frame and on a copy shifted by `shift` pixels (and
+ * noised, like the next frame of a camera) must agree where they overlap. `out` is the output on
+ * the frame, `outShifted` on the copy cropped at [shift, shift]; mean squared difference on 0..1.
+ */
+export function temporalCost(tf: Tf, out: T4, outShifted: T4, shift: number): tfTypes.Scalar {
+  return tf.tidy(() => {
+    const [b, h, w, c] = outShifted.shape;
+    const overlap = tf.slice(out, [0, shift, shift, 0], [b, h, w, c]);
+    return tf.mean(tf.squaredDifference(tf.div(overlap, 255), tf.div(outShifted, 255))) as tfTypes.Scalar;
+  });
+}

@@ -26,6 +26,10 @@ export interface StyleManifest {
     alpha: number;
     beta: number;
     gamma: number;
+    /** Weight of the temporal term, when trained with one. */
+    temporal?: number;
+    /** The style it was fine-tuned from. */
+    initFrom?: string;
     layerWeights: number[];
     steps: number;
     batch: number;

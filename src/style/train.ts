@@ -20,10 +20,10 @@ import { progress } from '../util/progress.js';
 import type { RgbImage } from '../util/rgb.js';
 import { styleTf, type Tf } from './backend.js';
 import { loadContent, randomCrop, readStyleImage } from './data.js';
-import { contentCost, gram, styleCost, tvCost } from './loss.js';
+import { contentCost, gram, styleCost, temporalCost, tvCost } from './loss.js';
 import { createLossNet, type LossNet, type LossNetName } from './loss-net.js';
 import { forward, initParams, paramCount, paramShapes, STYLE_ARCHS, type StyleNetArch } from './net.js';
-import { saveStyle, STYLE_NAME, STYLES_DIR, type StyleManifest } from './store.js';
+import { loadStyleDir, saveStyle, STYLE_NAME, STYLES_DIR, type StyleManifest } from './store.js';
 
 type T4 = tfTypes.Tensor4D;
 
@@ -43,6 +43,10 @@ export interface TrainOptions {
   alpha: number;
   beta: number;
   gamma: number;
+  /** Weight of the temporal term (0: off): outputs of a crop and of a shifted, noised copy agree. */
+  temporal?: number;
+  /** Start from this style folder's parameters (same architecture): fine-tuning. */
+  initFrom?: string;
   seed: number;
   outRoot: string;
   checkpointEvery: number;
@@ -64,7 +68,13 @@ export interface StepLosses {
   content: number;
   style: number;
   tv: number;
+  temporal?: number;
 }
+
+/** The temporal term's copy: shifted by this many pixels (a multiple of the net's stride, 4)... */
+const TEMPORAL_SHIFT = 4;
+/** ...with this much Gaussian camera noise (0..255). */
+const TEMPORAL_NOISE = 4;
 
 export const TRAIN_DEFAULTS = {
   arch: 'small',
@@ -77,6 +87,7 @@ export const TRAIN_DEFAULTS = {
   alpha: 1,
   beta: 4,
   gamma: 2,
+  temporal: 0,
   seed: 1,
   checkpointEvery: 100,
 };
@@ -198,11 +209,7 @@ export async function trainStyle(o: TrainOptions): Promise<{ manifest: StyleMani
     for (let b = 0; b < o.batch; b++) randomCrop(content, o.size, rng, batchData, b * o.size * o.size * 3);
     return tf.tensor4d(batchData, [o.batch, o.size, o.size, 3]);
   };
-  const init = initParams(tf, arch, o.seed);
-  const vars: Record<string, tfTypes.Variable> = {};
-  for (const { name } of paramShapes(arch))
-    vars[name] = tf.variable(init[name] as tfTypes.Tensor, true, `style/${name}`);
-  tf.dispose(Object.values(init));
+  const vars = initVars(tf, o, arch);
   const optimizer = tf.train.adam(o.lr);
   const run: StyleRun = {
     tf,
@@ -238,6 +245,23 @@ export async function trainStyle(o: TrainOptions): Promise<{ manifest: StyleMani
     `wrote ${dir} (losses: total ${manifest.losses.total.toFixed(3)}, content ${manifest.losses.content.toFixed(3)}, style ${manifest.losses.style.toFixed(3)}, tv ${manifest.losses.tv.toFixed(4)})`,
   );
   return { manifest, dir };
+}
+
+/** The trained variables: seeded initial values, or a stored style's parameters (--init-from). */
+function initVars(tf: Tf, o: TrainOptions, arch: StyleNetArch): Record<string, tfTypes.Variable> {
+  const init = initParams(tf, arch, o.seed);
+  const from = o.initFrom ? loadStyleDir(o.initFrom) : undefined;
+  if (from && JSON.stringify(from.manifest.arch) !== JSON.stringify(arch))
+    throw new Error(`--init-from ${o.initFrom}: its architecture is not "${o.arch}"`);
+  const vars: Record<string, tfTypes.Variable> = {};
+  for (const { name, shape } of paramShapes(arch)) {
+    const stored = from?.params[name];
+    const value = stored ? tf.tensor(stored, shape, 'float32') : (init[name] as tfTypes.Tensor);
+    vars[name] = tf.variable(value, true, `style/${name}`);
+    if (stored) value.dispose();
+  }
+  tf.dispose(Object.values(init));
+  return vars;
 }
 
 /** Loads the checkpoint's parameters and Adam's moments into the run; the step it was taken at. */
@@ -328,11 +352,23 @@ function previewStep(run: StyleRun, step: number): void {
   );
 }
 
-/** One Adam step on a fresh batch: J = alpha content + beta style + gamma TV; the step's losses. */
+/** A crop of the batch shifted by TEMPORAL_SHIFT with fresh camera noise (the temporal term's copy). */
+function shiftedCopy(tf: Tf, x: T4): T4 {
+  return tf.tidy(() => {
+    const [b, h, w] = x.shape;
+    const d = TEMPORAL_SHIFT;
+    const crop = tf.slice(x, [0, d, d, 0], [b, h - d, w - d, 3]);
+    return tf.clipByValue(tf.add(crop, tf.randomNormal(crop.shape, 0, TEMPORAL_NOISE)), 0, 255) as T4;
+  });
+}
+
+/** One Adam step on a fresh batch: J = alpha content + beta style + gamma TV (+ temporal); the losses. */
 function trainStep(run: StyleRun): StepLosses {
   const { tf, o, net, targets, vars } = run;
   const x = run.nextBatch();
   const cTarget = tf.tidy(() => net.features(x)[net.contentLayer] as T4);
+  const wT = o.temporal ?? 0;
+  const xShifted = wT > 0 ? shiftedCopy(tf, x) : undefined;
   let parts: tfTypes.Scalar[] = [];
   const cost = run.optimizer.minimize(
     () => {
@@ -349,16 +385,20 @@ function trainStep(run: StyleRun): StepLosses {
         targets.layerWeights,
       );
       const tv = tvCost(tf, out);
-      parts = [tf.keep(c), tf.keep(s), tf.keep(tv)];
-      return tf.add(tf.add(tf.mul(c, o.alpha), tf.mul(s, o.beta)), tf.mul(tv, o.gamma)) as tfTypes.Scalar;
+      const t = xShifted
+        ? temporalCost(tf, out, forward(tf, run.arch, vars, xShifted), TEMPORAL_SHIFT)
+        : tf.scalar(0);
+      parts = [tf.keep(c), tf.keep(s), tf.keep(tv), tf.keep(t)];
+      const j = tf.add(tf.add(tf.mul(c, o.alpha), tf.mul(s, o.beta)), tf.mul(tv, o.gamma));
+      return tf.add(j, tf.mul(t, wT)) as tfTypes.Scalar;
     },
     true,
     Object.values(vars),
   );
   const total = (cost as tfTypes.Scalar).dataSync()[0] as number;
-  const [c, s, tv] = parts.map((p) => p.dataSync()[0] as number) as [number, number, number];
-  tf.dispose([x, cTarget, cost as tfTypes.Tensor, ...parts]);
-  return { total, content: c, style: s, tv };
+  const [c, s, tv, t] = parts.map((p) => p.dataSync()[0] as number) as [number, number, number, number];
+  tf.dispose([x, cTarget, cost as tfTypes.Tensor, ...parts, ...(xShifted ? [xShifted] : [])]);
+  return { total, content: c, style: s, tv, ...(wT > 0 ? { temporal: t } : {}) };
 }
 
 /** The style's manifest: architecture, recipe, the painting's identity, the last losses, timings. */
@@ -374,7 +414,7 @@ function styleManifest(
   },
 ): StyleManifest {
   const { o, arch, resumedAt } = run;
-  const avg = (k: keyof StepLosses) => r.recent.reduce((a, x) => a + x[k], 0) / Math.max(1, r.recent.length);
+  const avg = (k: keyof StepLosses) => r.recent.reduce((a, x) => a + (x[k] ?? 0), 0) / Math.max(1, r.recent.length);
   const styleBytes = readFileSync(o.style);
   return {
     name: o.name,
@@ -390,6 +430,8 @@ function styleManifest(
       alpha: o.alpha,
       beta: o.beta,
       gamma: o.gamma,
+      ...(o.temporal ? { temporal: o.temporal } : {}),
+      ...(o.initFrom ? { initFrom: o.initFrom.replace(/^.*\/models\/styles\//, 'models/styles/') } : {}),
       layerWeights: run.targets.layerWeights,
       steps: o.steps,
       batch: o.batch,

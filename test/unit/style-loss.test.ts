@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { contentCost, gram, styleCost, styleLayerCost, totalCost, tvCost } from '../../src/style/loss.js';
+import {
+  contentCost,
+  gram,
+  styleCost,
+  styleLayerCost,
+  temporalCost,
+  totalCost,
+  tvCost,
+} from '../../src/style/loss.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -58,6 +66,22 @@ describe('style cost (hand-computed values)', () => {
     const img = tf.tensor4d([0, 255, 255, 255], [1, 2, 2, 1]);
     expect(tvCost(tf, img).dataSync()[0]).toBeCloseTo(1, 6);
     expect(tvCost(tf, tf.fill([1, 3, 3, 3], 9) as tf.Tensor4D).dataSync()[0]).toBe(0);
+  });
+
+  it('temporal: the output on a shifted copy is compared with the overlap of the output on the frame', () => {
+    // out 1x3x3x1 = 0..8 * 25.5; shift 1: overlap is rows/cols 1..2 = [4, 5, 7, 8] * 25.5
+    const out = tf.tensor4d(
+      [0, 1, 2, 3, 4, 5, 6, 7, 8].map((v) => v * 25.5),
+      [1, 3, 3, 1],
+    );
+    const same = tf.tensor4d(
+      [4, 5, 7, 8].map((v) => v * 25.5),
+      [1, 2, 2, 1],
+    );
+    expect(temporalCost(tf, out, same, 1).dataSync()[0]).toBe(0);
+    // one pixel off by 51 (0.2 on 0..1): 0.04 / 4 pixels
+    const off = tf.tensor4d([4 * 25.5, 5 * 25.5, 7 * 25.5, 8 * 25.5 - 51], [1, 2, 2, 1]);
+    expect(temporalCost(tf, out, off, 1).dataSync()[0]).toBeCloseTo(0.01, 6);
   });
 
   it('J(G) = alpha content + beta style + gamma tv', () => {

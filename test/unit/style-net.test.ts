@@ -214,6 +214,29 @@ describe('style training', () => {
     expect(bad.stderr).toMatch(/unknown style "no-such-style"/);
   }, 60_000);
 
+  it('fine-tunes a stored style with the temporal term, which training lowers', async () => {
+    const temporal: number[] = [];
+    const r = await trainStyle({
+      ...options(),
+      name: 'unit-temporal',
+      initFrom: dir,
+      temporal: 200,
+      steps: 16,
+      checkpointEvery: 100,
+      onStep: (s, l) => {
+        temporal.push(l.temporal ?? Number.NaN);
+      },
+    });
+    expect(temporal.every((t) => t > 0)).toBe(true);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(temporal.slice(-4))).toBeLessThan(mean(temporal.slice(0, 4)));
+    expect(r.manifest.recipe.temporal).toBe(200);
+    expect(r.manifest.recipe.initFrom).toBe(dir);
+    await expect(
+      trainStyle({ ...options(), name: 'unit-bad-init', arch: 'small', initFrom: dir }),
+    ).rejects.toThrow(/--init-from .*architecture is not "small"/);
+  }, 120_000);
+
   it('resumes from the checkpoint at the step it was taken', async () => {
     const resumed: number[] = [];
     const r = await trainStyle({ ...options(), steps: 34, resume: true, onStep: (s) => resumed.push(s) });

@@ -289,7 +289,7 @@ console.log(
   `\nStyle quality by an independent judge (${judge.options.kernels.length} random CNNs x scales ${judge.options.scales.join(', ')}), ${frames.length} held-out frames at ${SIZE} px; optimize: ${STEPS} Adam steps; flicker: ${clip.length} clip frames at 480x270 (output MAD - input MAD)\n`,
 );
 printTable(rows);
-const file = writeResult('style-quality', {
+const file = writeResult(values.compare ? 'style-quality-compare' : 'style-quality', {
   date: new Date().toISOString(),
   machine: machine(),
   params: {

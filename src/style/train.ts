@@ -414,7 +414,8 @@ function styleManifest(
   },
 ): StyleManifest {
   const { o, arch, resumedAt } = run;
-  const avg = (k: keyof StepLosses) => r.recent.reduce((a, x) => a + (x[k] ?? 0), 0) / Math.max(1, r.recent.length);
+  const avg = (k: keyof StepLosses) =>
+    r.recent.reduce((a, x) => a + (x[k] ?? 0), 0) / Math.max(1, r.recent.length);
   const styleBytes = readFileSync(o.style);
   return {
     name: o.name,

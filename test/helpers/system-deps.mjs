@@ -47,6 +47,20 @@ export const COMPONENTS = [
     okStatus: [0, 3],
     packages: ['mosquitto'],
   },
+  // test/helpers/nats.ts: the JetStream broker of cluster mode (Debian's is 2.9, in /usr/sbin)
+  {
+    name: 'nats-server',
+    binary: existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server',
+    packages: ['nats-server'],
+  },
+  // test/helpers/postgres.ts: cluster mode's gallery and alerts; initdb and postgres live outside
+  // PATH in Debian's versioned directory
+  {
+    name: 'postgresql',
+    binary: '/usr/lib/postgresql/15/bin/postgres',
+    binDir: '/usr/lib/postgresql/15/bin',
+    packages: ['postgresql-15'],
+  },
   {
     name: 'gstreamer-rtsp-server',
     gst: true,

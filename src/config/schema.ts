@@ -198,6 +198,42 @@ export const OutputSchema = z
   })
   .strict();
 
+/** One node's place in a cluster (src/cluster/, docs/cluster.md); absent: the embedded single node. */
+export const ClusterSchema = z
+  .object({
+    /** JetStream broker: camera leases (KV), alerts (stream), live frames across nodes. */
+    nats: z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, 'a nats:// URL such as nats://nats:4222'),
+    /** The shared gallery and the stored alerts. */
+    postgres: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/, 'a postgres:// URL such as postgres://vigil@db:5432/vigil'),
+    /** This node's name: unique in the cluster, the `node` label of its metrics. */
+    node: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "_" or "-"'),
+    /** At most this many cameras on this node (fewer while its measured drop rate is high). */
+    maxCameras: z.number().int().min(0).max(1000).default(16),
+    /** A lease not renewed for this long expires and its camera moves to another node. */
+    leaseTtlMs: z.number().int().min(1000).max(120_000).default(4000),
+    /** How often leases are renewed and free cameras looked for. */
+    heartbeatMs: z.number().int().min(100).max(40_000).default(1000),
+    /** Reconnect backoff to NATS and PostgreSQL at start-up. */
+    retry: z
+      .object({
+        initialMs: z.number().int().min(10).max(60_000).default(250),
+        maxMs: z.number().int().min(10).max(600_000).default(10_000),
+      })
+      .strict()
+      .default({ initialMs: 250, maxMs: 10_000 }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.heartbeatMs * 3 > c.leaseTtlMs)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['heartbeatMs'],
+        message: `must be at most a third of leaseTtlMs (${c.leaseTtlMs}): a lease must survive two missed renewals`,
+      });
+  });
+
 export const ConfigSchema = z
   .object({
     server: ServerSchema.default(ServerSchema.parse({})),
@@ -234,6 +270,8 @@ export const ConfigSchema = z
     alerts: AlertSinksSchema.default(AlertSinksSchema.parse({})),
     /** MQTT (alerts, camera states, Home Assistant discovery); off unless set here or by VIGIL_MQTT_URL. */
     mqtt: MqttSinkSchema.optional(),
+    /** Cluster mode (NATS JetStream + PostgreSQL); off unless set here or by VIGIL_CLUSTER_NATS. */
+    cluster: ClusterSchema.optional(),
     streams: z.array(StreamSchema).min(1, 'at least one stream is required'),
   })
   .strict()
@@ -252,6 +290,7 @@ export const ConfigSchema = z
 
 export type VigilConfig = z.infer<typeof ConfigSchema>;
 export type AuthConfig = z.infer<typeof ServerSchema>['auth'];
+export type ClusterConfig = z.infer<typeof ClusterSchema>;
 export type StreamConfig = z.infer<typeof StreamSchema>;
 export type ReconnectConfig = z.infer<typeof ReconnectSchema>;
 export type InferenceConfig = z.infer<typeof InferenceSchema>;

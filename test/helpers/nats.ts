@@ -32,9 +32,9 @@ export interface NatsServer {
 }
 
 /** Starts `nats-server -js` listening on 127.0.0.1 only. */
-export async function startNats(): Promise<NatsServer> {
+export async function startNats(opts: { port?: number } = {}): Promise<NatsServer> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-nats-'));
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   let child: ChildProcess | undefined;
   let output = '';
   const start = async () => {

@@ -54,7 +54,7 @@ async function waitFor(ok: () => Promise<boolean>, what: string, ms: number): Pr
   }
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres(opts: { port?: number } = {}): Promise<PostgresServer> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-pg-'));
   const data = join(dir, 'data');
   if (userInfo().uid === 0) chownSync(dir, nobodyIds().uid, nobodyIds().gid);
@@ -63,7 +63,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     ...['-D', data, '-U', PG_SUPERUSER, '--auth=trust', '-E', 'UTF8', '--no-sync'],
   ]);
   execFileSync(initCmd, initArgs, { stdio: 'pipe', cwd: dir });
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   let child: ChildProcess | undefined;
   let output = '';
   const url = `postgres://${PG_SUPERUSER}@127.0.0.1:${port}/postgres`;

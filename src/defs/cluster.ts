@@ -32,3 +32,22 @@ export const NodeValue = z
   })
   .strict();
 export type NodeValue = z.infer<typeof NodeValue>;
+
+/**
+ * An alert or unknown-face sighting on the `VIGIL_EVENTS` stream (events-stream.ts); `id` is the
+ * Nats-Msg-Id (JetStream drops a second publish of it) and the primary key where it is stored.
+ */
+export const ClusterEvent = z
+  .object({
+    id: z.string().min(1).max(128),
+    kind: z.enum(['alert', 'unknown']),
+    camera: z.string().min(1).max(64),
+    node: nodeName,
+    /** The camera's lease revision when raised: which holder raised it (fencing evidence). */
+    leaseRevision: z.number().int().min(0),
+    at: z.number(),
+    /** The alert as the sinks get it (src/faces/alerts.ts), opaque here. */
+    payload: z.record(z.string(), z.unknown()),
+  })
+  .strict();
+export type ClusterEvent = z.infer<typeof ClusterEvent>;

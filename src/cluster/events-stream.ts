@@ -1,0 +1,205 @@
+/**
+ * Alerts and unknown-face sightings across the cluster, at least once into JetStream and exactly
+ * once out of it:
+ *   - publish: each event goes to `vigil.events.<kind>.<camera>` on the stream VIGIL_EVENTS with
+ *     its id as Nats-Msg-Id, so a retried publish is dropped by the server's duplicate window; an
+ *     event raised while NATS is away waits in memory (bounded) and is retried with backoff;
+ *   - store and deliver: every node pulls from one durable consumer (a consumer group: each
+ *     message goes to one node), inserts the event into PostgreSQL by id (a redelivery inserts
+ *     nothing), claims it, hands it to the sinks (webhooks, MQTT), marks it delivered, and only
+ *     then acks. A message whose row is already delivered is acked without delivering again;
+ *     PostgreSQL away: the message is nak'ed with a delay and comes back.
+ */
+import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { type NatsConnection, nanos } from '@nats-io/transport-node';
+import type pg from 'pg';
+import { ClusterEvent } from '../defs/cluster.js';
+import type { Logger } from '../log.js';
+import { type Backoff, backoffDelay } from './backoff.js';
+
+export const EVENTS_STREAM = 'VIGIL_EVENTS';
+export const EVENTS_CONSUMER = 'vigil-store';
+const DUPLICATE_WINDOW_MS = 120_000;
+const OUTBOX_LIMIT = 10_000;
+
+export async function ensureEventsStream(nc: NatsConnection): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const cfg = {
+    name: EVENTS_STREAM,
+    subjects: ['vigil.events.>'],
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+  };
+  await jsm.streams.add(cfg).catch(async (e) => {
+    if (!/already in use|exists/i.test((e as Error).message)) throw e;
+  });
+  await jsm.consumers
+    .add(EVENTS_STREAM, {
+      durable_name: EVENTS_CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(30_000),
+      max_deliver: -1,
+    })
+    .catch((e) => {
+      if (!/already|exists/i.test((e as Error).message)) throw e;
+    });
+}
+
+export async function migrateEvents(pool: pg.Pool): Promise<void> {
+  await pool.query(`
+    CREATE TABLE IF NOT EXISTS cluster_events (
+      id text PRIMARY KEY,
+      kind text NOT NULL,
+      camera text NOT NULL,
+      node text NOT NULL,
+      lease_revision bigint NOT NULL,
+      at bigint NOT NULL,
+      payload jsonb NOT NULL,
+      stored_at timestamptz NOT NULL DEFAULT now(),
+      claimed_by text,
+      claimed_at timestamptz,
+      delivered_at timestamptz
+    )`);
+}
+
+/** Publishes events; keeps them (bounded) and retries while NATS is away. */
+export class EventPublisher {
+  private readonly queue: ClusterEvent[] = [];
+  private flushing = false;
+  private stopped = false;
+  private readonly js: JetStreamClient;
+  /** Events given up because the outbox was full (oldest first). */
+  dropped = 0;
+
+  constructor(
+    nc: NatsConnection,
+    private readonly retry: Backoff,
+    private readonly log: Logger,
+  ) {
+    this.js = jetstream(nc, { timeout: 2000 });
+  }
+
+  publish(event: ClusterEvent): void {
+    this.queue.push(ClusterEvent.parse(event));
+    if (this.queue.length > OUTBOX_LIMIT) {
+      this.queue.shift();
+      this.dropped++;
+      this.log.error(
+        { limit: OUTBOX_LIMIT },
+        'cluster events: outbox full while NATS is away, oldest event dropped',
+      );
+    }
+    void this.flush();
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      for (let retry = 0; this.queue.length && !this.stopped; ) {
+        const e = this.queue[0] as ClusterEvent;
+        try {
+          await this.js.publish(`vigil.events.${e.kind}.${e.camera}`, JSON.stringify(e), { msgID: e.id });
+          this.queue.shift();
+          retry = 0;
+        } catch (err) {
+          const delay = backoffDelay(this.retry, retry++);
+          this.log.warn(
+            { err: (err as Error).message, pending: this.queue.length, delay },
+            'cluster events: publish failed, retrying',
+          );
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+}
+
+export type Deliver = (event: ClusterEvent) => Promise<void>;
+
+/** One node's share of the consumer group: store in PostgreSQL, deliver once, ack. */
+export class EventStore {
+  private running = true;
+  private loop: Promise<void> | undefined;
+  private messages: { stop(): void } | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly pool: pg.Pool,
+    private readonly node: string,
+    private readonly deliver: Deliver,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    const js = jetstream(this.nc);
+    while (this.running) {
+      try {
+        const consumer = await js.consumers.get(EVENTS_STREAM, EVENTS_CONSUMER);
+        const messages = await consumer.consume({ max_messages: 32 });
+        this.messages = messages;
+        for await (const m of messages) {
+          if (!this.running) break;
+          const parsed = ClusterEvent.safeParse(m.json());
+          if (!parsed.success) {
+            this.log.error({ seq: m.seq }, 'cluster events: malformed event dropped (term)');
+            m.term();
+            continue;
+          }
+          try {
+            await this.handle(parsed.data);
+            m.ack();
+          } catch (e) {
+            this.log.warn(
+              { id: parsed.data.id, err: (e as Error).message },
+              'cluster events: not stored yet, redelivered later',
+            );
+            m.nak(1000);
+          }
+        }
+      } catch (e) {
+        if (!this.running) return;
+        this.log.warn({ err: (e as Error).message }, 'cluster events: consumer lost, resuming');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  /** Stored once by id; delivered by whichever node claims it first, once. */
+  private async handle(e: ClusterEvent): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO cluster_events (id, kind, camera, node, lease_revision, at, payload)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+      [e.id, e.kind, e.camera, e.node, e.leaseRevision, e.at, JSON.stringify(e.payload)],
+    );
+    const claim = await this.pool.query(
+      `UPDATE cluster_events SET claimed_by = $2, claimed_at = now()
+       WHERE id = $1 AND delivered_at IS NULL
+         AND (claimed_at IS NULL OR claimed_by = $2 OR claimed_at < now() - interval '60 seconds')
+       RETURNING id`,
+      [e.id, this.node],
+    );
+    if (!claim.rowCount) return; // delivered already (a redelivery), or another node is at it
+    await this.deliver(e);
+    await this.pool.query('UPDATE cluster_events SET delivered_at = now() WHERE id = $1', [e.id]);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.messages?.stop();
+    await Promise.race([this.loop, new Promise((r) => setTimeout(r, 1000))]);
+  }
+}

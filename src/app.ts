@@ -16,6 +16,7 @@ import {
 } from './app/modules/base.js';
 import { alertSinksModule } from './app/modules/alert-sinks.js';
 import { chainModule } from './app/modules/chain.js';
+import { clusterModule } from './app/modules/cluster.js';
 import { dataDirModule } from './app/modules/data-dir.js';
 import { demoGalleryModule } from './app/modules/demo-gallery.js';
 import { facesModule } from './app/modules/faces.js';
@@ -51,6 +52,7 @@ export function vigilStartup(base: BaseContext) {
     .add(chainModule)
     .add(httpModule)
     .add(statsModule)
+    .add(clusterModule)
     .add(streamsModule);
 }
 

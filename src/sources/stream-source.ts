@@ -156,6 +156,15 @@ export class StreamSource {
 
   /** Kills ffmpeg and stops reconnecting; resolves when the process is gone. */
   async stop(): Promise<void> {
+    await this.suspend();
+    this.frames.complete();
+  }
+
+  /**
+   * Like stop, but `start` may run it again for the same subscribers (cluster mode: a camera whose
+   * lease moved to another node, and may come back).
+   */
+  async suspend(): Promise<void> {
     this.stopped = true;
     this.stopping.abort();
     clearTimeout(this.retryTimer);
@@ -168,9 +177,11 @@ export class StreamSource {
         setTimeout(resolve, 3000).unref();
       });
     }
-    this.closeFull();
-    this.setState('stopped');
-    this.frames.complete();
+    // started again meanwhile (a lease regained): its state and pictures are the new connection's
+    if (this.stopped) {
+      this.closeFull();
+      this.setState('stopped');
+    }
   }
 
   /** Frame buffers held now, detect and full-resolution (0 once stopped and every holder released). */

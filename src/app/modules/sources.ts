@@ -8,6 +8,7 @@ import { StreamSource } from '../../sources/stream-source.js';
 import { defineModule } from '../module.js';
 import type { BaseContext } from './base.js';
 import type { FfmpegInfo } from '../../sources/ffmpeg.js';
+import type { ClusterContext } from './cluster.js';
 
 export interface SourcesContext {
   readonly sources: readonly StreamSource[];
@@ -55,10 +56,12 @@ export const sourcesModule = defineModule<BaseContext & { ffmpeg: FfmpegInfo }, 
 });
 
 /** Last of all: every consumer (chain, hub, stats) is subscribed before the first frame. */
-export const streamsModule = defineModule<SourcesContext, object>({
+export const streamsModule = defineModule<SourcesContext & ClusterContext, object>({
   name: 'start streams',
-  start: ({ sources }) => {
-    for (const s of sources) s.start();
+  start: ({ sources, cluster }) => {
+    // cluster mode: only the cameras whose lease this node takes (src/app/modules/cluster.ts)
+    if (cluster) cluster.leases.start();
+    else for (const s of sources) s.start();
     return {};
   },
 });

@@ -112,6 +112,8 @@ describe.skipIf(skipUnless(postgresMissing(), 'cluster gallery'))('cluster galle
     // the same id on every node
     expect(c.gallery.findByName('Ada')?.id).toBe(person.id);
 
+    // B renames what it has received (its own NOTIFY may come a moment after C's)
+    await until(() => who(b, near(ada)) === 'Ada', 'Ada on node B', 5000);
     b.gallery.rename(person.id, 'Ada Lovelace');
     await until(
       () => who(a, near(ada)) === 'Ada Lovelace' && who(c, near(ada)) === 'Ada Lovelace',

@@ -17,6 +17,7 @@ import {
 import { alertSinksModule } from './app/modules/alert-sinks.js';
 import { chainModule } from './app/modules/chain.js';
 import { clusterModule } from './app/modules/cluster.js';
+import { clusterLinkModule } from './app/modules/cluster-link.js';
 import { dataDirModule } from './app/modules/data-dir.js';
 import { demoGalleryModule } from './app/modules/demo-gallery.js';
 import { facesModule } from './app/modules/faces.js';
@@ -38,6 +39,7 @@ export function vigilStartup(base: BaseContext) {
   return Startup.from(base)
     .add(accessModule)
     .add(dataDirModule)
+    .add(clusterLinkModule)
     .add(eventLoopModule)
     .add(ffmpegModule)
     .add(pipelineModule)
@@ -48,11 +50,11 @@ export function vigilStartup(base: BaseContext) {
     .add(demoGalleryModule)
     .add(sourcesModule)
     .add(outputModule)
+    .add(clusterModule)
     .add(alertSinksModule)
     .add(chainModule)
     .add(httpModule)
     .add(statsModule)
-    .add(clusterModule)
     .add(streamsModule);
 }
 

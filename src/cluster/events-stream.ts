@@ -8,7 +8,10 @@
  *     message goes to one node), inserts the event into PostgreSQL by id (a redelivery inserts
  *     nothing), claims it, hands it to the sinks (webhooks, MQTT), marks it delivered, and only
  *     then acks. A message whose row is already delivered is acked without delivering again;
- *     PostgreSQL away: the message is nak'ed with a delay and comes back.
+ *     PostgreSQL away: the message is nak'ed with a delay and comes back;
+ *   - dedupe: an event with a `dedupe` key is stored as the duplicate of an earlier one of the
+ *     same camera and key within its window (checked under a per-camera advisory lock, so two
+ *     nodes storing at once see each other) and never delivered.
  */
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
@@ -59,6 +62,12 @@ export async function migrateEvents(pool: pg.Pool): Promise<void> {
       claimed_at timestamptz,
       delivered_at timestamptz
     )`);
+  await pool.query(`
+    ALTER TABLE cluster_events ADD COLUMN IF NOT EXISTS dedupe_key text;
+    ALTER TABLE cluster_events ADD COLUMN IF NOT EXISTS embedding bytea;
+    ALTER TABLE cluster_events ADD COLUMN IF NOT EXISTS duplicate_of text;
+    CREATE INDEX IF NOT EXISTS cluster_events_dedupe ON cluster_events (camera, dedupe_key, at);
+    CREATE INDEX IF NOT EXISTS cluster_events_at ON cluster_events (at)`);
 }
 
 /** Publishes events; keeps them (bounded) and retries while NATS is away. */
@@ -178,21 +187,17 @@ export class EventStore {
     }
   }
 
-  /** Stored once by id; delivered by whichever node claims it first, once. */
+  /** Stored once by id; delivered by whichever node claims it first, once; duplicates never. */
   private async handle(e: ClusterEvent): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO cluster_events (id, kind, camera, node, lease_revision, at, payload)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
-      [e.id, e.kind, e.camera, e.node, e.leaseRevision, e.at, JSON.stringify(e.payload)],
-    );
+    await storeEvent(this.pool, e);
     const claim = await this.pool.query(
       `UPDATE cluster_events SET claimed_by = $2, claimed_at = now()
-       WHERE id = $1 AND delivered_at IS NULL
+       WHERE id = $1 AND delivered_at IS NULL AND duplicate_of IS NULL
          AND (claimed_at IS NULL OR claimed_by = $2 OR claimed_at < now() - interval '60 seconds')
        RETURNING id`,
       [e.id, this.node],
     );
-    if (!claim.rowCount) return; // delivered already (a redelivery), or another node is at it
+    if (!claim.rowCount) return; // delivered already (a redelivery), a duplicate, or another node is at it
     await this.deliver(e);
     await this.pool.query('UPDATE cluster_events SET delivered_at = now() WHERE id = $1', [e.id]);
   }
@@ -202,4 +207,79 @@ export class EventStore {
     this.messages?.stop();
     await Promise.race([this.loop, new Promise((r) => setTimeout(r, 1000))]);
   }
+}
+
+/** Inserts the event (once by id) and, when it has a dedupe key, marks it a duplicate if it is one. */
+async function storeEvent(pool: pg.Pool, e: ClusterEvent): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    // one camera's events stored one at a time across the cluster: each sees those before it
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`vigil-events:${e.camera}`]);
+    const vector = e.dedupe?.embedding ? Buffer.from(e.dedupe.embedding, 'base64') : null;
+    const inserted = await client.query(
+      `INSERT INTO cluster_events (id, kind, camera, node, lease_revision, at, payload, dedupe_key, embedding)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [
+        e.id,
+        e.kind,
+        e.camera,
+        e.node,
+        e.leaseRevision,
+        e.at,
+        JSON.stringify(e.payload),
+        e.dedupe?.key ?? null,
+        vector,
+      ],
+    );
+    if (inserted.rowCount && e.dedupe) {
+      const original = await earlierTwin(client, e, vector);
+      if (original)
+        await client.query('UPDATE cluster_events SET duplicate_of = $2 WHERE id = $1', [e.id, original]);
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** The event this one repeats: same camera and key, within the window, similar enough if it says so. */
+async function earlierTwin(
+  client: pg.PoolClient,
+  e: ClusterEvent,
+  vector: Buffer | null,
+): Promise<string | undefined> {
+  const d = e.dedupe;
+  if (!d) return undefined;
+  const rows = await client.query<{ id: string; embedding: Buffer | null }>(
+    `SELECT id, embedding FROM cluster_events
+     WHERE camera = $1 AND dedupe_key = $2 AND id <> $3 AND duplicate_of IS NULL
+       AND at > $4::bigint - $5::bigint AND at < $4::bigint + $5::bigint
+     ORDER BY at`,
+    [e.camera, d.key, e.id, e.at, d.windowMs],
+  );
+  for (const r of rows.rows) {
+    if (!vector || d.minSimilarity === undefined) return r.id;
+    if (r.embedding && cosine(vector, r.embedding) >= d.minSimilarity) return r.id;
+  }
+  return undefined;
+}
+
+/** Cosine similarity of two float32 LE vectors (stored unit length, but normalised anyway). */
+function cosine(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length) / 4;
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < n; i++) {
+    const x = a.readFloatLE(i * 4);
+    const y = b.readFloatLE(i * 4);
+    dot += x * y;
+    na += x * x;
+    nb += y * y;
+  }
+  return na && nb ? dot / Math.sqrt(na * nb) : 0;
 }

@@ -48,6 +48,43 @@ export const ClusterEvent = z
     at: z.number(),
     /** The alert as the sinks get it (src/faces/alerts.ts), opaque here. */
     payload: z.record(z.string(), z.unknown()),
+    /**
+     * The cluster-wide form of the alert rule (a camera that moved to another node mid-appearance
+     * must not announce the same person twice): the first stored event of this camera and key
+     * within windowMs of another wins, the other is kept as its duplicate and not delivered. With
+     * `embedding` (base64 float32, unit length) the events must also be that similar: the same
+     * stranger, not every unknown face.
+     */
+    dedupe: z
+      .object({
+        key: z.string().min(1).max(128),
+        windowMs: z.number().int().min(0),
+        embedding: z.string().max(16_384).optional(),
+        minSimilarity: z.number().min(-1).max(1).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type ClusterEvent = z.infer<typeof ClusterEvent>;
+
+/** The payload of an alert event: the alert as the raising node's stage made it. */
+export const AlertPayload = z
+  .object({
+    fields: z
+      .object({
+        camera: z.string(),
+        sub_label: z.string(),
+        person_id: z.number().int().nullable(),
+        score: z.number(),
+        track_id: z.number().int(),
+        start_time: z.number(),
+      })
+      .strict(),
+    /** The face snapshot, JPEG, base64. */
+    snapshot: z.string().optional(),
+    /** Where the face is in the snapshot (src/faces/snapshot.ts's SnapshotFace), checked there. */
+    face: z.unknown().optional(),
+  })
+  .strict();
+export type AlertPayload = z.infer<typeof AlertPayload>;

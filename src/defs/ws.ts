@@ -132,6 +132,10 @@ export const FaceAlert = z.object({
   snapshot_url: z.string(),
   /** Set when the face of this alert was enrolled (from its snapshot). */
   enrolled_person_id: z.number().int().nullable(),
+  /** Cluster mode: the alert's id across the cluster (the same in every node's copy and webhooks). */
+  event_id: z.string().optional(),
+  /** Cluster mode: the node whose camera raised it. */
+  node: z.string().optional(),
   /**
    * The operator's latest verdict on this alert (GET /api/alerts fills it, so a reloaded page shows
    * what was answered and can undo it); absent on live alerts, which have none yet.

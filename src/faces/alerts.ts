@@ -19,7 +19,23 @@ export interface FaceAlert {
   snapshot_url: string;
   /** Set when the face of this alert was enrolled (from its snapshot). */
   enrolled_person_id: number | null;
+  /** Cluster mode: the alert's id across the cluster (every node's copy, webhooks, MQTT). */
+  event_id?: string;
+  /** Cluster mode: the node whose camera raised it. */
+  node?: string;
 }
+
+/** A cluster alert's identity, kept with every node's copy of it. */
+export interface ClusterOrigin {
+  eventId: string;
+  node: string;
+}
+
+/** What the alert stage says of a new alert; the store adds the id and the rest. */
+export type NewAlertFields = Omit<
+  FaceAlert,
+  'id' | 'type' | 'has_snapshot' | 'snapshot_url' | 'enrolled_person_id'
+>;
 
 export interface AlertRule {
   /** "all" enrolled people, or a list of names to watch. */
@@ -55,19 +71,24 @@ export class AlertStore {
     // Where the face is in the snapshot (JSON SnapshotFace); NULL for alerts stored before it was kept.
     if (!cols.some((c) => c.name === 'snapshot_face'))
       db.exec('ALTER TABLE alerts ADD COLUMN snapshot_face TEXT');
+    // Cluster mode: every node keeps a copy of each alert under the cluster-wide event id.
+    if (!cols.some((c) => c.name === 'event_id'))
+      db.exec('ALTER TABLE alerts ADD COLUMN event_id TEXT; ALTER TABLE alerts ADD COLUMN node TEXT');
+    db.exec('CREATE UNIQUE INDEX IF NOT EXISTS alerts_event ON alerts(event_id) WHERE event_id IS NOT NULL');
     // Alert ids are never reused (an emptied history restarted at 1): older databases are migrated.
     ensureAutoincrement(db, 'alerts');
   }
 
   add(
-    a: Omit<FaceAlert, 'id' | 'type' | 'has_snapshot' | 'snapshot_url' | 'enrolled_person_id'>,
+    a: NewAlertFields,
     snapshot: Buffer | undefined,
     face?: SnapshotFace,
+    origin?: ClusterOrigin,
   ): FaceAlert {
     const id = Number(
       this.db
         .prepare(
-          'INSERT INTO alerts (time, camera, label, person_id, score, track_id, snapshot, snapshot_face) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO alerts (time, camera, label, person_id, score, track_id, snapshot, snapshot_face, event_id, node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
         )
         .run(
           Math.round(a.start_time * 1000),
@@ -78,6 +99,8 @@ export class AlertStore {
           a.track_id,
           snapshot ?? null,
           snapshot && face ? JSON.stringify(face) : null,
+          origin?.eventId ?? null,
+          origin?.node ?? null,
         ).lastInsertRowid,
     );
     return this.get(id) as FaceAlert;
@@ -98,8 +121,12 @@ export class AlertStore {
     track_id: number;
     enrolled_person_id: number | null;
     has: number;
+    event_id?: string | null;
+    node?: string | null;
   }): FaceAlert {
+    const origin = r.event_id ? { event_id: r.event_id, node: r.node ?? '' } : {};
     return {
+      ...origin,
       id: r.id,
       type: 'face',
       camera: r.camera,
@@ -117,10 +144,18 @@ export class AlertStore {
   get(id: number): FaceAlert | undefined {
     const r = this.db
       .prepare(
-        'SELECT id, time, camera, label, person_id, score, track_id, enrolled_person_id, snapshot IS NOT NULL AS has FROM alerts WHERE id = ?',
+        'SELECT id, time, camera, label, person_id, score, track_id, enrolled_person_id, event_id, node, snapshot IS NOT NULL AS has FROM alerts WHERE id = ?',
       )
       .get(id) as Parameters<AlertStore['row']>[0] | undefined;
     return r ? this.row(r) : undefined;
+  }
+
+  /** This node's copy of a cluster alert, if it has one. */
+  byEvent(eventId: string): FaceAlert | undefined {
+    const r = this.db.prepare('SELECT id FROM alerts WHERE event_id = ?').get(eventId) as
+      | { id: number }
+      | undefined;
+    return r ? this.get(r.id) : undefined;
   }
 
   /** Newest first; `before` is an alert id for the next page. */
@@ -148,7 +183,7 @@ export class AlertStore {
     }
     const rows = this.db
       .prepare(
-        `SELECT id, time, camera, label, person_id, score, track_id, enrolled_person_id, snapshot IS NOT NULL AS has FROM alerts
+        `SELECT id, time, camera, label, person_id, score, track_id, enrolled_person_id, event_id, node, snapshot IS NOT NULL AS has FROM alerts
          ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
       )
       .all(...args, limit) as Array<Parameters<AlertStore['row']>[0]>;

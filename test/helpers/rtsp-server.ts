@@ -51,6 +51,8 @@ export interface RtspServerOptions {
   port?: number;
   /** Mount path, default "/test". */
   mount?: string;
+  /** More mounts of the same picture (cameras that all show it); `url` is the first one's. */
+  mounts?: string[];
   /** Output size and rate (also applied to --file), default 640x360 at 15 fps. */
   width?: number;
   height?: number;
@@ -120,7 +122,8 @@ export class RtspTestServer {
   /** Starts the server and waits for READY. */
   static async start(opts: RtspServerOptions = {}): Promise<RtspTestServer> {
     const port = opts.port ?? (await freePort());
-    const args = ['--port', String(port), '--mount', opts.mount ?? '/test', '--die-with-parent'];
+    const mounts = opts.mounts ?? [opts.mount ?? '/test'];
+    const args = ['--port', String(port), ...mounts.flatMap((m) => ['--mount', m]), '--die-with-parent'];
     if (opts.width !== undefined) args.push('--width', String(opts.width));
     if (opts.height !== undefined) args.push('--height', String(opts.height));
     if (opts.fps !== undefined) args.push('--fps', String(opts.fps));

@@ -17,6 +17,7 @@ import { buildChain } from '../../src/pipeline/builder.js';
 import type { TrackedDetection } from '../../src/pipeline/context.js';
 import { parsePipeline } from '../../src/pipeline/definition.js';
 import type { StageContext } from '../../src/pipeline/stage.js';
+import { storeThenPublish } from '../../src/pipeline/stages/alert.js';
 import { BufferPool, type Frame, pooledFrame } from '../../src/sources/frame.js';
 
 export interface SentFrame {
@@ -89,7 +90,10 @@ function stageContext(
     services.set('faces', opts.faces);
   }
   if (opts.alertStore)
-    services.set('alerts', { store: opts.alertStore, publish: (a: FaceAlert) => fired.push(a) });
+    services.set(
+      'alerts',
+      storeThenPublish(opts.alertStore, (a: FaceAlert) => fired.push(a)),
+    );
   return {
     pipeline: opts.pipeline,
     metrics: new VigilMetrics(),

@@ -25,6 +25,7 @@ import { VigilMetrics } from '../../src/metrics/metrics.js';
 import { buildChain } from '../../src/pipeline/builder.js';
 import { parsePipeline } from '../../src/pipeline/definition.js';
 import type { StageContext } from '../../src/pipeline/stage.js';
+import { storeThenPublish } from '../../src/pipeline/stages/alert.js';
 import { resolveFfmpeg } from '../../src/sources/ffmpeg.js';
 import type { Frame } from '../../src/sources/frame.js';
 import { StreamSource } from '../../src/sources/stream-source.js';
@@ -111,7 +112,7 @@ async function run(embedFrom: 'full' | 'detect' | 'auto', url = video) {
       ['faces', { gallery, threshold: settings.threshold }],
       [
         'alerts',
-        { store, publish: (alert: FaceAlert, snapshot?: Buffer) => alerts.push({ alert, snapshot }) },
+        storeThenPublish(store, (alert: FaceAlert, snapshot?: Buffer) => alerts.push({ alert, snapshot })),
       ],
     ]),
   };

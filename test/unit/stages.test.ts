@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
 import type { StreamConfig } from '../../src/config/schema.js';
 import { AlertStore, type FaceAlert } from '../../src/faces/alerts.js';
+import { storeThenPublish } from '../../src/pipeline/stages/alert.js';
 import type { Detection } from '../../src/inference/contract.js';
 import { VigilMetrics } from '../../src/metrics/metrics.js';
 import type { FrameHeader, FramePublisher } from '../../src/output/ws-hub.js';
@@ -224,7 +225,7 @@ describe('alert stage alone', () => {
     if (!kind) throw new Error('alert stage not registered');
     const inst = kind.create(
       kind.schema.parse(cfg),
-      stageContext({ alerts: { store, webhooks: [], publish: (a: FaceAlert) => published.push(a) } }),
+      stageContext({ alerts: storeThenPublish(store, (a: FaceAlert) => published.push(a)) }),
     );
     const input = new Subject<ReturnType<typeof contextOf>>();
     const out: unknown[] = [];

@@ -45,7 +45,7 @@ export const chainModule = defineModule<Needs, ChainContext>({
 
 function stageContext({
   config,
-  alertSinks,
+  alertPath,
   pipeline,
   plan,
   host,
@@ -63,10 +63,7 @@ function stageContext({
   }
   if (faces) {
     services.set('faces', faces);
-    services.set('alerts', {
-      store: faces.alerts,
-      publish: (alert, snapshot) => alertSinks.publish(alert, snapshot),
-    } satisfies AlertSinks);
+    if (alertPath) services.set('alerts', alertPath satisfies AlertSinks);
   }
   if (style) services.set('styler', style.styler());
   return {

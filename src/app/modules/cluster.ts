@@ -1,21 +1,19 @@
 /**
- * Cluster mode (docs/cluster.md), only when `cluster` or VIGIL_CLUSTER_NATS is set: connects to
- * NATS and PostgreSQL (retrying with backoff, each failure naming the URL), and runs each camera
- * only while this node holds its lease: the sources are created as usual (sourcesModule), and the
- * lease manager starts and suspends them instead of streamsModule starting them all. Stopping the
- * node hands its cameras over at once.
- * Not wired yet: the PostgreSQL gallery replica and the events stream (src/cluster/), see the
- * "What is left" list of docs/cluster.md.
+ * Cluster mode's camera leases (docs/cluster.md), only on a cluster node (cluster-link.ts): each
+ * camera runs only while this node holds its lease: the sources are created as usual
+ * (sourcesModule), and the lease manager starts and suspends them instead of streamsModule starting
+ * them all. A node takes no more cameras than it runs without dropping frames (capacity.ts, from
+ * the drops it measures). Stopping the node hands its cameras over at once.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
 import { capacityFromDrops } from '../../cluster/capacity.js';
-import { resolveCluster } from '../../cluster/config.js';
-import { connectNats, connectPostgres } from '../../cluster/connect.js';
 import { LeaseManager } from '../../cluster/leases.js';
 import type { ClusterConfig } from '../../config/schema.js';
+import type { VigilMetrics } from '../../metrics/metrics.js';
 import { defineModule } from '../module.js';
 import type { BaseContext } from './base.js';
+import type { ClusterLinkContext } from './cluster-link.js';
 import type { SourcesContext } from './sources.js';
 
 export interface ClusterNode {
@@ -30,15 +28,13 @@ export interface ClusterContext {
   readonly cluster: ClusterNode | undefined;
 }
 
-export const clusterModule = defineModule<BaseContext & SourcesContext, ClusterContext>({
-  name: 'cluster',
-  start: async ({ config, log, sources }, scope) => {
-    const cfg = resolveCluster(config.cluster);
-    if (!cfg) return { cluster: undefined };
-    const nats = await connectNats(cfg, log);
-    scope.onStop(() => nats.close());
-    const pool = await connectPostgres(cfg, log);
-    scope.onStop(() => pool.end());
+export const clusterModule = defineModule<BaseContext & ClusterLinkContext & SourcesContext, ClusterContext>({
+  name: 'cluster leases',
+  start: async ({ config, log, metrics, sources, clusterLink }, scope) => {
+    if (!clusterLink) return { cluster: undefined };
+    const { config: cfg, nats, pool } = clusterLink;
+    const drops = dropRateSampler(metrics, cfg.heartbeatMs * 5);
+    scope.onStop(() => drops.stop());
     const byId = new Map(sources.map((s) => [s.id, s]));
     // one start/suspend at a time per camera, each bringing the source to what the lease says now
     // (a lease lost and regained quickly must not leave ffmpeg running or stopped by mistake)
@@ -62,8 +58,8 @@ export const clusterModule = defineModule<BaseContext & SourcesContext, ClusterC
       ttlMs: cfg.leaseTtlMs,
       heartbeatMs: cfg.heartbeatMs,
       cameras: () => config.streams.map((s) => s.id),
-      // the drop rate is not measured per node yet: capacity is maxCameras
-      capacity: (held) => capacityFromDrops(cfg.maxCameras, held, 0),
+      capacity: (held) => capacityFromDrops(cfg.maxCameras, held, drops.rate()),
+      dropRate: () => drops.rate(),
       onAcquire: reconcile,
       onLose: reconcile,
       log,
@@ -81,3 +77,32 @@ export const clusterModule = defineModule<BaseContext & SourcesContext, ClusterC
     return { cluster: { config: cfg, nats, pool, leases } };
   },
 });
+
+/** Drops that say the node cannot keep up (not a slow viewer, not an encoder behind its viewers). */
+const OVERLOAD_DROPS = new Set(['inference_busy', 'pool_exhausted', 'inference_error']);
+
+/**
+ * This node's share of frames dropped for overload over the last interval: what capacityFromDrops
+ * sheds cameras on. Read from the metrics the node exports anyway.
+ */
+function dropRateSampler(metrics: VigilMetrics, intervalMs: number): { rate(): number; stop(): void } {
+  type Values = { values: Array<{ value: number; labels: Record<string, string | number> }> };
+  const total = async (c: { get(): Promise<Values> }, only?: Set<string>) =>
+    (await c.get()).values
+      .filter((v) => !only || only.has(String(v.labels.reason)))
+      .reduce((sum, v) => sum + v.value, 0);
+  let last = { decoded: 0, dropped: 0 };
+  let rate = 0;
+  const sample = async () => {
+    const now = {
+      decoded: await total(metrics.framesDecoded),
+      dropped: await total(metrics.framesDropped, OVERLOAD_DROPS),
+    };
+    const decoded = now.decoded - last.decoded;
+    rate = decoded > 0 ? Math.min(1, Math.max(0, (now.dropped - last.dropped) / decoded)) : 0;
+    last = now;
+  };
+  const timer = setInterval(() => void sample().catch(() => undefined), intervalMs);
+  timer.unref();
+  return { rate: () => rate, stop: () => clearInterval(timer) };
+}

@@ -5,6 +5,7 @@
  */
 import { enrollDemoPeople, faceDatabase } from '../../faces/demo-gallery.js';
 import { defineModule } from '../module.js';
+import type { ClusterLinkContext } from './cluster-link.js';
 import type { BaseContext } from './base.js';
 import type { FacesContext } from './faces.js';
 
@@ -13,9 +14,14 @@ export interface DemoGalleryContext {
   readonly demoGallery: boolean;
 }
 
-export const demoGalleryModule = defineModule<BaseContext & FacesContext, DemoGalleryContext>({
+export const demoGalleryModule = defineModule<
+  BaseContext & FacesContext & ClusterLinkContext,
+  DemoGalleryContext
+>({
   name: 'demo gallery',
-  start: async ({ config, faces, log }) => {
+  start: async ({ config, faces, log, clusterLink }) => {
+    // a cluster's gallery is its PostgreSQL one: the demo people are never enrolled into it
+    if (clusterLink) return { demoGallery: false };
     const db = faceDatabase(config);
     if (db.ignored) log.warn(db.ignored);
     if (!db.demo || !faces) return { demoGallery: false };

@@ -13,6 +13,7 @@ import { embedDim } from '../../faces/tasks/index.js';
 import type { UnknownStore } from '../../faces/unknowns/store.js';
 import { defineModule, type ModuleScope } from '../module.js';
 import type { BaseContext, PipelineContext } from './base.js';
+import type { ClusterLinkContext } from './cluster-link.js';
 import { openFaceStores } from './face-stores.js';
 import type { InferenceContext } from './inference.js';
 
@@ -39,21 +40,22 @@ function every(ms: number, run: () => void, scope: ModuleScope): void {
   scope.onStop(() => clearInterval(timer));
 }
 
-type Needs = BaseContext & PipelineContext & InferenceContext;
+type Needs = BaseContext & PipelineContext & InferenceContext & ClusterLinkContext;
 
 export const facesModule = defineModule<Needs, FacesContext>({
   name: 'faces',
-  start: ({ config, plan, host, log }, scope) => {
+  start: async ({ config, plan, host, log, clusterLink }, scope) => {
     const rec = plan.recognize;
     if (!rec || !host) return { faces: undefined };
     // The vectors' space: the model's (with its calibrated threshold), or a trained head's.
     const { version: space, threshold } = recognitionSpace(rec);
-    const { gallery, alerts, unknowns, audit } = openFaceStores(
+    const { gallery, alerts, unknowns, audit } = await openFaceStores(
       config,
       { model: rec.model, version: space, dim: embedDim(host) },
       threshold,
       log,
       scope,
+      clusterLink,
     );
     every(UNKNOWNS_UPKEEP_MS, () => unknowns.maintain(), scope);
     const purge = () => {

@@ -6,7 +6,7 @@
  */
 import { Observable } from 'rxjs';
 import { z } from 'zod';
-import { AlertRules, type AlertStore, type FaceAlert } from '../../faces/alerts.js';
+import { AlertRules, type AlertStore, type FaceAlert, type NewAlertFields } from '../../faces/alerts.js';
 import { faceSnapshot, type SnapshotFace } from '../../faces/snapshot.js';
 import { type Frame, faceSource } from '../../sources/frame.js';
 import type { FrameContext, Recognition } from '../context.js';
@@ -58,10 +58,31 @@ declare module '../stage.js' {
   }
 }
 
-/** Where alerts go (service "alerts"): the store, then the sinks' fan-out (never blocks). */
+/** An alert the stage raises: what is stored, with what the cluster needs to deduplicate it. */
+export interface RaisedAlert {
+  fields: NewAlertFields;
+  snapshot: Buffer | undefined;
+  face: SnapshotFace | undefined;
+  /** The stage's cooldown (the same rule across nodes in cluster mode). */
+  cooldownSeconds: number;
+  /** The face's embedding (unit length): the same stranger seen again is the same alert. */
+  embedding: Float32Array;
+}
+
+/**
+ * Where alerts go (service "alerts"), never blocking: stored, then handed to the sinks (one node:
+ * `storeThenPublish`); on a cluster node, through the cluster's event stream (src/cluster/).
+ */
 export interface AlertSinks {
-  store: AlertStore;
-  publish: (alert: FaceAlert, snapshot?: Buffer) => void;
+  raise(alert: RaisedAlert): void;
+}
+
+/** The single node's alert path: the store, then the sinks' fan-out. */
+export function storeThenPublish(
+  store: AlertStore,
+  publish: (alert: FaceAlert, snapshot?: Buffer) => void,
+): AlertSinks {
+  return { raise: (a) => publish(store.add(a.fields, a.snapshot, a.face), a.snapshot) };
 }
 
 class Alerter {
@@ -103,8 +124,8 @@ class Alerter {
       this.ctx.log.warn(`snapshot failed: ${(e as Error).message}`);
     }
     if (this.closed) return; // shutting down: the alert store may be closed already
-    const alert = this.sinks.store.add(
-      {
+    this.sinks.raise({
+      fields: {
         camera: stream,
         sub_label: r.label,
         person_id: r.personId,
@@ -114,9 +135,10 @@ class Alerter {
       },
       snapshot,
       face,
-    );
+      cooldownSeconds: this.cfg.cooldownSeconds,
+      embedding: r.embedding,
+    });
     this.ctx.metrics.alerts.inc({ stream, kind: r.personId === null ? 'unknown' : 'known' });
-    this.sinks.publish(alert, snapshot);
   }
 
   close(): void {

@@ -13,7 +13,6 @@ import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
 import type { StreamConfig } from '../../src/config/schema.js';
 import { AlertStore, type FaceAlert } from '../../src/faces/alerts.js';
-import { storeThenPublish } from '../../src/pipeline/stages/alert.js';
 import type { Detection } from '../../src/inference/contract.js';
 import { VigilMetrics } from '../../src/metrics/metrics.js';
 import type { FrameHeader, FramePublisher } from '../../src/output/ws-hub.js';
@@ -23,6 +22,8 @@ import { listPipelines, loadPipeline, parsePipeline } from '../../src/pipeline/d
 import { describeStages, stageProperties } from '../../src/pipeline/inspect.js';
 import { type StageContext, stageKind, stageKinds } from '../../src/pipeline/stage.js';
 import { BufferPool, type Frame, pooledFrame } from '../../src/sources/frame.js';
+// after the stage registry (imported above): the registered kinds keep their order
+import { storeThenPublish } from '../../src/pipeline/stages/alert.js';
 
 const W = 64;
 const H = 48;

@@ -8,6 +8,8 @@
  * none lost, none duplicated, whichever node ran the camera at the time.
  */
 import { createServer, type Server } from 'node:http';
+import { Kvm } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -182,8 +184,11 @@ class ClusterRun {
     return this.sampler?.placement() ?? Promise.resolve(new Map());
   }
 
-  private explain(e: unknown): never {
-    throw new Error(`${(e as Error).message}\n${diagnose([...this.nodes.values()])}`);
+  private async explain(e: unknown): Promise<never> {
+    const heartbeats = this.nats ? await nodeHeartbeats(this.nats.url) : [];
+    throw new Error(
+      `${(e as Error).message}\n${heartbeats.join('\n')}\n${diagnose([...this.nodes.values()])}`,
+    );
   }
 
   /** kill -9: how long until its cameras are live on the others (ms). */
@@ -341,7 +346,7 @@ class LiveSampler {
   private async placementOf(record: boolean): Promise<Map<string, string>> {
     const t = Date.now();
     const entries = [...this.nodes].filter(([n]) => (this.ignoredUntil.get(n) ?? 0) < t);
-    const lives = await Promise.all(entries.map(async ([n, v]) => [n, (await v.live(800)) ?? []] as const));
+    const lives = await Promise.all(entries.map(async ([n, v]) => [n, (await v.live(3000)) ?? []] as const));
     const by = new Map<string, string[]>();
     for (const [n, cams] of lives) for (const cam of cams) by.set(cam, [...(by.get(cam) ?? []), n]);
     if (record)
@@ -350,12 +355,26 @@ class LiveSampler {
   }
 }
 
+/** The nodes' heartbeats in the cluster's KV bucket: capacity, held, drop rate. */
+async function nodeHeartbeats(url: string): Promise<string[]> {
+  const nc = await connect({ servers: url, timeout: 2000 }).catch(() => undefined);
+  if (!nc) return ['(NATS unreachable)'];
+  try {
+    const kv = await new Kvm(nc).open('vigil_nodes');
+    const out: string[] = [];
+    for await (const k of await kv.keys()) out.push(`${k}: ${(await kv.get(k))?.string()}`);
+    return out;
+  } finally {
+    await nc.close();
+  }
+}
+
 /** What the nodes said about leases and their cameras (for a failing test). */
 function diagnose(nodes: VigilNode[]): string {
   return nodes
     .map((n) => {
       const said = n.lines.filter((l) => /lease|camera|cluster|capacity|stream/i.test(l)).slice(-15);
-      return `--- ${n.name}\n${said.join('\n')}`;
+      return `--- ${n.name} (${n.lines.length} lines)\n${said.join('\n')}`;
     })
     .join('\n');
 }

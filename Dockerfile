@@ -28,7 +28,9 @@ COPY --from=build /app/dist/ dist/
 COPY models/ models/
 COPY pipelines/ pipelines/
 COPY config/ config/
-RUN mkdir -p /app/data && chown node:node /app/data
+# /app/prometheus-sd: docker-compose.cluster.yml mounts a named volume there; an empty volume takes
+# the owner of the image's folder, so the node user can write the Prometheus file_sd targets.
+RUN mkdir -p /app/data /app/prometheus-sd && chown node:node /app/data /app/prometheus-sd
 USER node
 EXPOSE 8080
 CMD ["node", "dist/cli.js", "run", "--config", "/app/config/compose.yaml"]

@@ -8,31 +8,12 @@ import { join, normalize, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
-
-interface Service {
-  image?: string;
-  build?: string | { context?: string; dockerfile?: string };
-  command?: string[] | string;
-  ports?: Array<string | number>;
-  volumes?: string[];
-  environment?: Record<string, string> | string[];
-  depends_on?: string[] | Record<string, unknown>;
-}
-interface Compose {
-  services: Record<string, Service>;
-  volumes?: Record<string, unknown>;
-}
+import { argAfter, buildOf, type Compose, parsePort, type Service } from '../helpers/compose.js';
 
 const COMPOSE_FILES = ['docker-compose.yml', 'docker-compose.gpu.yml'];
 const load = (f: string) => parse(readFileSync(f, 'utf8')) as Compose;
 const base = load('docker-compose.yml');
 const gpu = load('docker-compose.gpu.yml');
-
-function buildOf(s: Service): { context: string; dockerfile: string } | null {
-  if (!s.build) return null;
-  if (typeof s.build === 'string') return { context: s.build, dockerfile: 'Dockerfile' };
-  return { context: s.build.context ?? '.', dockerfile: s.build.dockerfile ?? 'Dockerfile' };
-}
 
 /** Dockerfile instructions, continuation lines joined, comments dropped. */
 function instructions(file: string): Array<{ op: string; args: string }> {
@@ -76,24 +57,6 @@ function cmdOf(file: string): string[] {
   return cmd ? (JSON.parse(cmd.args) as string[]) : [];
 }
 
-/** "[ip:]host:container[/proto]" or "container" -> numbers. */
-function parsePort(
-  p: string | number,
-): { ip?: string; host?: number; container: number; proto: string } | null {
-  const m = /^(?:((?:\d{1,3}\.){3}\d{1,3}):)?(?:(\d+):)?(\d+)(?:\/(tcp|udp))?$/.exec(String(p));
-  if (!m) return null;
-  const r = {
-    ip: m[1],
-    host: m[2] ? Number(m[2]) : undefined,
-    container: Number(m[3]),
-    proto: m[4] ?? 'tcp',
-  };
-  const ok = (n?: number) => n === undefined || (Number.isInteger(n) && n >= 1 && n <= 65535);
-  if (!ok(r.host) || !ok(r.container)) return null;
-  if (r.ip?.split('.').some((o) => Number(o) > 255)) return null;
-  return r;
-}
-
 function dockerignore(context: string): string[] {
   const f = join(context, '.dockerignore');
   return existsSync(f)
@@ -102,12 +65,6 @@ function dockerignore(context: string): string[] {
         .map((l) => l.trim())
         .filter((l) => l && !l.startsWith('#'))
     : [];
-}
-
-/** The argument that follows `flag` in a command list. */
-function argAfter(cmd: Service['command'], flag: string): string {
-  const a = Array.isArray(cmd) ? cmd : [];
-  return a[a.indexOf(flag) + 1] ?? '';
 }
 
 const containerPorts = (s: Service | undefined) =>

@@ -140,11 +140,14 @@ describe.skipIf(skipUnless(why, 'compose cluster nodes as processes'))(
     it.skipIf(stillPending('VIGIL_PROMETHEUS_FILE_SD'))(
       'writes the file_sd targets of the live nodes',
       async () => {
-        await until(() => existsSync(sdFile), 'file_sd written', 20_000);
-        const groups = JSON.parse(readFileSync(sdFile, 'utf8')) as Array<{
-          targets: string[];
-          labels: { node: string };
-        }>;
+        type Groups = Array<{ targets: string[]; labels: { node: string } }>;
+        const read = (): Groups =>
+          existsSync(sdFile) ? (JSON.parse(readFileSync(sdFile, 'utf8')) as Groups) : [];
+        // rewritten as the nodes see each other's heartbeats: wait for all three
+        await until(() => read().length === nodes.length, 'file_sd lists the 3 nodes', 20_000).catch((e) => {
+          throw new Error(`${(e as Error).message}: ${JSON.stringify(read())}`);
+        });
+        const groups = read();
         expect(groups.map((g) => g.labels.node).sort()).toEqual(nodes.map((n) => n.name).sort());
         expect(groups.flatMap((g) => g.targets).sort()).toEqual(
           nodes.map((n) => `127.0.0.1:${n.port}`).sort(),

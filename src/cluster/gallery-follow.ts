@@ -16,10 +16,18 @@ import { ClusterGallery } from './cluster-gallery.js';
 import { GALLERY_CHANNEL, type PgGallery } from './gallery-pg.js';
 
 const POLL_MS = 5000;
+/**
+ * A change's sequence number is taken when it is written but seen only once its transaction
+ * commits, so a lower number can appear after a higher one was read (two nodes writing at once):
+ * every reload looks back this many numbers and applies those it has not applied yet.
+ */
+const LOOK_BACK = 256;
 const ID_BATCH = 64;
 
 export class GallerySync {
   private seq = 0;
+  /** Sequence numbers applied within LOOK_BACK of `seq`. */
+  private readonly applied = new Set<number>();
   private listener: pg.Client | undefined;
   private readonly abort = new AbortController();
   private following: Promise<void> = Promise.resolve();
@@ -106,12 +114,18 @@ export class GallerySync {
       if (!this.again) return;
       this.again = false;
       try {
-        const { personIds, seq } = await this.store.changedSince(this.seq);
-        if (!personIds.length) return;
+        const fresh = (await this.store.changesAfter(Math.max(0, this.seq - LOOK_BACK))).filter(
+          (c) => !this.applied.has(c.seq),
+        );
+        if (!fresh.length) return;
+        const personIds = [...new Set(fresh.map((c) => c.personId))];
         const pending = this.gallery.pending();
         for (const id of personIds)
           if (!pending.has(id)) this.gallery.mirror(id, await this.store.person(id));
+        for (const c of fresh) this.applied.add(c.seq);
+        const seq = Math.max(this.seq, ...fresh.map((c) => c.seq));
         this.seq = seq;
+        for (const s of this.applied) if (s <= seq - LOOK_BACK) this.applied.delete(s);
         this.gallery.publish();
         this.lastReloadAt = Date.now();
         this.log.debug({ people: personIds, seq }, 'cluster gallery reloaded');

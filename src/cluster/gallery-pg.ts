@@ -185,14 +185,13 @@ export class PgGallery {
     return Number(r.rows[0]?.s ?? 0);
   }
 
-  /** People changed after `seq`, and the sequence they bring the follower to. */
-  async changedSince(seq: number): Promise<{ personIds: number[]; seq: number }> {
+  /** The changes after `seq` (sequence number and person), oldest first. */
+  async changesAfter(seq: number): Promise<Array<{ seq: number; personId: number }>> {
     const r = await this.pool.query<{ person_id: string; seq: string }>(
       'SELECT person_id, seq FROM gallery_changes WHERE seq > $1 ORDER BY seq',
       [seq],
     );
-    const ids = [...new Set(r.rows.map((row) => Number(row.person_id)))];
-    return { personIds: ids, seq: r.rows.length ? Number(r.rows.at(-1)?.seq) : seq };
+    return r.rows.map((row) => ({ seq: Number(row.seq), personId: Number(row.person_id) }));
   }
 
   async allPersonIds(): Promise<number[]> {

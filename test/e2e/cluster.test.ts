@@ -33,7 +33,7 @@ const CAMERAS = ['cam1', 'cam2', 'cam3', 'cam4', 'cam5', 'cam6'];
 const NODES = ['node-a', 'node-b', 'node-c'];
 const [W, H, FPS] = [480, 270, 5];
 /** Lease TTL and heartbeat of the nodes: a dead node's cameras move within TTL + heartbeat. */
-const TTL_MS = 6000;
+const TTL_MS = 4000;
 const HEARTBEAT_MS = 1000;
 
 interface Delivery {
@@ -59,9 +59,9 @@ const SCENES: Scene[] = [
   blank(12), // [39: SIGSTOP of another node, 20 s]
   { seconds: 6, faces: [face('Dana', 0.3, 0.15)] }, // 50-56
   blank(12), // [59: SIGCONT; 60: enrol Cleo on one node, recognised on another]
-  { seconds: 6, faces: [face('Cleo', 0.6, 0.2)] }, // 68-74 [68.5-70.5: NATS killed and restarted]
+  { seconds: 6, faces: [face('Cleo', 0.6, 0.2)] }, // 68-74 [67.8: NATS killed, restarted 1 s later]
   blank(12),
-  { seconds: 6, faces: [face('Eve', 0.2, 0.25)] }, // 86-92, a stranger [86.5-89.5: PostgreSQL killed]
+  { seconds: 6, faces: [face('Eve', 0.2, 0.25)] }, // 86-92, a stranger [86.2: PostgreSQL killed, restarted 3 s later]
   blank(10),
 ];
 const ENROLLED_AT_START = ['Ava', 'Bea', 'Dana'];
@@ -303,6 +303,9 @@ function nodeConfig(
       height: H,
       detectFps: FPS,
       displayFps: FPS,
+      // faces cut from the detect frame: no probe of the source's size before each start (~3 s of
+      // the failover on RTSP, see docs/cluster.md)
+      embedFrom: 'detect',
       reconnect: { initialMs: 200, maxMs: 1000 },
     })),
   };

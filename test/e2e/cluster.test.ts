@@ -80,9 +80,9 @@ describe.skipIf(skipUnless(why, 'cluster end-to-end test'))(
       await run.pauseNode(c, 20_000);
       await run.at(60);
       expect(await run.enrolAcross(a, c, 'Cleo')).toBeLessThan(2000);
-      await run.at(68.5);
-      await run.restart('NATS', 2000);
-      await run.at(86.5);
+      await run.at(67.8);
+      await run.restart('NATS', 1000);
+      await run.at(86.2);
       await run.restart('PostgreSQL', 3000);
       await run.at(run.script.at(-1)?.to ?? 92);
       const deliveries = await run.finish();

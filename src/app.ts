@@ -18,6 +18,7 @@ import { alertSinksModule } from './app/modules/alert-sinks.js';
 import { chainModule } from './app/modules/chain.js';
 import { clusterModule } from './app/modules/cluster.js';
 import { clusterLinkModule } from './app/modules/cluster-link.js';
+import { clusterUiModule } from './app/modules/cluster-ui.js';
 import { dataDirModule } from './app/modules/data-dir.js';
 import { demoGalleryModule } from './app/modules/demo-gallery.js';
 import { facesModule } from './app/modules/faces.js';
@@ -55,6 +56,7 @@ export function vigilStartup(base: BaseContext) {
     .add(chainModule)
     .add(httpModule)
     .add(statsModule)
+    .add(clusterUiModule)
     .add(streamsModule);
 }
 

@@ -67,6 +67,7 @@ export class LeaseManager {
   private ticking: Promise<void> | undefined;
   private stopped = false;
   private readonly startedAt = Date.now();
+  private url: string | undefined;
   /** The last round's view: camera -> owner (null: free), node -> capacity. */
   owners = new Map<string, string | null>();
   nodes = new Map<string, NodeValue>();
@@ -76,7 +77,14 @@ export class LeaseManager {
     private readonly nodeKv: KV,
     private readonly jsm: JetStreamManager,
     private readonly opts: LeaseOptions,
-  ) {}
+  ) {
+    this.url = opts.url;
+  }
+
+  /** Where this node's HTTP server is reached (its heartbeats say so from the next round on). */
+  advertise(url: string): void {
+    this.url = url;
+  }
 
   static async open(nc: NatsConnection, opts: LeaseOptions): Promise<LeaseManager> {
     const js = jetstream(nc, { timeout: Math.max(500, opts.heartbeatMs) });
@@ -175,7 +183,7 @@ export class LeaseManager {
       capacity: this.opts.capacity(held),
       held,
       dropRate: Math.min(1, Math.max(0, this.opts.dropRate?.() ?? 0)),
-      url: this.opts.url,
+      url: this.url,
       startedAt: this.startedAt,
     });
     await this.nodeKv.put(this.opts.node, JSON.stringify(value));

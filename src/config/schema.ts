@@ -215,6 +215,16 @@ export const ClusterSchema = z
     leaseTtlMs: z.number().int().min(1000).max(120_000).default(4000),
     /** How often leases are renewed and free cameras looked for. */
     heartbeatMs: z.number().int().min(100).max(40_000).default(1000),
+    /**
+     * Where the other nodes and Prometheus reach this node's HTTP server (the `url` of its
+     * vigil_nodes heartbeat); default http://<server.host>:<port> (the host name for 0.0.0.0).
+     */
+    advertiseUrl: z
+      .string()
+      .regex(/^https?:\/\/[^\s/]+\/?$/, 'an http:// URL of this node such as http://node-1:8080')
+      .optional(),
+    /** Write a Prometheus file_sd JSON of the live nodes here (atomically, refreshed every few seconds). */
+    prometheusFileSd: z.string().min(1).optional(),
     /** Reconnect backoff to NATS and PostgreSQL at start-up. */
     retry: z
       .object({

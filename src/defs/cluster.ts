@@ -88,3 +88,63 @@ export const AlertPayload = z
   })
   .strict();
 export type AlertPayload = z.infer<typeof AlertPayload>;
+
+/**
+ * `vigil.watch.<camera>` (frames-relay.ts): a node whose viewers watch a camera it does not hold
+ * says so every couple of seconds; `watching: false` when its last viewer of it left. The holder
+ * publishes the camera's frames on `vigil.frames.<camera>` while any such watch is fresh.
+ */
+export const WatchMessage = z
+  .object({
+    node: nodeName,
+    camera: z.string().min(1).max(64),
+    watching: z.boolean(),
+  })
+  .strict();
+export type WatchMessage = z.infer<typeof WatchMessage>;
+
+/**
+ * The JSON part of a `vigil.frames.<camera>` message: who sent it, and the frame's header as its
+ * viewers get it (src/defs/ws.ts FrameHeader, checked there). The message is a 4-byte LE length,
+ * this JSON, then the JPEG: the viewers' own frame layout.
+ */
+export const RelayedFrameMeta = z
+  .object({
+    node: nodeName,
+    header: z.record(z.string(), z.unknown()),
+  })
+  .strict();
+export type RelayedFrameMeta = z.infer<typeof RelayedFrameMeta>;
+
+/** GET /api/cluster: one node of the cluster as any node sees it. */
+export const ClusterNodeEntry = z.object({
+  node: nodeName,
+  capacity: z.number().int(),
+  held: z.number().int(),
+  dropRate: z.number(),
+  url: z.string().nullable(),
+  startedAt: z.number(),
+  /** ms epoch of its last heartbeat seen in vigil_nodes. */
+  lastSeen: z.number(),
+  /** Heartbeat seen within 3 heartbeats; false: seen lately, now silent or gone. */
+  alive: z.boolean(),
+});
+export type ClusterNodeEntry = z.infer<typeof ClusterNodeEntry>;
+
+/** GET /api/cluster: one camera and the node holding its lease (null: free, being taken). */
+export const ClusterCameraEntry = z.object({
+  id: z.string(),
+  node: nodeName.nullable(),
+  /** Lease revision (fencing token) and when its holder took it. */
+  revision: z.number().int().nullable(),
+  acquiredAt: z.number().nullable(),
+});
+export type ClusterCameraEntry = z.infer<typeof ClusterCameraEntry>;
+
+export const ClusterOverview = z.object({
+  /** The node that answered. */
+  self: nodeName,
+  nodes: z.array(ClusterNodeEntry),
+  cameras: z.array(ClusterCameraEntry),
+});
+export type ClusterOverview = z.infer<typeof ClusterOverview>;

@@ -392,6 +392,14 @@ export class VigilMetrics {
   }
 
   /** Sets the state gauge of a stream: 1 for `state`, 0 for the others. */
+  /**
+   * Cluster mode: every series of this registry gets `node="<name>"` (prom-client adds default
+   * labels when /metrics is rendered), so each node's metrics stay apart in one Prometheus.
+   */
+  labelNode(node: string): void {
+    this.registry.setDefaultLabels({ node });
+  }
+
   setStreamState(stream: string, state: StreamStateName): void {
     for (const s of STREAM_STATES) this.streamState.set({ stream, state: s }, s === state ? 1 : 0);
   }

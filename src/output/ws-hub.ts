@@ -29,6 +29,15 @@ export interface FramePublisher {
 
 export const PLAIN: Variant = { key: 'plain', style: null, strength: 1 };
 
+/**
+ * A watcher that is not a WebSocket of this hub (cluster mode: viewers on other nodes, fed over
+ * NATS by src/cluster/frames-relay.ts). It wants the original video of the streams it says.
+ */
+export interface FrameTap {
+  wants(stream: string): boolean;
+  frame(header: FrameHeader, jpeg: Buffer): void;
+}
+
 export function variantKey(c: StyleChoice): string {
   return c.style === null || c.strength <= 0 ? 'plain' : `${c.style}@${c.strength.toFixed(2)}`;
 }
@@ -53,6 +62,7 @@ export const WS_MAX_PAYLOAD = 64 * 1024;
 export class WsHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
   private readonly clients = new Set<Client>();
+  private readonly taps = new Set<FrameTap>();
 
   constructor(
     private readonly opts: {
@@ -89,7 +99,23 @@ export class WsHub {
   }
 
   hasSubscribers(stream: string): boolean {
+    return this.hasViewers(stream) || this.tapped(stream);
+  }
+
+  /** Whether one of this hub's own WebSockets watches `stream` (taps not counted). */
+  hasViewers(stream: string): boolean {
     for (const c of this.clients) if (c.all || c.streams.has(stream)) return true;
+    return false;
+  }
+
+  /** Adds a watcher of original frames beyond this hub's sockets; returns its removal. */
+  addTap(tap: FrameTap): () => void {
+    this.taps.add(tap);
+    return () => this.taps.delete(tap);
+  }
+
+  private tapped(stream: string): boolean {
+    for (const t of this.taps) if (t.wants(stream)) return true;
     return false;
   }
 
@@ -106,6 +132,7 @@ export class WsHub {
       const key = variantKey(ch);
       if (!out.has(key)) out.set(key, key === 'plain' ? PLAIN : { key, ...ch });
     }
+    if (!out.has('plain') && this.tapped(stream)) out.set('plain', PLAIN);
     return [...out.values()];
   }
 
@@ -114,6 +141,17 @@ export class WsHub {
    * (`variant`, default the original video); returns how many got it.
    */
   publish(header: FrameHeader, jpeg: Buffer, variant = 'plain'): number {
+    let tapped = 0;
+    if (variant === 'plain')
+      for (const t of this.taps)
+        if (t.wants(header.stream)) {
+          t.frame(header, jpeg);
+          tapped++;
+        }
+    return tapped + this.send(header, jpeg, variant);
+  }
+
+  private send(header: FrameHeader, jpeg: Buffer, variant: string): number {
     const json = Buffer.from(JSON.stringify(header));
     const msg = Buffer.allocUnsafe(4 + json.length + jpeg.length);
     msg.writeUInt32LE(json.length, 0);
@@ -146,6 +184,7 @@ export class WsHub {
   close(): void {
     for (const c of this.clients) c.ws.terminate();
     this.clients.clear();
+    this.taps.clear();
     this.wss.close();
     this.opts.metrics.wsClients.set(0);
   }

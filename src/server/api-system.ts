@@ -1,6 +1,7 @@
 /**
  * What the service is running:
- *   GET /api/streams                    every stream's status
+ *   GET /api/streams                    every stream's status (cluster mode: every camera of the
+ *                                       cluster, with its node)
  *   GET /api/health                     pipeline, backend, counts
  *   GET /api/styles                     the styles viewers may pick ([] without a style stage)
  *   GET /api/styles/:name/thumbnail.jpg a style's thumbnail
@@ -9,6 +10,7 @@ import { HttpError } from './api-body.js';
 import { pathParam, type Route, route } from './api-router.js';
 
 export interface SystemRouteDeps {
+  /** A promise in cluster mode (the holders are read from NATS). */
   streams: () => unknown;
   health: () => unknown;
   /** Present when the pipeline has a style stage. */
@@ -22,9 +24,15 @@ export function createSystemRoutes(d: SystemRouteDeps): Route[] {
       {
         path: '/api/streams',
         summary: "Every stream's status (state, rates, last error)",
-        ok: [200, { description: 'one status per configured stream' }],
+        ok: [
+          200,
+          {
+            description:
+              'one status per configured stream; in cluster mode one per camera of the cluster with its `node` (state "remote" when another node runs it)',
+          },
+        ],
       },
-      async () => ({ status: 200, json: d.streams() }),
+      async () => ({ status: 200, json: await d.streams() }),
     ),
     route(
       'GET',

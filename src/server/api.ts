@@ -1,5 +1,5 @@
 /**
- * The JSON/HTTP API under /api/: the route table of every resource (api-system, api-people,
+ * The JSON/HTTP API under /api/: the route table of every resource (api-system, api-cluster, api-people,
  * api-recognition, api-alerts, api-feedback, api-unknowns, api-audit, api-docs), declared in api-router.ts'
  * shape and mounted on fastify by api-mount.ts. The order of the table is the order a 405 lists the
  * allowed methods in.
@@ -13,6 +13,7 @@ import type { UnknownStore } from '../faces/unknowns/store.js';
 import { FeedbackStore } from '../faces/gallery/feedback.js';
 import { createAlertRoutes } from './api-alerts.js';
 import { auditRequest, createAuditRoutes, type Requester } from './api-audit.js';
+import { type ClusterApi, createClusterRoutes } from './api-cluster.js';
 import { HttpError } from './api-body.js';
 import { createPeopleRoutes } from './api-people.js';
 import { createRecognitionRoutes } from './api-recognition.js';
@@ -29,6 +30,8 @@ export { HttpError, readBody } from './api-body.js';
 
 export interface ApiDeps {
   streams: () => unknown;
+  /** Cluster mode, once its view is up (GET /api/cluster). */
+  cluster?: () => ClusterApi | undefined;
   health: () => unknown;
   /** Present when the pipeline recognises faces. */
   faces?: { service: FaceService; alerts: AlertStore; unknowns?: UnknownStore; audit?: AuditLog };
@@ -73,6 +76,7 @@ export function createApi(d: ApiDeps): Api {
     d.requester?.(req) ?? { actor: 'local', admin: true };
   const routes: Route[] = [
     ...createSystemRoutes(d),
+    ...createClusterRoutes({ cluster: () => d.cluster?.() }),
     ...createStyleTrainingRoutes({
       training: () => {
         const t = d.styles?.training;

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { AuthConfig } from '../../config/schema.js';
 import { createApi, type ApiDeps } from '../../server/api.js';
+import type { ClusterApiSlot } from '../../server/api-cluster.js';
 import { requesterOf } from '../../server/api-audit.js';
 import { accessOf } from '../../server/auth.js';
 import { createHttpServer } from '../../server/http.js';
@@ -25,6 +26,8 @@ export interface HttpContext {
   readonly server: Server;
   /** Where it listens (the port the OS chose when the config says 0). */
   readonly address: { host: string; port: number };
+  /** Cluster mode: filled by the cluster-ui module once the cluster view is up. */
+  readonly clusterApi: ClusterApiSlot;
 }
 
 type Needs = BaseContext &
@@ -43,10 +46,11 @@ export const httpModule = defineModule<Needs, HttpContext>({
   name: 'http',
   start: async (ctx, scope) => {
     const { config, hub, auth, metrics, log } = ctx;
+    const clusterApi: ClusterApiSlot = { current: undefined };
     const app = await createHttpServer({
       registry: metrics.registry,
       staticDir: join(PROJECT_ROOT, 'dist', 'viewer'),
-      api: createApi(apiDeps(ctx)),
+      api: createApi(apiDeps(ctx, clusterApi)),
       onSocket: (ws) => hub.accept(ws),
       maxWsPayload: WS_MAX_PAYLOAD,
       auth,
@@ -58,14 +62,15 @@ export const httpModule = defineModule<Needs, HttpContext>({
     const port = (server.address() as AddressInfo | null)?.port ?? config.server.port;
     const address = { host: config.server.host, port };
     log.info({ url: `http://${address.host}:${address.port}/` }, 'viewer and /metrics listening');
-    return { server, address };
+    return { server, address, clusterApi };
   },
 });
 
-function apiDeps(ctx: Needs): ApiDeps {
+function apiDeps(ctx: Needs, clusterApi: ClusterApiSlot): ApiDeps {
   const { config, plan, host, faces, style, sources, chain, log, auth } = ctx;
   return {
-    streams: () => sources.map((s) => s.status),
+    streams: () => clusterApi.current?.streams() ?? sources.map((s) => s.status),
+    cluster: () => clusterApi.current,
     health: () => ({
       status: 'ok',
       pipeline: plan.name,

@@ -1,0 +1,94 @@
+/**
+ * One UI of the cluster (docs/cluster.md), only in cluster mode, right after the cluster module:
+ *   - the API of the whole cluster: GET /api/cluster and a cluster-wide GET /api/streams, from the
+ *     lease buckets (cluster-view.ts), through the HTTP module's slot;
+ *   - live frames across nodes (frames-relay.ts): this hub's viewers see cameras held elsewhere,
+ *     and this node publishes its cameras' frames while another node's viewers watch them;
+ *   - a `node` label on every metric, and this node's URL in its heartbeats;
+ *   - with cluster.prometheusFileSd, a Prometheus file_sd of the live nodes, kept current.
+ * On the embedded single node it starts nothing.
+ */
+import { hostname } from 'node:os';
+import { ClusterView, clusterStreams } from '../../cluster/cluster-view.js';
+import { FramesRelay } from '../../cluster/frames-relay.js';
+import { FileSdWriter, fileSdGroups } from '../../cluster/prometheus-sd.js';
+import type { ClusterConfig } from '../../config/schema.js';
+import type { Logger } from '../../log.js';
+import { defineModule, type ModuleScope } from '../module.js';
+import type { BaseContext } from './base.js';
+import type { ClusterContext, ClusterNode } from './cluster.js';
+import type { HttpContext } from './http.js';
+import type { OutputContext } from './output.js';
+import type { SourcesContext } from './sources.js';
+
+type Needs = BaseContext & SourcesContext & OutputContext & HttpContext & ClusterContext;
+
+/** cluster.advertiseUrl, else this server's address (the host name when it listens on all). */
+export function advertisedUrl(cfg: ClusterConfig, address: { host: string; port: number }): string {
+  if (cfg.advertiseUrl) return cfg.advertiseUrl.replace(/\/$/, '');
+  const any = address.host === '0.0.0.0' || address.host === '::' || address.host === '';
+  const host = any ? hostname() : address.host.includes(':') ? `[${address.host}]` : address.host;
+  return `http://${host}:${address.port}`;
+}
+
+export const clusterUiModule = defineModule<Needs, object>({
+  name: 'cluster ui',
+  start: async (ctx, scope) => {
+    const { cluster, config, metrics, sources, clusterApi, address, log } = ctx;
+    if (!cluster) return {};
+    const cfg = cluster.config;
+    metrics.labelNode(cfg.node);
+    cluster.leases.advertise(advertisedUrl(cfg, address));
+    const view = await ClusterView.open(cluster.nats, { node: cfg.node, heartbeatMs: cfg.heartbeatMs });
+    const configured = () => config.streams.map((s) => s.id);
+    const byId = new Map(sources.map((s) => [s.id, s]));
+    const localStreams = () => sources.map((s) => ({ ...s.status, node: cfg.node }));
+    clusterApi.current = {
+      overview: () => view.overview(),
+      // NATS unreadable: at least what this node runs
+      streams: () =>
+        view
+          .overview()
+          .then((o) => clusterStreams(o, configured(), (id) => byId.get(id)?.status))
+          .catch(() => localStreams()),
+    };
+    scope.onStop(() => {
+      clusterApi.current = undefined;
+    });
+    startRelay(cluster, ctx, scope);
+    if (cfg.prometheusFileSd) keepFileSd(view, cfg.prometheusFileSd, cfg.heartbeatMs, log, scope);
+    log.info({ node: cfg.node, url: advertisedUrl(cfg, address) }, 'cluster ui ready');
+    return {};
+  },
+});
+
+function startRelay(cluster: ClusterNode, { config, hub, log }: Needs, scope: ModuleScope): void {
+  const relay = new FramesRelay(cluster.nats, hub, {
+    node: cluster.config.node,
+    holds: (camera) => cluster.leases.holds(camera),
+    cameras: () => config.streams.map((s) => s.id),
+    log,
+  });
+  relay.start();
+  // registered before the hub's own stop runs (newest first): the relay lets go of it first
+  scope.onStop(() => relay.stop());
+}
+
+/** The file_sd now, then every couple of heartbeats (written only when it changed). */
+function keepFileSd(view: ClusterView, path: string, heartbeatMs: number, log: Logger, scope: ModuleScope) {
+  const writer = new FileSdWriter(path);
+  let failing = false;
+  const refresh = async () => {
+    try {
+      if (writer.write(fileSdGroups((await view.overview()).nodes)))
+        log.debug({ path }, 'prometheus file_sd written');
+      failing = false;
+    } catch (e) {
+      if (!failing) log.warn({ path, err: (e as Error).message }, 'cannot refresh the prometheus file_sd');
+      failing = true;
+    }
+  };
+  void refresh();
+  const timer = setInterval(() => void refresh(), Math.max(1000, heartbeatMs * 2));
+  scope.onStop(() => clearInterval(timer));
+}

@@ -1,0 +1,203 @@
+/**
+ * One UI of the cluster (docs/cluster.md): two real Vigil nodes (passthrough pipeline, lavfi
+ * cameras) on a real nats-server and PostgreSQL. Either node's /api/cluster lists both nodes and
+ * every camera with its holder, /api/streams every camera with its node; a WebSocket viewer on
+ * the node that does NOT hold a camera gets its live frames over NATS (latency printed, next to a
+ * viewer on the holder), and once it unsubscribes the holder stops publishing; /metrics carries
+ * node="a" / node="b"; the Prometheus file_sd lists both nodes. The single node has none of it.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Vigil } from '../../src/app.js';
+import { validateConfig } from '../../src/config/load.js';
+import { ClusterOverview } from '../../src/defs/cluster.js';
+import { until } from '../helpers/mosquitto.js';
+import { natsMissing, type NatsServer, startNats } from '../helpers/nats.js';
+import { postgresMissing, type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { skipUnless } from '../helpers/requirements.js';
+import { type ReceivedFrame, TestViewer } from '../helpers/ws-client.js';
+
+const why = natsMissing() ?? postgresMissing();
+const CAMERAS = ['cam1', 'cam2', 'cam3', 'cam4'];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const nodeConfig = (node: string, nats: string, postgres: string, fileSd?: string) =>
+  validateConfig({
+    server: { host: '127.0.0.1', port: 0 },
+    log: { level: 'silent' },
+    pipeline: 'passthrough',
+    dataDir: mkdtempSync(join(tmpdir(), `vigil-${node}-`)),
+    cluster: {
+      nats,
+      postgres,
+      node,
+      retry: { initialMs: 100, maxMs: 1000 },
+      ...(fileSd ? { prometheusFileSd: fileSd } : {}),
+    },
+    streams: CAMERAS.map((id) => ({ id, lavfi: 'testsrc2=size=640x360:rate=10', width: 640, height: 360 })),
+  });
+
+const base = (v: Vigil) => `http://127.0.0.1:${v.address.port}`;
+const getJson = async (v: Vigil, path: string) => {
+  const r = await fetch(`${base(v)}${path}`);
+  return { status: r.status, body: (await r.json()) as unknown };
+};
+const live = (v: Vigil) => v.context.sources.filter((s) => s.status.state === 'live').map((s) => s.id);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)] ?? NaN;
+
+describe.skipIf(skipUnless(why, 'cluster nodes'))('one UI of a two-node cluster', () => {
+  let nats: NatsServer | undefined;
+  let pg: PostgresServer | undefined;
+  let watcher: NatsConnection | undefined;
+  const running: Vigil[] = [];
+  const viewers: TestViewer[] = [];
+  afterAll(async () => {
+    for (const v of viewers) v.close();
+    await watcher?.close();
+    for (const v of running) await v.stop();
+    await nats?.stop();
+    await pg?.stop();
+  });
+
+  it('any node serves the cluster: API, live frames over NATS, node metrics, file_sd', async () => {
+    nats = await startNats();
+    pg = await startPostgres();
+    const url = await pg.createDatabase('ui');
+    const sdDir = mkdtempSync(join(tmpdir(), 'vigil-sd-'));
+    const sdFile = join(sdDir, 'vigil-nodes.json');
+    const silent = { logger: pino({ level: 'silent' }) };
+    const a = await Vigil.start(nodeConfig('a', nats.url, url, sdFile), silent);
+    running.push(a);
+    const b = await Vigil.start(nodeConfig('b', nats.url, url), silent);
+    running.push(b);
+    await until(() => live(a).length === 2 && live(b).length === 2, 'two cameras live on each node', 30_000);
+
+    // /api/cluster from either node: both nodes with their URLs, every camera with its holder
+    const holder = (id: string) => (live(a).includes(id) ? 'a' : 'b');
+    for (const v of [a, b]) {
+      const r = await getJson(v, '/api/cluster');
+      expect(r.status).toBe(200);
+      const o = ClusterOverview.parse(r.body);
+      expect(o.self).toBe(v === a ? 'a' : 'b');
+      expect(o.nodes.map((n) => [n.node, n.alive, n.url])).toEqual([
+        ['a', true, base(a)],
+        ['b', true, base(b)],
+      ]);
+      expect(o.cameras.map((c) => [c.id, c.node])).toEqual(CAMERAS.map((id) => [id, holder(id)]));
+    }
+    // /api/streams on b: its own cameras with their status, a's as remote
+    const streams = (await getJson(b, '/api/streams')).body as Array<{
+      id: string;
+      node: string;
+      state: string;
+    }>;
+    expect(streams.map((s) => [s.id, s.node, s.state])).toEqual(
+      CAMERAS.map((id) => [id, holder(id), holder(id) === 'b' ? 'live' : 'remote']),
+    );
+
+    // a camera a holds, watched from b (remote) and from a (local) at once
+    const camera = live(a)[0] as string;
+    watcher = await connect({ servers: nats.url });
+    let published = 0;
+    watcher.subscribe(`vigil.frames.${camera}`, { callback: () => published++ });
+    const remote = await TestViewer.connect(`ws://127.0.0.1:${b.address.port}/ws`, [camera]);
+    const local = await TestViewer.connect(`ws://127.0.0.1:${a.address.port}/ws`, [camera]);
+    viewers.push(remote, local);
+    const arrivals = { remote: new Map<number, number>(), local: new Map<number, ReceivedFrame>() };
+    remote.onFrame = (f) => arrivals.remote.set(f.header.seq, f.receivedAt);
+    local.onFrame = (f) => arrivals.local.set(f.header.seq, f);
+    const firstWanted = Date.now();
+    await remote.waitFor((v) => v.received > 0, 10_000, 'a relayed frame on b');
+    const firstFrameMs = Date.now() - firstWanted;
+    await sleep(4000);
+    expect(remote.frames.every((f) => f.header.stream === camera)).toBe(true);
+    expect(remote.frames.at(-1)?.jpeg.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+    const remoteLat: number[] = [];
+    const localLat: number[] = [];
+    const extra: number[] = [];
+    for (const [seq, at] of arrivals.remote) {
+      const l = arrivals.local.get(seq);
+      if (!l) continue;
+      remoteLat.push(at - l.header.captureTs);
+      localLat.push(l.receivedAt - l.header.captureTs);
+      extra.push(at - l.receivedAt);
+    }
+    expect(extra.length).toBeGreaterThan(20);
+    console.log(
+      `cross-node viewer (${camera} held by a, 640x360 at 10 fps, ${extra.length} frames seen by both): ` +
+        `capture->arrival local median ${median(localLat)} ms p95 ${p95(localLat)} ms, ` +
+        `remote median ${median(remoteLat)} ms p95 ${p95(remoteLat)} ms, ` +
+        `extra median ${median(extra)} ms p95 ${p95(extra)} ms, JPEG ~${Math.round(remote.frames.reduce((n, f) => n + f.jpeg.length, 0) / remote.frames.length / 1024)} KiB; first relayed frame ${firstFrameMs} ms after subscribing`,
+    );
+
+    // b's viewer leaves: a stops publishing (its own viewer still fed), b's viewer gets nothing more
+    remote.ws.send(JSON.stringify({ type: 'unsubscribe', streams: [camera] }));
+    await sleep(800);
+    const [publishedBefore, receivedBefore, localBefore] = [published, remote.received, local.received];
+    await sleep(2500);
+    expect(published - publishedBefore, 'frames published after the last watcher left').toBe(0);
+    expect(remote.received - receivedBefore).toBe(0);
+    expect(local.received - localBefore).toBeGreaterThan(10);
+    expect(publishedBefore).toBeGreaterThan(20);
+    console.log(`after unsubscribing: 0 frames published on vigil.frames.${camera} in 2.5 s`);
+
+    // every sample of /metrics carries its node
+    for (const [v, node] of [
+      [a, 'a'],
+      [b, 'b'],
+    ] as const) {
+      const text = await (await fetch(`${base(v)}/metrics`)).text();
+      const samples = text.split('\n').filter((l) => l && !l.startsWith('#'));
+      expect(samples.length).toBeGreaterThan(50);
+      expect(samples.filter((l) => !l.includes(`node="${node}"`))).toEqual([]);
+    }
+
+    // the file_sd of a lists both nodes
+    await until(
+      () => {
+        try {
+          return JSON.parse(readFileSync(sdFile, 'utf8')).length === 2;
+        } catch {
+          return false;
+        }
+      },
+      'file_sd with two nodes',
+      10_000,
+    );
+    expect(JSON.parse(readFileSync(sdFile, 'utf8'))).toEqual([
+      { targets: [`127.0.0.1:${a.address.port}`], labels: { node: 'a' } },
+      { targets: [`127.0.0.1:${b.address.port}`], labels: { node: 'b' } },
+    ]);
+    // b stops: it leaves the file_sd
+    await b.stop();
+    running.splice(running.indexOf(b), 1);
+    await until(() => JSON.parse(readFileSync(sdFile, 'utf8')).length === 1, 'file_sd without b', 10_000);
+  }, 90_000);
+
+  it('the embedded single node has no cluster API and no node label', async () => {
+    const v = await Vigil.start(
+      validateConfig({
+        server: { host: '127.0.0.1', port: 0 },
+        log: { level: 'silent' },
+        pipeline: 'passthrough',
+        dataDir: mkdtempSync(join(tmpdir(), 'vigil-single-')),
+        streams: [{ id: 'one', lavfi: 'testsrc2=size=64x64:rate=5', width: 64, height: 64 }],
+      }),
+      { logger: pino({ level: 'silent' }) },
+    );
+    running.push(v);
+    const r = await getJson(v, '/api/cluster');
+    expect(r.status).toBe(409);
+    expect(JSON.stringify(r.body)).toContain('not in cluster mode');
+    const streams = (await getJson(v, '/api/streams')).body as Array<Record<string, unknown>>;
+    expect(streams.map((s) => s.id)).toEqual(['one']);
+    expect(streams[0]).not.toHaveProperty('node');
+    expect(await (await fetch(`${base(v)}/metrics`)).text()).not.toContain('node="');
+  }, 30_000);
+});

@@ -70,6 +70,30 @@ describe('cluster config', () => {
       }),
     ).toThrow(/VIGIL_NODE \(cluster\.node\)/);
   });
+
+  it('takes the advertised URL from the file or VIGIL_ADVERTISE_URL, naming it when malformed', () => {
+    const env = {
+      VIGIL_CLUSTER_NATS: 'nats://nats:4222',
+      VIGIL_CLUSTER_POSTGRES: 'postgres://pg/v',
+      VIGIL_NODE: 'n1',
+    };
+    expect(resolveCluster(undefined, { ...env, VIGIL_ADVERTISE_URL: 'http://n1:8080' })?.advertiseUrl).toBe(
+      'http://n1:8080',
+    );
+    expect(() => resolveCluster(undefined, { ...env, VIGIL_ADVERTISE_URL: 'n1:8080' })).toThrow(
+      /VIGIL_ADVERTISE_URL \(cluster\.advertiseUrl\): an http:\/\/ URL/,
+    );
+    // one config file for every replica, each told where it is by its environment
+    const file = ClusterSchema.parse({ nats: 'nats://nats:4222', postgres: 'postgres://pg/v', node: 'n1' });
+    expect(resolveCluster(file, { VIGIL_ADVERTISE_URL: 'http://10.0.0.7:8080' })?.advertiseUrl).toBe(
+      'http://10.0.0.7:8080',
+    );
+    expect(
+      resolveCluster({ ...file, advertiseUrl: 'http://a:1' }, { VIGIL_ADVERTISE_URL: 'http://b:2' })
+        ?.advertiseUrl,
+    ).toBe('http://a:1');
+    expect(resolveCluster(file, {})?.advertiseUrl).toBeUndefined();
+  });
 });
 
 const retry = { initialMs: 100, maxMs: 800 };

@@ -160,6 +160,26 @@ describe('WsHub alone', () => {
     wave.ws.close();
   });
 
+  it('a tap (viewers on other nodes) counts as a subscriber of the plain video and gets its frames', async () => {
+    const h = await startHub(['wave']);
+    const got: number[] = [];
+    let wanted = true;
+    const remove = h.hub.addTap({ wants: (s) => wanted && s === 'a', frame: (hd) => got.push(hd.seq) });
+    expect(h.hub.hasSubscribers('a')).toBe(true);
+    expect(h.hub.hasViewers('a')).toBe(false);
+    expect(h.hub.hasSubscribers('b')).toBe(false);
+    expect(h.hub.variants('a').map((v) => v.key)).toEqual(['plain']);
+    expect(h.hub.publish(header('a', 1), Buffer.from('x'))).toBe(1);
+    expect(h.hub.publish(header('a', 2), Buffer.from('x'), 'wave@1.00')).toBe(0);
+    wanted = false;
+    expect(h.hub.hasSubscribers('a')).toBe(false);
+    expect(h.hub.publish(header('a', 3), Buffer.from('x'))).toBe(0);
+    wanted = true;
+    remove();
+    expect(h.hub.publish(header('a', 4), Buffer.from('x'))).toBe(0);
+    expect(got).toEqual([1]);
+  });
+
   it('broadcasts reach every client, and a broadcast outside the schema is refused before sending', async () => {
     const h = await startHub();
     const c1 = await client(h.url);

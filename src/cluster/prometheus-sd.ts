@@ -4,6 +4,7 @@
  * atomically (a temp file in the same folder, then rename: Prometheus never reads half a file),
  * and only when it changed. prometheus/prometheus.cluster.yml reads it.
  */
+import { randomBytes } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { ClusterNodeEntry } from '../defs/cluster.js';
@@ -41,7 +42,8 @@ export class FileSdWriter {
   write(groups: FileSdGroup[]): boolean {
     const text = `${JSON.stringify(groups, null, 2)}\n`;
     if (text === this.lastText) return false;
-    const tmp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.tmp`);
+    // unique per writer: nodes in containers sharing the folder may all be pid 1
+    const tmp = join(dirname(this.path), `.${basename(this.path)}.${randomBytes(6).toString('hex')}.tmp`);
     writeFileSync(tmp, text);
     renameSync(tmp, this.path);
     this.lastText = text;

@@ -87,7 +87,7 @@ export function panelQueries(dashboards: Dashboard[]): PanelQuery[] {
 
 /**
  * Replaces Grafana's variables the way Grafana would for "All cameras" and a short time range:
- * `$camera` -> `.*` (the variable's allValue), `$__rate_interval` -> `rateInterval`, `$__interval`
+ * `$camera` and `$node` -> `.*` (the variables' allValue), `$__rate_interval` -> `rateInterval`, `$__interval`
  * -> `interval`, `$__range` -> `range`. Throws on a variable it does not know, so a new one is
  * handled deliberately.
  */
@@ -97,6 +97,7 @@ export function toPromQL(
 ): string {
   const vars: Record<string, string> = {
     camera: '.*',
+    node: '.*',
     datasource: 'prometheus',
     __rate_interval: o.rateInterval,
     __interval: o.interval,

@@ -57,6 +57,27 @@ export function testScrapeConfig(
   return c;
 }
 
+export const CLUSTER_PROMETHEUS_CONFIG = 'prometheus/prometheus.cluster.yml';
+
+/**
+ * prometheus/prometheus.cluster.yml with the file_sd files of `job` replaced by `files` and the
+ * intervals set to `interval` (the file re-read as often); rule files resolved as above.
+ */
+export function clusterScrapeConfig(
+  o: { files: string[]; interval: string; job?: string },
+  file = CLUSTER_PROMETHEUS_CONFIG,
+): PrometheusConfig {
+  const c = readRepoConfig(file);
+  const sc = c.scrape_configs.find((s) => s.job_name === (o.job ?? 'vigil'));
+  if (!sc) throw new Error(`${file}: no scrape config for job "${o.job ?? 'vigil'}"`);
+  sc.file_sd_configs = [{ files: o.files, refresh_interval: o.interval }];
+  sc.scrape_interval = o.interval;
+  sc.scrape_timeout = o.interval;
+  c.global = { ...c.global, scrape_interval: o.interval, evaluation_interval: o.interval };
+  c.rule_files = (c.rule_files ?? []).map((f) => (isAbsolute(f) ? f : resolve(dirname(file), f)));
+  return c;
+}
+
 export interface PromQueryResult {
   status: 'success' | 'error';
   errorType?: string;

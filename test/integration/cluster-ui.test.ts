@@ -19,6 +19,7 @@ import { ClusterOverview } from '../../src/defs/cluster.js';
 import { until } from '../helpers/mosquitto.js';
 import { natsMissing, type NatsServer, startNats } from '../helpers/nats.js';
 import { postgresMissing, type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { binaryMissing, clusterScrapeConfig, TestPrometheus } from '../helpers/prometheus.js';
 import { skipUnless } from '../helpers/requirements.js';
 import { type ReceivedFrame, TestViewer } from '../helpers/ws-client.js';
 
@@ -55,11 +56,13 @@ describe.skipIf(skipUnless(why, 'cluster nodes'))('one UI of a two-node cluster'
   let nats: NatsServer | undefined;
   let pg: PostgresServer | undefined;
   let watcher: NatsConnection | undefined;
+  let prom: TestPrometheus | undefined;
   const running: Vigil[] = [];
   const viewers: TestViewer[] = [];
   afterAll(async () => {
     for (const v of viewers) v.close();
     await watcher?.close();
+    await prom?.stop();
     for (const v of running) await v.stop();
     await nats?.stop();
     await pg?.stop();
@@ -174,6 +177,27 @@ describe.skipIf(skipUnless(why, 'cluster nodes'))('one UI of a two-node cluster'
       { targets: [`127.0.0.1:${a.address.port}`], labels: { node: 'a' } },
       { targets: [`127.0.0.1:${b.address.port}`], labels: { node: 'b' } },
     ]);
+    // a real Prometheus with prometheus/prometheus.cluster.yml finds and scrapes both through it
+    if (!binaryMissing('prometheus')) {
+      const started = Date.now();
+      const p = await TestPrometheus.start(clusterScrapeConfig({ files: [sdFile], interval: '1s' }));
+      prom = p;
+      const upNodes = async () => {
+        const r = await p.query('up{job="vigil"} == 1');
+        return ((r.data?.result ?? []) as Array<{ metric: Record<string, string> }>)
+          .map((x) => x.metric.node)
+          .sort();
+      };
+      let nodes: (string | undefined)[] = [];
+      for (const end = Date.now() + 20_000; Date.now() < end && nodes.length < 2; await sleep(300))
+        nodes = await upNodes();
+      expect(nodes).toEqual(['a', 'b']);
+      const frames = await p.query('sum by (node) (vigil_frames_decoded_total)');
+      const byNode = (frames.data?.result ?? []) as Array<{ metric: Record<string, string> }>;
+      expect(byNode.map((x) => x.metric.node).sort()).toEqual(['a', 'b']);
+      console.log(`prometheus (file_sd) scraping both nodes ${Date.now() - started} ms after its start`);
+    }
+
     // b stops: it leaves the file_sd
     await b.stop();
     running.splice(running.indexOf(b), 1);

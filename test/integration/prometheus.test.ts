@@ -57,6 +57,22 @@ describe('promtool: the repository Prometheus files', () => {
     expect(r.out).toMatch(/SUCCESS: 1 rule files found/);
   });
 
+  it.skipIf(skipPromtool)(
+    'prometheus/prometheus.cluster.yml is a valid config, finding the nodes by file_sd',
+    () => {
+      const r = promtool('check', 'config', 'prometheus/prometheus.cluster.yml');
+      expect(r.code, r.out).toBe(0);
+      expect(r.out).toMatch(/SUCCESS: 1 rule files found/);
+      const job = readRepoConfig('prometheus/prometheus.cluster.yml').scrape_configs.find(
+        (s) => s.job_name === 'vigil',
+      );
+      expect(job?.file_sd_configs).toEqual([
+        { files: ['/etc/prometheus/vigil-nodes/*.json'], refresh_interval: '30s' },
+      ]);
+      expect(job?.static_configs).toBeUndefined();
+    },
+  );
+
   it.skipIf(skipPromtool)('prometheus/rules.yml has the 3 alerting rules and they are valid', () => {
     const r = promtool('check', 'rules', 'prometheus/rules.yml');
     expect(r.code, r.out).toBe(0);

@@ -1,7 +1,8 @@
 /**
  * The Grafana dashboards and provisioning, checked statically against Vigil's metrics registry:
- * structure, the $camera / $datasource variables, and PromQL usage (metric names, rate() only on
- * counters, histogram_quantile over rate(..._bucket) summed by le, $camera on per-camera metrics).
+ * structure, the $camera / $node / $datasource variables, and PromQL usage (metric names, rate() only
+ * on counters, histogram_quantile over rate(..._bucket) summed by le, $camera on per-camera metrics,
+ * $node on every metric: the `node` label of cluster mode).
  * test/integration/prometheus.test.ts runs every query against a live Vigil.
  */
 import { readFileSync } from 'node:fs';
@@ -88,8 +89,25 @@ describe('Grafana dashboards', () => {
         allValue: '.*',
         datasource: DS,
       });
-      expect(cam?.definition).toMatch(/^label_values\(vigil_\w+, stream\)$/);
-      expect(JSON.stringify(cam?.query)).toContain(cam?.definition);
+      expect(cam?.definition).toMatch(/^label_values\(vigil_\w+\{node=~"\$node"\}, stream\)$/);
+      expect(JSON.stringify(cam?.query)).toContain(JSON.stringify(cam?.definition).slice(1, -1));
+    }
+  });
+
+  it('have a multi-value $node variable (All = .*) over label node, before $camera (which it filters)', () => {
+    for (const d of dashboards) {
+      const names = d.templating.list.map((v) => v.name);
+      const node = d.templating.list.find((v) => v.name === 'node');
+      expect(node, d.title).toMatchObject({
+        type: 'query',
+        multi: true,
+        includeAll: true,
+        allValue: '.*',
+        datasource: DS,
+      });
+      expect(node?.definition).toMatch(/^label_values\(vigil_\w+, node\)$/);
+      expect(JSON.stringify(node?.query)).toContain(node?.definition);
+      expect(names.indexOf('node'), d.title).toBeLessThan(names.indexOf('camera'));
     }
   });
 
@@ -135,6 +153,8 @@ describe('Grafana dashboards', () => {
         for (const m of e.matchAll(/\b((?:vigil|process|nodejs)_[a-z0-9_]+|up)\b(\{[^}]*\})?/g)) {
           const info = lookup(m[1] as string);
           expect(info, `${where}: unknown metric ${m[1]}`).not.toBeNull();
+          // every series of a cluster node carries `node` (Registry.setDefaultLabels), up too (file_sd)
+          expect(m[2] ?? '', `${where}: ${m[1]} must filter node=~"$node"`).toContain('node=~"$node"');
           if (info?.labels.includes('stream'))
             expect(m[2] ?? '', `${where}: ${m[1]} must filter stream=~"$camera"`).toContain(
               'stream=~"$camera"',

@@ -59,7 +59,10 @@ export type FrameHeader = z.infer<typeof FrameHeader>;
 
 export const StreamStatus = z.object({
   id: streamId,
-  state: z.enum(['connecting', 'live', 'retrying', 'failed', 'stopped']),
+  /** 'remote': cluster mode, another node runs the camera (its frames reach this node over NATS). */
+  state: z.enum(['connecting', 'live', 'retrying', 'failed', 'stopped', 'remote']),
+  /** Cluster mode: the node running the camera. */
+  node: z.string().max(64).optional(),
   /** ms epoch of the last state change. */
   since: z.number(),
   attempts: z.number().int(),

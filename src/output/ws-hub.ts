@@ -8,6 +8,7 @@ import {
   type FrameHeader,
   type HelloInfo,
   type ReplyMessage,
+  type StreamStatus,
   type StyleChoice,
 } from '../defs/ws.js';
 import type { VigilMetrics } from '../metrics/metrics.js';
@@ -63,6 +64,7 @@ export class WsHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
   private readonly clients = new Set<Client>();
   private readonly taps = new Set<FrameTap>();
+  private statusView: ((s: StreamStatus) => StreamStatus) | undefined;
 
   constructor(
     private readonly opts: {
@@ -112,6 +114,17 @@ export class WsHub {
   addTap(tap: FrameTap): () => void {
     this.taps.add(tap);
     return () => this.taps.delete(tap);
+  }
+
+  /**
+   * Rewrites every stream status viewers get (hello and broadcasts): cluster mode says which node
+   * runs each camera, and `remote` instead of this node's stopped source. Returns its removal.
+   */
+  setStatusView(view: (s: StreamStatus) => StreamStatus): () => void {
+    this.statusView = view;
+    return () => {
+      if (this.statusView === view) this.statusView = undefined;
+    };
   }
 
   private tapped(stream: string): boolean {
@@ -177,6 +190,8 @@ export class WsHub {
    * boundary's schema: broadcasts are rare, and a malformed one would break every viewer.
    */
   broadcast(event: BroadcastMessage): void {
+    const view = this.statusView;
+    if (event.type === 'status' && view) event = { ...event, status: view(event.status) };
     const text = JSON.stringify(BroadcastSchema.parse(event));
     for (const c of this.clients) if (c.ws.readyState === WebSocket.OPEN) c.ws.send(text);
   }
@@ -199,7 +214,14 @@ export class WsHub {
       this.opts.metrics.wsClients.set(this.clients.size);
     });
     ws.on('error', () => ws.terminate());
-    const hello: ReplyMessage = { type: 'hello', serverTs: Date.now(), ...this.opts.hello() };
+    const info = this.opts.hello();
+    const view = this.statusView;
+    const hello: ReplyMessage = {
+      type: 'hello',
+      serverTs: Date.now(),
+      ...info,
+      streams: view ? info.streams.map(view) : info.streams,
+    };
     ws.send(JSON.stringify(hello));
   }
 

@@ -115,6 +115,28 @@ describe.skipIf(skipUnless(why, 'cluster nodes'))('one UI of a two-node cluster'
     const arrivals = { remote: new Map<number, number>(), local: new Map<number, ReceivedFrame>() };
     remote.onFrame = (f) => arrivals.remote.set(f.header.seq, f.receivedAt);
     local.onFrame = (f) => arrivals.local.set(f.header.seq, f);
+    // the viewers' statuses name the node: remote on b, live on a (hello, then status changes; a
+    // node's view of the others' leases is at most a heartbeat old)
+    const statusOf = (v: TestViewer, id: string) => {
+      let last: Record<string, unknown> | undefined;
+      for (const e of v.events) {
+        if (e.type === 'hello') last = (e.streams as Array<Record<string, unknown>>).find((x) => x.id === id);
+        if (e.type === 'status' && (e.status as { id: string }).id === id)
+          last = e.status as Record<string, unknown>;
+      }
+      return last;
+    };
+    const shows = (v: TestViewer, id: string, state: string, node: string) =>
+      statusOf(v, id)?.state === state && statusOf(v, id)?.node === node;
+    const bCamera = live(b)[0] as string;
+    await until(
+      () =>
+        shows(remote, camera, 'remote', 'a') &&
+        shows(local, camera, 'live', 'a') &&
+        shows(local, bCamera, 'remote', 'b'),
+      `statuses naming the node: ${JSON.stringify([statusOf(remote, camera), statusOf(local, bCamera)])}`,
+      5000,
+    );
     const firstWanted = Date.now();
     await remote.waitFor((v) => v.received > 0, 10_000, 'a relayed frame on b');
     const firstFrameMs = Date.now() - firstWanted;

@@ -198,17 +198,20 @@ describe.skipIf(skip)('Grafana dashboards and alert rules against a live Vigil a
     expect(rules.find((x) => x.name === 'VigilStreamDown')?.state).toBe('inactive');
   });
 
-  it('the $camera variable query lists both cameras', async () => {
+  it('the $camera variable query lists both cameras; $node none (a single node has no node label)', async () => {
     const p = prom as TestPrometheus;
+    const values = async (definition: string | undefined) => {
+      const m = /^label_values\((\w+(?:\{[^}]*\})?),\s*(\w+)\)$/.exec(definition ?? '');
+      expect(m, `variable definition ${definition}`).not.toBeNull();
+      const [, series, label] = m as RegExpExecArray;
+      const match = toPromQL(series as string, GRAFANA_VARS);
+      const r = await p.api<string[]>(`/api/v1/label/${label}/values?match[]=${encodeURIComponent(match)}`);
+      return r.data.sort();
+    };
     for (const d of loadDashboards()) {
-      const cam = d.templating.list.find((v) => v.name === 'camera');
-      const m = /^label_values\((\w+),\s*(\w+)\)$/.exec(cam?.definition ?? '');
-      expect(m, `${d.title}: camera variable definition ${cam?.definition}`).not.toBeNull();
-      const [, metric, label] = m as RegExpExecArray;
-      const r = await p.api<string[]>(
-        `/api/v1/label/${label}/values?match[]=${encodeURIComponent(metric as string)}`,
-      );
-      expect(r.data.sort(), d.title).toEqual(['faces', 'pattern']);
+      const variable = (name: string) => d.templating.list.find((v) => v.name === name)?.definition;
+      expect(await values(variable('camera')), d.title).toEqual(['faces', 'pattern']);
+      expect(await values(variable('node')), d.title).toEqual([]);
     }
   });
 

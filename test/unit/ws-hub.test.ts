@@ -180,6 +180,20 @@ describe('WsHub alone', () => {
     expect(got).toEqual([1]);
   });
 
+  it('a status view (cluster mode) rewrites the hello and status broadcasts, until removed', async () => {
+    const h = await startHub();
+    const remove = h.hub.setStatusView((st) => ({ ...st, state: 'remote', node: 'b' }));
+    const c = await client(h.url);
+    expect(await c.next('hello')).toMatchObject({ streams: [{ id: 'a', state: 'remote', node: 'b' }] });
+    const status = { id: 'a', state: 'stopped' as const, since: 1, attempts: 0, framesDecoded: 3 };
+    h.hub.broadcast({ type: 'status', status });
+    expect(await c.next('status')).toMatchObject({ status: { state: 'remote', node: 'b' } });
+    remove();
+    h.hub.broadcast({ type: 'status', status });
+    expect(await c.next('status')).toEqual({ type: 'status', status });
+    c.ws.close();
+  });
+
   it('broadcasts reach every client, and a broadcast outside the schema is refused before sending', async () => {
     const h = await startHub();
     const c1 = await client(h.url);

@@ -3,7 +3,8 @@
  *   - the API of the whole cluster: GET /api/cluster and a cluster-wide GET /api/streams, from the
  *     lease buckets (cluster-view.ts), through the HTTP module's slot;
  *   - live frames across nodes (frames-relay.ts): this hub's viewers see cameras held elsewhere,
- *     and this node publishes its cameras' frames while another node's viewers watch them;
+ *     and this node publishes its cameras' frames while another node's viewers watch them; the
+ *     viewers' statuses name each camera's node (`remote` for the others' cameras);
  *   - a `node` label on every metric, and this node's URL in its heartbeats;
  *   - with cluster.prometheusFileSd, a Prometheus file_sd of the live nodes, kept current.
  * On the embedded single node it starts nothing.
@@ -56,6 +57,7 @@ export const clusterUiModule = defineModule<Needs, object>({
       clusterApi.current = undefined;
     });
     startRelay(cluster, ctx, scope);
+    showHolders({ ...ctx, cluster }, scope);
     if (cfg.prometheusFileSd) keepFileSd(view, cfg.prometheusFileSd, cfg.heartbeatMs, log, scope);
     log.info({ node: cfg.node, url: advertisedUrl(cfg, address) }, 'cluster ui ready');
     return {};
@@ -90,5 +92,33 @@ function keepFileSd(view: ClusterView, path: string, heartbeatMs: number, log: L
   };
   void refresh();
   const timer = setInterval(() => void refresh(), Math.max(1000, heartbeatMs * 2));
+  scope.onStop(() => clearInterval(timer));
+}
+
+/**
+ * The viewers' stream statuses say which node runs each camera; a camera another node runs is
+ * `remote` (this node's source is only suspended). Re-sent when a camera's holder changes, from
+ * the lease manager's view of its last round (no I/O).
+ */
+function showHolders({ cluster, sources, hub }: Needs & { cluster: ClusterNode }, scope: ModuleScope): void {
+  const self = cluster.config.node;
+  const holderOf = (camera: string): string | null =>
+    cluster.leases.holds(camera) ? self : (cluster.leases.owners.get(camera) ?? null);
+  scope.onStop(
+    hub.setStatusView((s) => {
+      const node = holderOf(s.id);
+      if (node === self) return { ...s, node };
+      return node && s.state === 'stopped' ? { ...s, state: 'remote', node } : s;
+    }),
+  );
+  const shown = new Map<string, string | null>();
+  const timer = setInterval(() => {
+    for (const src of sources) {
+      const node = holderOf(src.id);
+      if (shown.get(src.id) === node) continue;
+      shown.set(src.id, node);
+      if (node !== self) hub.broadcast({ type: 'status', status: src.status });
+    }
+  }, cluster.config.heartbeatMs);
   scope.onStop(() => clearInterval(timer));
 }

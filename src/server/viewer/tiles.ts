@@ -103,7 +103,8 @@ export class Tile {
     if (s.width && s.height) this.setAspect(s.width, s.height);
     const state = s.state;
     this.root.dataset.state = state;
-    this.badge.textContent = state;
+    // cluster mode: another node runs the camera, its frames come through this one
+    this.badge.textContent = state === 'remote' && s.node ? `on ${s.node}` : state;
     this.badge.className = `badge state ${state}`;
     let text = '';
     if (state === 'retrying') {
@@ -115,7 +116,7 @@ export class Tile {
     else if (state === 'stopped') text = 'Stopped';
     this.banner.textContent = text;
     this.banner.hidden = !text;
-    this.root.dataset.error = state === 'live' ? '' : (s.lastError ?? '');
+    this.root.dataset.error = state === 'live' || state === 'remote' ? '' : (s.lastError ?? '');
   }
 
   setRates(r: StreamRates): void {

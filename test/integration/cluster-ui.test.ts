@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Vigil } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
 import { ClusterOverview } from '../../src/defs/cluster.js';
@@ -57,8 +57,34 @@ describe.skipIf(skipUnless(why, 'cluster nodes'))('one UI of a two-node cluster'
   let pg: PostgresServer | undefined;
   let watcher: NatsConnection | undefined;
   let prom: TestPrometheus | undefined;
+  let a: Vigil;
+  let b: Vigil;
+  let sdFile = '';
   const running: Vigil[] = [];
   const viewers: TestViewer[] = [];
+  const holder = (id: string) => (live(a).includes(id) ? 'a' : 'b');
+
+  beforeAll(async () => {
+    if (why) return;
+    nats = await startNats();
+    pg = await startPostgres();
+    const url = await pg.createDatabase('ui');
+    sdFile = join(mkdtempSync(join(tmpdir(), 'vigil-sd-')), 'vigil-nodes.json');
+    const silent = { logger: pino({ level: 'silent' }) };
+    a = await Vigil.start(nodeConfig('a', nats.url, url, sdFile), silent);
+    running.push(a);
+    b = await Vigil.start(nodeConfig('b', nats.url, url), silent);
+    running.push(b);
+    await until(() => live(a).length === 2 && live(b).length === 2, 'two cameras live on each node', 30_000);
+    // settled: what each node runs is what it holds (the first rounds may still move a camera)
+    const holds = (v: Vigil) => [...(v.context.cluster?.leases.running().keys() ?? [])].sort();
+    await until(
+      () => holds(a).join() === live(a).sort().join() && holds(b).join() === live(b).sort().join(),
+      'leases and live cameras agree',
+      10_000,
+    );
+  }, 60_000);
+
   afterAll(async () => {
     for (const v of viewers) v.close();
     await watcher?.close();
@@ -68,29 +94,8 @@ describe.skipIf(skipUnless(why, 'cluster nodes'))('one UI of a two-node cluster'
     await pg?.stop();
   });
 
-  it('any node serves the cluster: API, live frames over NATS, node metrics, file_sd', async () => {
-    nats = await startNats();
-    pg = await startPostgres();
-    const url = await pg.createDatabase('ui');
-    const sdDir = mkdtempSync(join(tmpdir(), 'vigil-sd-'));
-    const sdFile = join(sdDir, 'vigil-nodes.json');
-    const silent = { logger: pino({ level: 'silent' }) };
-    const a = await Vigil.start(nodeConfig('a', nats.url, url, sdFile), silent);
-    running.push(a);
-    const b = await Vigil.start(nodeConfig('b', nats.url, url), silent);
-    running.push(b);
-    await until(() => live(a).length === 2 && live(b).length === 2, 'two cameras live on each node', 30_000);
-
-    // settled: what each node runs is what it holds (the first rounds may still move a camera)
-    const holds = (v: Vigil) => [...(v.context.cluster?.leases.running().keys() ?? [])].sort();
-    await until(
-      () => holds(a).join() === live(a).sort().join() && holds(b).join() === live(b).sort().join(),
-      'leases and live cameras agree',
-      10_000,
-    );
-
+  it('either node lists both nodes and every camera with its holder (/api/cluster, /api/streams)', async () => {
     // /api/cluster from either node: both nodes with their URLs, every camera with its holder
-    const holder = (id: string) => (live(a).includes(id) ? 'a' : 'b');
     for (const v of [a, b]) {
       const overview = async () => ClusterOverview.parse((await getJson(v, '/api/cluster')).body);
       // the view is re-read at most every half heartbeat
@@ -114,40 +119,24 @@ describe.skipIf(skipUnless(why, 'cluster nodes'))('one UI of a two-node cluster'
     expect(streams.map((s) => [s.id, s.node, s.state])).toEqual(
       CAMERAS.map((id) => [id, holder(id), holder(id) === 'b' ? 'live' : 'remote']),
     );
+  }, 30_000);
 
-    // a camera a holds, watched from b (remote) and from a (local) at once
-    const camera = live(a)[0] as string;
-    watcher = await connect({ servers: nats.url });
-    let published = 0;
+  // a camera a holds, watched from b (remote) and from a (local) at once
+  let camera = '';
+  let published = 0;
+  let remote: TestViewer;
+  let local: TestViewer;
+  const arrivals = { remote: new Map<number, number>(), local: new Map<number, ReceivedFrame>() };
+
+  it('a viewer on b of a camera a holds gets its live frames over NATS (latency printed)', async () => {
+    camera = live(a)[0] as string;
+    watcher = await connect({ servers: (nats as NatsServer).url });
     watcher.subscribe(`vigil.frames.${camera}`, { callback: () => published++ });
-    const remote = await TestViewer.connect(`ws://127.0.0.1:${b.address.port}/ws`, [camera]);
-    const local = await TestViewer.connect(`ws://127.0.0.1:${a.address.port}/ws`, [camera]);
+    remote = await TestViewer.connect(`ws://127.0.0.1:${b.address.port}/ws`, [camera]);
+    local = await TestViewer.connect(`ws://127.0.0.1:${a.address.port}/ws`, [camera]);
     viewers.push(remote, local);
-    const arrivals = { remote: new Map<number, number>(), local: new Map<number, ReceivedFrame>() };
     remote.onFrame = (f) => arrivals.remote.set(f.header.seq, f.receivedAt);
     local.onFrame = (f) => arrivals.local.set(f.header.seq, f);
-    // the viewers' statuses name the node: remote on b, live on a (hello, then status changes; a
-    // node's view of the others' leases is at most a heartbeat old)
-    const statusOf = (v: TestViewer, id: string) => {
-      let last: Record<string, unknown> | undefined;
-      for (const e of v.events) {
-        if (e.type === 'hello') last = (e.streams as Array<Record<string, unknown>>).find((x) => x.id === id);
-        if (e.type === 'status' && (e.status as { id: string }).id === id)
-          last = e.status as Record<string, unknown>;
-      }
-      return last;
-    };
-    const shows = (v: TestViewer, id: string, state: string, node: string) =>
-      statusOf(v, id)?.state === state && statusOf(v, id)?.node === node;
-    const bCamera = live(b)[0] as string;
-    await until(
-      () =>
-        shows(remote, camera, 'remote', 'a') &&
-        shows(local, camera, 'live', 'a') &&
-        shows(local, bCamera, 'remote', 'b'),
-      `statuses naming the node: ${JSON.stringify([statusOf(remote, camera), statusOf(local, bCamera)])}`,
-      5000,
-    );
     const firstWanted = Date.now();
     await remote.waitFor((v) => v.received > 0, 10_000, 'a relayed frame on b');
     const firstFrameMs = Date.now() - firstWanted;
@@ -171,8 +160,34 @@ describe.skipIf(skipUnless(why, 'cluster nodes'))('one UI of a two-node cluster'
         `remote median ${median(remoteLat)} ms p95 ${p95(remoteLat)} ms, ` +
         `extra median ${median(extra)} ms p95 ${p95(extra)} ms, JPEG ~${Math.round(remote.frames.reduce((n, f) => n + f.jpeg.length, 0) / remote.frames.length / 1024)} KiB; first relayed frame ${firstFrameMs} ms after subscribing`,
     );
+  }, 30_000);
 
-    // b's viewer leaves: a stops publishing (its own viewer still fed), b's viewer gets nothing more
+  it("the viewers' stream statuses name the node: remote on b, live on a", async () => {
+    // the viewers' statuses name the node: remote on b, live on a (hello, then status changes; a
+    // node's view of the others' leases is at most a heartbeat old)
+    const statusOf = (v: TestViewer, id: string) => {
+      let last: Record<string, unknown> | undefined;
+      for (const e of v.events) {
+        if (e.type === 'hello') last = (e.streams as Array<Record<string, unknown>>).find((x) => x.id === id);
+        if (e.type === 'status' && (e.status as { id: string }).id === id)
+          last = e.status as Record<string, unknown>;
+      }
+      return last;
+    };
+    const shows = (v: TestViewer, id: string, state: string, node: string) =>
+      statusOf(v, id)?.state === state && statusOf(v, id)?.node === node;
+    const bCamera = live(b)[0] as string;
+    await until(
+      () =>
+        shows(remote, camera, 'remote', 'a') &&
+        shows(local, camera, 'live', 'a') &&
+        shows(local, bCamera, 'remote', 'b'),
+      `statuses naming the node: ${JSON.stringify([statusOf(remote, camera), statusOf(local, bCamera)])}`,
+      5000,
+    );
+  }, 30_000);
+
+  it('once the viewer on b unsubscribes, a stops publishing (its own viewer still fed)', async () => {
     remote.ws.send(JSON.stringify({ type: 'unsubscribe', streams: [camera] }));
     await sleep(800);
     const [publishedBefore, receivedBefore, localBefore] = [published, remote.received, local.received];
@@ -182,8 +197,9 @@ describe.skipIf(skipUnless(why, 'cluster nodes'))('one UI of a two-node cluster'
     expect(local.received - localBefore).toBeGreaterThan(10);
     expect(publishedBefore).toBeGreaterThan(20);
     console.log(`after unsubscribing: 0 frames published on vigil.frames.${camera} in 2.5 s`);
+  }, 30_000);
 
-    // every sample of /metrics carries its node
+  it('every sample of /metrics carries its node', async () => {
     for (const [v, node] of [
       [a, 'a'],
       [b, 'b'],
@@ -193,7 +209,9 @@ describe.skipIf(skipUnless(why, 'cluster nodes'))('one UI of a two-node cluster'
       expect(samples.length).toBeGreaterThan(50);
       expect(samples.filter((l) => !l.includes(`node="${node}"`))).toEqual([]);
     }
+  }, 30_000);
 
+  it('the file_sd lists both nodes; a real Prometheus scrapes both through it; a node leaving drops out', async () => {
     // the file_sd of a lists both nodes
     await until(
       () => {
@@ -235,7 +253,7 @@ describe.skipIf(skipUnless(why, 'cluster nodes'))('one UI of a two-node cluster'
     await b.stop();
     running.splice(running.indexOf(b), 1);
     await until(() => JSON.parse(readFileSync(sdFile, 'utf8')).length === 1, 'file_sd without b', 10_000);
-  }, 90_000);
+  }, 60_000);
 
   it('the embedded single node has no cluster API and no node label', async () => {
     const v = await Vigil.start(

@@ -3,7 +3,8 @@
  * cameras) on a real nats-server and PostgreSQL. Either node's /api/cluster lists both nodes and
  * every camera with its holder, /api/streams every camera with its node; a WebSocket viewer on
  * the node that does NOT hold a camera gets its live frames over NATS (latency printed, next to a
- * viewer on the holder), and once it unsubscribes the holder stops publishing; /metrics carries
+ * viewer on the holder), and once it unsubscribes the holder stops publishing; b's page in
+ * Chromium shows a's camera live "on a"; /metrics carries
  * node="a" / node="b"; the Prometheus file_sd lists both nodes. The single node has none of it.
  */
 import { readFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Vigil } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
 import { ClusterOverview } from '../../src/defs/cluster.js';
+import { browserUnavailable, launchBrowser } from '../helpers/browser.js';
 import { until } from '../helpers/mosquitto.js';
 import { natsMissing, type NatsServer, startNats } from '../helpers/nats.js';
 import { postgresMissing, type PostgresServer, startPostgres } from '../helpers/postgres.js';
@@ -24,6 +26,7 @@ import { skipUnless } from '../helpers/requirements.js';
 import { type ReceivedFrame, TestViewer } from '../helpers/ws-client.js';
 
 const why = natsMissing() ?? postgresMissing();
+type Hook = { vigil: { tile(id: string): { framesShown: number } } };
 const CAMERAS = ['cam1', 'cam2', 'cam3', 'cam4'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -198,6 +201,32 @@ describe.skipIf(skipUnless(why, 'cluster nodes'))('one UI of a two-node cluster'
     expect(publishedBefore).toBeGreaterThan(20);
     console.log(`after unsubscribing: 0 frames published on vigil.frames.${camera} in 2.5 s`);
   }, 30_000);
+
+  it.skipIf(browserUnavailable())(
+    "b's page in Chromium shows a's camera live, on a",
+    async () => {
+      const browser = await launchBrowser();
+      try {
+        const page = await browser.newPage();
+        await page.goto(`${base(b)}/`);
+        const tile = `section.tile[data-stream="${camera}"]`;
+        await page.waitForSelector(`${tile}[data-state="remote"]`, { timeout: 10_000 });
+        expect(await page.locator(`${tile} .badge.state`).textContent()).toBe('on a');
+        await page.waitForFunction(
+          (id) => (window as unknown as Hook).vigil.tile(id).framesShown > 5,
+          camera,
+          { timeout: 10_000 },
+        );
+        const bCamera = live(b)[0] as string;
+        await page.waitForSelector(`section.tile[data-stream="${bCamera}"][data-state="live"]`, {
+          timeout: 10_000,
+        });
+      } finally {
+        await browser.close();
+      }
+    },
+    40_000,
+  );
 
   it('every sample of /metrics carries its node', async () => {
     for (const [v, node] of [

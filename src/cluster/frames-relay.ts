@@ -78,8 +78,6 @@ export class FramesRelay {
   private removeTap: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private warned = false;
-  /** Frames this node published for others, and received from others (tests, logs). */
-  readonly counts = { published: 0, received: 0 };
 
   constructor(
     private readonly nc: NatsConnection,
@@ -134,7 +132,6 @@ export class FramesRelay {
         framesSubject(header.stream),
         encodeRelayedFrame({ node: this.opts.node, header }, jpeg),
       );
-      this.counts.published++;
     } catch (e) {
       // too large for the server's max_payload, or the connection closing: say it once
       if (!this.warned)
@@ -183,7 +180,6 @@ export class FramesRelay {
     if (typeof f === 'string') return void this.opts.log.debug({ err: f }, 'relayed frame refused');
     // a frame of a camera this node runs now (a lease just moved here) comes from its own chain
     if (this.opts.holds(f.header.stream)) return;
-    this.counts.received++;
     this.hub.publish({ ...f.header, sentTs: Date.now() }, f.jpeg);
   }
 

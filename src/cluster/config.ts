@@ -1,7 +1,8 @@
 /**
  * The cluster settings in force: the `cluster` key of the config file, else the environment
- * (VIGIL_CLUSTER_NATS, VIGIL_CLUSTER_POSTGRES, VIGIL_NODE, VIGIL_MAX_CAMERAS, VIGIL_ADVERTISE_URL), which is how the
- * compose file and the Kubernetes manifest give each node its name. Undefined: the embedded single
+ * (VIGIL_CLUSTER_NATS, VIGIL_CLUSTER_POSTGRES, VIGIL_NODE, VIGIL_MAX_CAMERAS, VIGIL_ADVERTISE_URL,
+ * VIGIL_PROMETHEUS_FILE_SD), which is how the compose file and the Kubernetes manifest give each
+ * node its name; over a file's key, the per-node ones (node, URL, file_sd path) still apply. Undefined: the embedded single
  * node. A bad value names the key or the variable it came from.
  */
 import { formatIssues } from '../config/load.js';
@@ -14,17 +15,23 @@ const ENV_KEYS: Record<string, string> = {
   node: 'VIGIL_NODE',
   maxCameras: 'VIGIL_MAX_CAMERAS',
   advertiseUrl: 'VIGIL_ADVERTISE_URL',
+  prometheusFileSd: 'VIGIL_PROMETHEUS_FILE_SD',
 };
 
 export function resolveCluster(
   fromFile: ClusterConfig | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): ClusterConfig | undefined {
-  // the file says where the cluster is; each replica of one Deployment says where it is
-  if (fromFile)
-    return env.VIGIL_ADVERTISE_URL && !fromFile.advertiseUrl
-      ? parseCluster({ ...fromFile, advertiseUrl: env.VIGIL_ADVERTISE_URL })
-      : fromFile;
+  // the file says where the cluster is; each replica of one Deployment says who and where it is
+  // (one ConfigMap for every replica): its name, URL and file_sd path from the environment win
+  if (fromFile) {
+    const own = {
+      ...(env.VIGIL_NODE ? { node: env.VIGIL_NODE } : {}),
+      ...(env.VIGIL_ADVERTISE_URL ? { advertiseUrl: env.VIGIL_ADVERTISE_URL } : {}),
+      ...(env.VIGIL_PROMETHEUS_FILE_SD ? { prometheusFileSd: env.VIGIL_PROMETHEUS_FILE_SD } : {}),
+    };
+    return Object.keys(own).length ? parseCluster({ ...fromFile, ...own }) : fromFile;
+  }
   if (!env.VIGIL_CLUSTER_NATS && !env.VIGIL_CLUSTER_POSTGRES) return undefined;
   const raw: Record<string, unknown> = {
     nats: env.VIGIL_CLUSTER_NATS,
@@ -33,6 +40,7 @@ export function resolveCluster(
   };
   if (env.VIGIL_MAX_CAMERAS !== undefined) raw.maxCameras = Number(env.VIGIL_MAX_CAMERAS);
   if (env.VIGIL_ADVERTISE_URL !== undefined) raw.advertiseUrl = env.VIGIL_ADVERTISE_URL;
+  if (env.VIGIL_PROMETHEUS_FILE_SD !== undefined) raw.prometheusFileSd = env.VIGIL_PROMETHEUS_FILE_SD;
   return parseCluster(raw);
 }
 

@@ -24,7 +24,7 @@ import { allocate, preference } from './capacity.js';
 export const LEASE_BUCKET = 'vigil_leases';
 export const NODE_BUCKET = 'vigil_nodes';
 
-export type LossReason = 'expired' | 'taken' | 'rebalanced' | 'stopping';
+export type LossReason = 'expired' | 'taken' | 'rebalanced' | 'removed' | 'stopping';
 
 export interface LeaseOptions {
   node: string;
@@ -141,6 +141,7 @@ export class LeaseManager {
   async tick(): Promise<void> {
     this.selfFence();
     await this.renewAll();
+    await this.releaseRemoved();
     await this.heartbeat();
     await this.readView();
     const share = this.share();
@@ -174,6 +175,13 @@ export class LeaseManager {
         }
       }),
     );
+  }
+
+  /** Gives back the leases of cameras no longer in the cluster (removed from PostgreSQL). */
+  private async releaseRemoved(): Promise<void> {
+    const known = new Set(this.opts.cameras());
+    const gone = [...this.held.keys()].filter((c) => !known.has(c));
+    await Promise.all(gone.map((c) => this.release(c, 'removed')));
   }
 
   private async heartbeat(): Promise<void> {

@@ -404,6 +404,11 @@ export class VigilMetrics {
     for (const s of STREAM_STATES) this.streamState.set({ stream, state: s }, s === state ? 1 : 0);
   }
 
+  /** A camera removed from the cluster (src/sources/source-set.ts): no state series left for it. */
+  forgetStreamState(stream: string): void {
+    for (const s of STREAM_STATES) this.streamState.remove({ stream, state: s });
+  }
+
   /** Exports how each model's engine was chosen (inference host start-up). */
   recordEngines(reports: ModelEngineReport[]): void {
     for (const r of reports) {

@@ -3,7 +3,18 @@
  * head (per-stream rate gates) -> stage 1 -> ... -> output stage -> tail. Knows stages only through
  * the registry (stage.ts); the head and tail own the frame references that contexts carry.
  */
-import { connect, filter, map, merge, type Observable, type OperatorFunction, type Subscription } from 'rxjs';
+import {
+  connect,
+  filter,
+  from,
+  isObservable,
+  map,
+  merge,
+  mergeMap,
+  type Observable,
+  type OperatorFunction,
+  type Subscription,
+} from 'rxjs';
 import type { StreamConfig } from '../config/schema.js';
 import { decodeFps } from '../sources/ffmpeg.js';
 import type { Frame } from '../sources/frame.js';
@@ -32,14 +43,18 @@ export interface RunningChain {
 }
 
 export interface ChainOptions {
-  sources: ChainSource[];
+  /**
+   * The sources: a fixed list, or every source now and each one added later (cluster mode,
+   * src/sources/source-set.ts); a source leaves the chain when its frames$ completes.
+   */
+  sources: ChainSource[] | Observable<ChainSource>;
   /** Whether anyone watches a stream now (frames for nobody are not rendered). */
   watched: (stream: string) => boolean;
 }
 
 /** Frames due for inference and/or display, per stream, as contexts. */
-function head(sources: ChainSource[], o: ChainOptions, infers: boolean): Observable<FrameContext> {
-  const perStream = sources.map((s) => {
+function head(o: ChainOptions, infers: boolean): Observable<FrameContext> {
+  const perStream = (s: ChainSource) => {
     const fps = decodeFps(s.config);
     const inferGate = rateGate(s.config.detectFps, fps);
     const displayGate = rateGate(s.config.displayFps, fps);
@@ -54,8 +69,9 @@ function head(sources: ChainSource[], o: ChainOptions, infers: boolean): Observa
       // the context takes its own reference synchronously, while the source still holds the frame
       map((d) => contextOf(d.f, d)),
     );
-  });
-  return merge(...perStream);
+  };
+  const sources = isObservable(o.sources) ? o.sources : from(o.sources);
+  return sources.pipe(mergeMap(perStream));
 }
 
 /** Creates every stage of `def` in order; a stage that fails to start closes the ones before it. */
@@ -139,7 +155,7 @@ export function buildChain(def: PipelineDefinition, ctx: StageContext, o: ChainO
   const latest = new Map<string, DetectionState>();
   const chain = sections(stages, ctx).reduce<Observable<FrameContext>>(
     (stream, op) => stream.pipe(op),
-    head(o.sources, o, infers),
+    head(o, infers),
   );
   const sub: Subscription = chain.subscribe((c) => {
     if (c.fresh)

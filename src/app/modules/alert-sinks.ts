@@ -88,7 +88,7 @@ export const alertSinksModule = defineModule<Needs, AlertSinksContext>({
 });
 
 function startMqtt(ctx: Needs, count: DeliveryCounter, scope: ModuleScope): MqttSink | undefined {
-  const { config, metrics, log, sources, faces } = ctx;
+  const { config, metrics, log, sourceSet, faces } = ctx;
   const cfg = resolveMqtt(config.mqtt);
   if (!cfg) return undefined;
   const sink = new MqttSink(cfg, {
@@ -96,13 +96,16 @@ function startMqtt(ctx: Needs, count: DeliveryCounter, scope: ModuleScope): Mqtt
     log,
     queued: (n) => metrics.mqttQueued.set(n),
     connected: (up) => metrics.mqttConnected.set(up ? 1 : 0),
-    cameras: config.streams.map((s) => s.id),
+    cameras: sourceSet.ids,
     version: VERSION,
   });
-  for (const src of sources) {
-    const sub = src.state$.subscribe((status) => sink.setCameraState(status.id, status.state));
-    scope.onStop(() => sub.unsubscribe());
-  }
+  scope.onStop(
+    sourceSet.each((src) => {
+      sink.addCamera(src.id);
+      const sub = src.state$.subscribe((status) => sink.setCameraState(status.id, status.state));
+      return () => sub.unsubscribe();
+    }),
+  );
   if (faces) followPeople(faces.gallery, sink, scope);
   return sink;
 }

@@ -32,9 +32,10 @@ type Needs = BaseContext &
 export const chainModule = defineModule<Needs, ChainContext>({
   name: 'chain',
   start: (ctx, scope) => {
-    const { pipeline, sources, hub, log } = ctx;
+    const { pipeline, sourceSet, hub, log } = ctx;
     const chain = buildChain(pipeline, stageContext(ctx), {
-      sources: sources.map((s) => ({ config: s.config, frames$: s.frames$ })),
+      // every source now and each one added later (cluster mode); a removed one completes
+      sources: sourceSet.sources$,
       watched: (stream) => hub.hasSubscribers(stream),
     });
     scope.onStop(() => chain.stop());

@@ -30,19 +30,19 @@ export interface ClusterContext {
 
 export const clusterModule = defineModule<BaseContext & ClusterLinkContext & SourcesContext, ClusterContext>({
   name: 'cluster leases',
-  start: async ({ config, log, metrics, sources, clusterLink }, scope) => {
+  start: async ({ log, metrics, sourceSet, clusterLink }, scope) => {
     if (!clusterLink) return { cluster: undefined };
     const { config: cfg, nats, pool } = clusterLink;
     const drops = dropRateSampler(metrics, cfg.heartbeatMs * 5);
     scope.onStop(() => drops.stop());
-    const byId = new Map(sources.map((s) => [s.id, s]));
     // one start/suspend at a time per camera, each bringing the source to what the lease says now
     // (a lease lost and regained quickly must not leave ffmpeg running or stopped by mistake)
     const chains = new Map<string, Promise<void>>();
     const reconcile = (camera: string) => {
-      const src = byId.get(camera);
-      if (!src) return;
       const next = (chains.get(camera) ?? Promise.resolve()).then(async () => {
+        // looked up now: the camera may have been removed or replaced (cluster-cameras.ts)
+        const src = sourceSet.get(camera);
+        if (!src) return;
         const stopped = src.status.state === 'stopped';
         if (leases.holds(camera)) {
           if (stopped) src.start();
@@ -57,7 +57,7 @@ export const clusterModule = defineModule<BaseContext & ClusterLinkContext & Sou
       node: cfg.node,
       ttlMs: cfg.leaseTtlMs,
       heartbeatMs: cfg.heartbeatMs,
-      cameras: () => config.streams.map((s) => s.id),
+      cameras: () => sourceSet.ids,
       capacity: (held) => capacityFromDrops(cfg.maxCameras, held, drops.rate()),
       dropRate: () => drops.rate(),
       onAcquire: reconcile,
@@ -65,7 +65,7 @@ export const clusterModule = defineModule<BaseContext & ClusterLinkContext & Sou
       log,
     });
     const drift = setInterval(() => {
-      for (const id of byId.keys()) reconcile(id);
+      for (const id of sourceSet.ids) reconcile(id);
     }, cfg.heartbeatMs);
     // registered after the sources' stop, so it runs before it: leases handed over first
     scope.onStop(async () => {
@@ -73,7 +73,10 @@ export const clusterModule = defineModule<BaseContext & ClusterLinkContext & Sou
       await leases.stop();
       await Promise.all(chains.values());
     });
-    log.info({ node: cfg.node, cameras: byId.size, maxCameras: cfg.maxCameras }, 'cluster node ready');
+    log.info(
+      { node: cfg.node, cameras: sourceSet.list.length, maxCameras: cfg.maxCameras },
+      'cluster node ready',
+    );
     return { cluster: { config: cfg, nats, pool, leases } };
   },
 });

@@ -32,7 +32,7 @@ function createHub({ config, plan, style, faces, sources, metrics }: Needs): WsH
   return new WsHub({
     maxBufferedBytes: config.output.maxBufferedBytes,
     metrics,
-    knownStreams: () => config.streams.map((s) => s.id),
+    knownStreams: () => sources.map((s) => s.id),
     ...(style && defaultStyle ? { styles: () => [...style.styles.keys()], defaultStyle } : {}),
     hello: () => ({
       pipeline: plan.name,
@@ -45,7 +45,7 @@ function createHub({ config, plan, style, faces, sources, metrics }: Needs): WsH
 }
 
 /** Stream states and gallery changes (also those made by the CLI) reach every viewer. */
-function relayToViewers({ sources, faces, style }: Needs, hub: WsHub, scope: ModuleScope): void {
+function relayToViewers({ sourceSet, faces, style }: Needs, hub: WsHub, scope: ModuleScope): void {
   if (style)
     scope.onStop(
       style.onTraining((e) =>
@@ -54,10 +54,13 @@ function relayToViewers({ sources, faces, style }: Needs, hub: WsHub, scope: Mod
         ),
       ),
     );
-  for (const src of sources) {
-    const sub = src.state$.subscribe((status) => hub.broadcast({ type: 'status', status }));
-    scope.onStop(() => sub.unsubscribe());
-  }
+  // a camera added later (cluster mode) announces itself by its first status
+  scope.onStop(
+    sourceSet.each((src) => {
+      const sub = src.state$.subscribe((status) => hub.broadcast({ type: 'status', status }));
+      return () => sub.unsubscribe();
+    }),
+  );
   if (faces)
     scope.onStop(
       faces.gallery.onChange((m) =>

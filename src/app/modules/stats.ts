@@ -19,11 +19,15 @@ export const statsModule = defineModule<Needs, object>({
       sent: metrics.framesSent,
       dropped: metrics.framesDropped,
     };
-    const ids = sources.map((s) => s.id);
     let prev = { totals: new Map<string, number>(), at: performance.now() };
     const timer = setInterval(async () => {
       const cur = { totals: await totalsByStream(counters), at: performance.now() };
-      broadcastRates(hub, ids, prev, cur);
+      broadcastRates(
+        hub,
+        sources.map((s) => s.id),
+        prev,
+        cur,
+      );
       prev = cur;
     }, STATS_EVERY_MS);
     timer.unref();

@@ -84,6 +84,8 @@ export class MqttSink implements AlertSink {
   private inFlight: Queued | undefined;
   private readonly states = new Map<string, string>();
   private people = new Set<string>();
+  /** Every camera announced (discovery), the configured ones and those added later. */
+  private readonly cameras: Set<string>;
   private lastProblem: string | undefined;
   private closed = false;
 
@@ -92,6 +94,7 @@ export class MqttSink implements AlertSink {
     private readonly deps: MqttSinkDeps,
   ) {
     this.t = topics(cfg.topicPrefix);
+    this.cameras = new Set(deps.cameras);
     this.broker = redactUrl(cfg.url);
     this.secrets = cfg.password ? [cfg.password] : [];
     this.discovery = {
@@ -141,6 +144,14 @@ export class MqttSink implements AlertSink {
     if (this.client.connected) this.send(this.t.state(camera), state, RETAINED);
   }
 
+  /** A camera added while running (cluster mode): announced now if connected, else on connect. */
+  addCamera(camera: string): void {
+    if (this.cameras.has(camera)) return;
+    this.cameras.add(camera);
+    if (this.client.connected && this.cfg.homeAssistant.enabled)
+      for (const m of cameraDiscovery(camera, this.t, this.discovery)) this.sendDiscovery(m);
+  }
+
   /** The enrolled people: a presence sensor each; sensors of people no longer enrolled are removed. */
   setPeople(names: Iterable<string>): void {
     const next = new Set(names);
@@ -168,7 +179,7 @@ export class MqttSink implements AlertSink {
   /** Publishes every discovery config (retained). */
   private announce(): void {
     if (!this.cfg.homeAssistant.enabled) return;
-    for (const camera of this.deps.cameras)
+    for (const camera of this.cameras)
       for (const m of cameraDiscovery(camera, this.t, this.discovery)) this.sendDiscovery(m);
     for (const n of this.people) this.sendDiscovery(personDiscovery(n, this.t, this.discovery));
   }

@@ -19,6 +19,7 @@ import { chainModule } from './app/modules/chain.js';
 import { clusterModule } from './app/modules/cluster.js';
 import { clusterLinkModule } from './app/modules/cluster-link.js';
 import { clusterUiModule } from './app/modules/cluster-ui.js';
+import { clusterCamerasModule } from './app/modules/cluster-cameras.js';
 import { dataDirModule } from './app/modules/data-dir.js';
 import { demoGalleryModule } from './app/modules/demo-gallery.js';
 import { facesModule } from './app/modules/faces.js';
@@ -35,7 +36,10 @@ export interface VigilOptions {
   metrics?: VigilMetrics;
 }
 
-/** The start-up list. */
+/**
+ * The start-up list. The cluster modules come before http: the API's /api/cluster/cameras needs
+ * the cluster's camera table.
+ */
 export function vigilStartup(base: BaseContext) {
   return Startup.from(base)
     .add(accessModule)
@@ -52,6 +56,7 @@ export function vigilStartup(base: BaseContext) {
     .add(sourcesModule)
     .add(outputModule)
     .add(clusterModule)
+    .add(clusterCamerasModule)
     .add(alertSinksModule)
     .add(chainModule)
     .add(httpModule)

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { Vigil } from './app.js';
+import { registerClusterCommands } from './cli-cluster.js';
 import { registerFeedbackCommands } from './cli-feedback.js';
 import { registerLearnCommands } from './cli-learn.js';
 import { doctorEngines, registerModelCommands } from './cli-models.js';
@@ -367,6 +368,7 @@ program
   });
 
 registerFeedbackCommands(program, DEFAULT_CONFIG, fail);
+registerClusterCommands(program);
 registerLearnCommands(program);
 registerModelCommands(program, DEFAULT_CONFIG);
 await registerStyleCommands(program);

@@ -38,8 +38,11 @@ export interface LeaseOptions {
   url?: string;
   /** Start the camera: this node holds it from now on. */
   onAcquire: (camera: string, revision: number) => void;
-  /** Stop the camera now (called before the lease is given back). */
-  onLose: (camera: string, reason: LossReason) => void;
+  /**
+   * Stop the camera now. When the lease is given back (rebalanced, removed, stopping) the key is
+   * deleted only once this resolves: another node must not start it while it still runs here.
+   */
+  onLose: (camera: string, reason: LossReason) => void | Promise<void>;
   log: Logger;
   replicas?: number;
 }
@@ -62,6 +65,8 @@ function isConflict(e: unknown): boolean {
 
 export class LeaseManager {
   private readonly held = new Map<string, Held>();
+  /** Leases being given back (their cameras stopping). */
+  private readonly releasing = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private fence: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -141,12 +146,12 @@ export class LeaseManager {
   async tick(): Promise<void> {
     this.selfFence();
     await this.renewAll();
-    await this.releaseRemoved();
+    this.releaseRemoved();
     await this.heartbeat();
     await this.readView();
     const share = this.share();
     const mine = [...this.held.keys()];
-    if (mine.length > share) await this.giveBack(mine.length - share);
+    if (mine.length > share) this.giveBack(mine.length - share);
     else if (mine.length < share) await this.take(share - mine.length);
   }
 
@@ -178,10 +183,10 @@ export class LeaseManager {
   }
 
   /** Gives back the leases of cameras no longer in the cluster (removed from PostgreSQL). */
-  private async releaseRemoved(): Promise<void> {
+  private releaseRemoved(): void {
     const known = new Set(this.opts.cameras());
     const gone = [...this.held.keys()].filter((c) => !known.has(c));
-    await Promise.all(gone.map((c) => this.release(c, 'removed')));
+    for (const c of gone) this.releaseSoon(c, 'removed');
   }
 
   private async heartbeat(): Promise<void> {
@@ -251,18 +256,27 @@ export class LeaseManager {
   }
 
   /** Stops `n` cameras (then deletes their keys, so another node takes them on its next round). */
-  private async giveBack(n: number): Promise<void> {
+  private giveBack(n: number): void {
     const mine = [...this.held.keys()].sort(
       (a, b) => preference(this.opts.node, b) - preference(this.opts.node, a),
     );
-    await Promise.all(mine.slice(0, n).map((c) => this.release(c, 'rebalanced')));
+    for (const c of mine.slice(0, n)) this.releaseSoon(c, 'rebalanced');
+  }
+
+  /**
+   * Gives a lease back without holding up the round: the camera's stop (ffmpeg's exit) may take
+   * a while, and the other leases must be renewed meanwhile. Its key goes once it has stopped.
+   */
+  private releaseSoon(camera: string, reason: LossReason): void {
+    const p: Promise<void> = this.release(camera, reason).finally(() => this.releasing.delete(p));
+    this.releasing.add(p);
   }
 
   private async release(camera: string, reason: LossReason): Promise<void> {
     const h = this.held.get(camera);
     if (!h) return;
     this.held.delete(camera);
-    if (h.running) this.opts.onLose(camera, reason);
+    if (h.running) await this.opts.onLose(camera, reason);
     try {
       await this.leases.delete(key(camera), { previousSeq: h.revision });
       this.opts.log.info({ camera, node: this.opts.node, reason }, 'lease given back');
@@ -279,6 +293,7 @@ export class LeaseManager {
     clearInterval(this.fence);
     await this.ticking;
     await Promise.all([...this.held.keys()].map((c) => this.release(c, 'stopping')));
+    await Promise.all(this.releasing);
     await this.nodeKv.delete(this.opts.node).catch(() => undefined);
   }
 }

@@ -2,7 +2,7 @@
  * The JSON/HTTP API under /api/: the route table of every resource (api-system, api-cluster, api-people,
  * api-recognition, api-alerts, api-feedback, api-unknowns, api-audit, api-docs), declared in api-router.ts'
  * shape and mounted on fastify by api-mount.ts. The order of the table is the order a 405 lists the
- * allowed methods in.
+ * allowed methods in. In cluster mode also api-cluster-cameras.
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
@@ -14,6 +14,7 @@ import { FeedbackStore } from '../faces/gallery/feedback.js';
 import { createAlertRoutes } from './api-alerts.js';
 import { auditRequest, createAuditRoutes, type Requester } from './api-audit.js';
 import { type ClusterApi, createClusterRoutes } from './api-cluster.js';
+import { type ClusterCameraStore, createClusterCameraRoutes } from './api-cluster-cameras.js';
 import { HttpError } from './api-body.js';
 import { createPeopleRoutes } from './api-people.js';
 import { createRecognitionRoutes } from './api-recognition.js';
@@ -44,6 +45,8 @@ export interface ApiDeps {
     /** Trainings from the page. */
     training?: StyleTrainingJobs;
   };
+  /** Cluster mode only: the cluster's cameras in PostgreSQL, and the check of a camera's config. */
+  clusterCameras?: { cameras: ClusterCameraStore; check: (id: string, given: unknown) => string | undefined };
   maxBodyBytes: number;
   /** Who sent a request (the audit log's actor) and whether they may act as admin; default: local admin. */
   requester?: (req: IncomingMessage) => Requester;
@@ -109,6 +112,10 @@ export function createApi(d: ApiDeps): Api {
       requester,
     }),
   ];
+  if (d.clusterCameras)
+    routes.push(
+      ...createClusterCameraRoutes({ ...d.clusterCameras, requester, maxBodyBytes: d.maxBodyBytes }),
+    );
   routes.push(...createDocsRoutes({ routes: () => routes, page: d.docsPage }));
   const plugin = apiPlugin(routes, {
     audit: (req, method, path) => {

@@ -42,7 +42,7 @@ export interface HttpDeps {
 
 /** Writes that change who is recognised (people, unknown faces, feedback on alerts), and style training. */
 const ADMIN_PATHS =
-  /^\/api\/(people|unknowns|feedback|styles)(\/|$)|^\/api\/alerts\/[^/]+\/(feedback|ignore)$/;
+  /^\/api\/(people|unknowns|feedback|styles|cluster)(\/|$)|^\/api\/alerts\/[^/]+\/(feedback|ignore)$/;
 const TOKEN_HELP = 'missing or wrong token: send "Authorization: Bearer <token>" or ?token=<token>';
 
 function hostRefusal(req: FastifyRequest): string {
@@ -152,7 +152,7 @@ function answeredPreflight(d: HttpDeps, request: FastifyRequest, reply: FastifyR
   request.raw.resume();
   reply
     .code(204)
-    .header('access-control-allow-methods', 'GET, POST, PATCH, DELETE')
+    .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE')
     .header('access-control-allow-headers', 'authorization, content-type')
     .header('access-control-max-age', '600')
     .send();

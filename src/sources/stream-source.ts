@@ -166,6 +166,9 @@ export class StreamSource {
    */
   async suspend(): Promise<void> {
     this.stopped = true;
+    // late output and events of the attempt running now are ignored, and an ffmpeg that
+    // fluent-ffmpeg spawns only after this (it spawns asynchronously) is killed at its start
+    this.generation++;
     this.stopping.abort();
     clearTimeout(this.retryTimer);
     clearInterval(this.watchdog);
@@ -285,7 +288,11 @@ export class StreamSource {
     const cmd = ffmpeg(inv.input)
       .setFfmpegPath(this.ff.path)
       .inputOptions(['-hide_banner', '-nostdin', '-loglevel', 'error', ...inv.inputOptions])
-      .on('start', () => track(this.process))
+      .on('start', () => {
+        const proc = (cmd as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
+        track(proc);
+        if (gen !== this.generation) proc?.kill('SIGKILL'); // suspended or stopped meanwhile
+      })
       .on('stderr', (line: string) => {
         this.stderrTail.push(line);
         if (this.stderrTail.length > 20) this.stderrTail.shift();

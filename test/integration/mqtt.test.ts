@@ -16,6 +16,7 @@ import { BehaviorSubject } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Vigil } from '../../src/app.js';
 import { alertSinksModule } from '../../src/app/modules/alert-sinks.js';
+import { SourceSet } from '../../src/sources/source-set.js';
 import { loadConfig } from '../../src/config/load.js';
 import { AlertStore, type FaceAlert } from '../../src/faces/alerts.js';
 import { VigilMetrics } from '../../src/metrics/metrics.js';
@@ -55,12 +56,15 @@ async function startSinks(cfg: ReturnType<typeof configFile>) {
   const viewers: unknown[] = [];
   const state$ = new BehaviorSubject({ id: 'door', state: 'connecting' as const });
   const undo: Array<() => unknown> = [];
+  // one camera whose state the test drives (a StreamSource as far as the module looks at it)
+  const sourceSet = new SourceSet(() => ({ id: 'door', state$ }) as never);
+  sourceSet.add({ id: 'door' } as never);
   const ctx = {
     config: cfg,
     log: pino({ level: 'silent' }),
     metrics,
     hub: { broadcast: (m: unknown) => viewers.push(m) },
-    sources: [{ state$ }],
+    sourceSet,
     faces: undefined,
   };
   const started = await alertSinksModule.start(ctx as never, { onStop: (u) => undo.push(u) });

@@ -30,7 +30,7 @@ export const clusterLinkModule = defineModule<BaseContext, ClusterLinkContext>({
     const cfg = resolveCluster(config.cluster);
     if (!cfg) return { clusterLink: undefined };
     // every series of this node says which node it is (one Prometheus scrapes them all)
-    metrics.registry.setDefaultLabels({ node: cfg.node });
+    metrics.labelNode(cfg.node);
     const nats = await connectNats(cfg, log);
     scope.onStop(() => nats.close());
     const pool = await connectPostgres(cfg, log);

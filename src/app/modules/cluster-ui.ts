@@ -35,14 +35,11 @@ export function advertisedUrl(cfg: ClusterConfig, address: { host: string; port:
 export const clusterUiModule = defineModule<Needs, object>({
   name: 'cluster ui',
   start: async (ctx, scope) => {
-    const { cluster, config, metrics, sources, clusterApi, address, log } = ctx;
+    const { cluster, metrics, sources, sourceSet, clusterApi, address, log } = ctx;
     if (!cluster) return {};
     const cfg = cluster.config;
-    metrics.labelNode(cfg.node);
     cluster.leases.advertise(advertisedUrl(cfg, address));
     const view = await ClusterView.open(cluster.nats, { node: cfg.node, heartbeatMs: cfg.heartbeatMs });
-    const configured = () => config.streams.map((s) => s.id);
-    const byId = new Map(sources.map((s) => [s.id, s]));
     const localStreams = () => sources.map((s) => ({ ...s.status, node: cfg.node }));
     clusterApi.current = {
       overview: () => view.overview(),
@@ -50,7 +47,7 @@ export const clusterUiModule = defineModule<Needs, object>({
       streams: () =>
         view
           .overview()
-          .then((o) => clusterStreams(o, configured(), (id) => byId.get(id)?.status))
+          .then((o) => clusterStreams(o, sourceSet.ids, (id) => sourceSet.get(id)?.status))
           .catch(() => localStreams()),
     };
     scope.onStop(() => {
@@ -64,11 +61,11 @@ export const clusterUiModule = defineModule<Needs, object>({
   },
 });
 
-function startRelay(cluster: ClusterNode, { config, hub, log }: Needs, scope: ModuleScope): void {
+function startRelay(cluster: ClusterNode, { sourceSet, hub, log }: Needs, scope: ModuleScope): void {
   const relay = new FramesRelay(cluster.nats, hub, {
     node: cluster.config.node,
     holds: (camera) => cluster.leases.holds(camera),
-    cameras: () => config.streams.map((s) => s.id),
+    cameras: () => sourceSet.ids,
     log,
   });
   relay.start();

@@ -48,10 +48,9 @@ export const clusterModule = defineModule<BaseContext & ClusterLinkContext & Sou
           if (stopped) src.start();
         } else if (!stopped) await src.suspend();
       });
-      chains.set(
-        camera,
-        next.catch(() => undefined),
-      );
+      const done = next.catch(() => undefined);
+      chains.set(camera, done);
+      return done; // a lease given back is deleted once its camera has stopped here
     };
     const leases: LeaseManager = await LeaseManager.open(nats, {
       node: cfg.node,

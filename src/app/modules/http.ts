@@ -15,6 +15,8 @@ import { PROJECT_ROOT } from '../../util/paths.js';
 import { defineModule, type ModuleScope } from '../module.js';
 import type { BaseContext, PipelineContext } from './base.js';
 import type { ChainContext } from './chain.js';
+import type { ClusterCamerasContext } from './cluster-cameras.js';
+import { parseCamera } from '../../cluster/cameras-pg.js';
 import type { FacesContext } from './faces.js';
 import type { InferenceContext } from './inference.js';
 import { liveFace } from './live-face.js';
@@ -37,7 +39,8 @@ type Needs = BaseContext &
   FacesContext &
   SourcesContext &
   OutputContext &
-  ChainContext & { auth: AuthConfig };
+  ChainContext &
+  ClusterCamerasContext & { auth: AuthConfig };
 
 /** A stuck socket never hangs shutdown longer than this. */
 const CLOSE_GRACE_MS = 2000;
@@ -67,7 +70,7 @@ export const httpModule = defineModule<Needs, HttpContext>({
 });
 
 function apiDeps(ctx: Needs, clusterApi: ClusterApiSlot): ApiDeps {
-  const { config, plan, host, faces, style, sources, chain, log, auth } = ctx;
+  const { config, plan, host, faces, style, sources, chain, log, auth, clusterCameras } = ctx;
   return {
     streams: () => clusterApi.current?.streams() ?? sources.map((s) => s.status),
     cluster: () => clusterApi.current,
@@ -95,6 +98,15 @@ function apiDeps(ctx: Needs, clusterApi: ClusterApiSlot): ApiDeps {
             } catch {
               return null;
             }
+          },
+        }
+      : undefined,
+    clusterCameras: clusterCameras
+      ? {
+          cameras: clusterCameras,
+          check: (id, given) => {
+            const p = parseCamera(id, given);
+            return p.ok ? undefined : p.problem;
           },
         }
       : undefined,

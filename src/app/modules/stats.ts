@@ -22,12 +22,8 @@ export const statsModule = defineModule<Needs, object>({
     let prev = { totals: new Map<string, number>(), at: performance.now() };
     const timer = setInterval(async () => {
       const cur = { totals: await totalsByStream(counters), at: performance.now() };
-      broadcastRates(
-        hub,
-        sources.map((s) => s.id),
-        prev,
-        cur,
-      );
+      const ids = sources.map((s) => s.id); // the cameras now (cluster mode: they change)
+      broadcastRates(hub, ids, prev, cur);
       prev = cur;
     }, STATS_EVERY_MS);
     timer.unref();

@@ -71,7 +71,7 @@ describe('cluster config', () => {
     ).toThrow(/VIGIL_NODE \(cluster\.node\)/);
   });
 
-  it('takes the advertised URL from the file or VIGIL_ADVERTISE_URL, naming it when malformed', () => {
+  it('takes the advertised URL (and a replica its name) from the file or the environment, naming it when malformed', () => {
     const env = {
       VIGIL_CLUSTER_NATS: 'nats://nats:4222',
       VIGIL_CLUSTER_POSTGRES: 'postgres://pg/v',
@@ -88,10 +88,14 @@ describe('cluster config', () => {
     expect(resolveCluster(file, { VIGIL_ADVERTISE_URL: 'http://10.0.0.7:8080' })?.advertiseUrl).toBe(
       'http://10.0.0.7:8080',
     );
-    expect(
-      resolveCluster({ ...file, advertiseUrl: 'http://a:1' }, { VIGIL_ADVERTISE_URL: 'http://b:2' })
-        ?.advertiseUrl,
-    ).toBe('http://a:1');
+    // the replica's own variables win over the shared file: its name, URL and file_sd path
+    const own = resolveCluster(
+      { ...file, advertiseUrl: 'http://a:1' },
+      { VIGIL_ADVERTISE_URL: 'http://b:2', VIGIL_NODE: 'pod-7', VIGIL_PROMETHEUS_FILE_SD: '/sd/n.json' },
+    );
+    expect([own?.advertiseUrl, own?.node, own?.prometheusFileSd]).toEqual(['http://b:2', 'pod-7', '/sd/n.json']);
+    expect(() => resolveCluster(file, { VIGIL_NODE: 'bad name' })).toThrow(/VIGIL_NODE \(cluster\.node\)/);
+    expect(resolveCluster(file, {})).toBe(file);
     expect(resolveCluster(file, {})?.advertiseUrl).toBeUndefined();
   });
 });

@@ -86,9 +86,12 @@ export function decodeFps(s: Pick<StreamConfig, 'detectFps' | 'displayFps'>): nu
   return Math.max(s.detectFps, s.displayFps);
 }
 
+// -analyzeduration 0 is not "none" but ffmpeg's default, 5 s: a low-bitrate picture (a still
+// scene, a night camera) then waited up to 5 s for its first frame; 0.5 s is enough for H.264,
+// whose size comes with the first parameter sets (measured 5.5 s -> 1.5 s on a still RTSP stream)
 const LOW_LATENCY = [
   '-analyzeduration',
-  '0',
+  '500000',
   '-probesize',
   '32768',
   '-fflags',

@@ -107,6 +107,8 @@ class ClusterRun {
   sampler: LiveSampler | undefined;
   readonly nodes = new Map<string, VigilNode>();
   readonly deliveries: Delivery[] = [];
+  /** Killed nodes (what they logged, for a failing test). */
+  readonly gone: VigilNode[] = [];
   script: Appearance[] = [];
   t0 = 0;
 
@@ -187,17 +189,19 @@ class ClusterRun {
   private async explain(e: unknown): Promise<never> {
     const heartbeats = this.nats ? await nodeHeartbeats(this.nats.url) : [];
     throw new Error(
-      `${(e as Error).message}\n${heartbeats.join('\n')}\n${diagnose([...this.nodes.values()])}`,
+      `${(e as Error).message}\n${heartbeats.join('\n')}\n${diagnose([...this.nodes.values(), ...this.gone])}`,
     );
   }
 
   /** kill -9: how long until its cameras are live on the others (ms). */
   async killNode(victim: VigilNode): Promise<number> {
-    const before = await this.placement();
-    const orphans = [...before].filter(([, n]) => n === victim.name).map(([cam]) => cam);
+    await this.placement();
+    const orphans = [...(this.sampler?.known ?? [])].filter(([, n]) => n === victim.name).map(([cam]) => cam);
+    expect(orphans.length, `${victim.name} runs cameras when it is killed`).toBeGreaterThan(0);
     const killedAt = Date.now();
     await victim.kill();
     this.nodes.delete(victim.name);
+    this.gone.push(victim);
     await until(
       async () => {
         const now = await this.placement();
@@ -207,7 +211,10 @@ class ClusterRun {
       15_000,
     ).catch((e) => this.explain(e));
     const ms = Date.now() - killedAt;
-    console.log(`kill -9 of ${victim.name} (${orphans.join(', ')}): live again on the others after ${ms} ms`);
+    const taken = orphans.map((cam) => leaseTakenAt([...this.nodes.values()], cam, killedAt) - killedAt);
+    console.log(
+      `kill -9 of ${victim.name} (${orphans.join(', ')}): leases taken after ${taken.join(', ')} ms, live again on the others after ${ms} ms`,
+    );
     return ms;
   }
 
@@ -255,7 +262,7 @@ class ClusterRun {
     await sleep(3000);
     this.sampler?.stop();
     report(this.script, this.deliveries, this.t0);
-    if (this.deliveries.length !== expected) console.log(diagnose([...this.nodes.values()]));
+    if (this.deliveries.length !== expected) console.log(diagnose([...this.nodes.values(), ...this.gone]));
     return this.deliveries;
   }
 
@@ -342,6 +349,14 @@ class LiveSampler {
     this.ignoredUntil.set(node, Date.now() + graceMs);
   }
 
+  /** Camera -> node, from each node's latest answer (a node slow to answer keeps its last one). */
+  readonly known = new Map<string, string>();
+
+  private remember(node: string, live: string[]): void {
+    for (const [cam, n] of this.known) if (n === node && !live.includes(cam)) this.known.delete(cam);
+    for (const cam of live) this.known.set(cam, node);
+  }
+
   placement(): Promise<Map<string, string>> {
     return this.placementOf(false);
   }
@@ -349,7 +364,9 @@ class LiveSampler {
   private async placementOf(record: boolean): Promise<Map<string, string>> {
     const t = Date.now();
     const entries = [...this.nodes].filter(([n]) => (this.ignoredUntil.get(n) ?? 0) < t);
-    const lives = await Promise.all(entries.map(async ([n, v]) => [n, (await v.live(3000)) ?? []] as const));
+    const answers = await Promise.all(entries.map(async ([n, v]) => [n, await v.live(3000)] as const));
+    const lives = answers.map(([n, cams]) => [n, cams ?? []] as const);
+    for (const [n, cams] of answers) if (cams) this.remember(n, cams);
     const by = new Map<string, string[]>();
     for (const [n, cams] of lives) for (const cam of cams) by.set(cam, [...(by.get(cam) ?? []), n]);
     if (record)
@@ -370,6 +387,17 @@ async function nodeHeartbeats(url: string): Promise<string[]> {
   } finally {
     await nc.close();
   }
+}
+
+/** When (ms epoch) a node logged taking the lease of `camera` after `since`. */
+function leaseTakenAt(nodes: VigilNode[], camera: string, since: number): number {
+  for (const n of nodes)
+    for (const l of n.lines) {
+      if (!l.includes('lease taken') || !l.includes(`"camera":"${camera}"`)) continue;
+      const t = (JSON.parse(l) as { time: number }).time;
+      if (t >= since) return t;
+    }
+  return Number.NaN;
 }
 
 /** What the nodes said about leases and their cameras (for a failing test). */

@@ -12,7 +12,7 @@ describe('ffmpeg invocation', () => {
     });
     expect(inv.kind).toBe('rtsp');
     expect(inv.inputOptions.join(' ')).toContain(
-      '-rtsp_transport tcp -timeout 3000000 -analyzeduration 0 -probesize 32768',
+      '-rtsp_transport tcp -timeout 3000000 -analyzeduration 500000 -probesize 32768',
     );
     const old = buildInvocation(stream({ url: 'rtsp://h/x' }), { rtspSocketTimeoutFlag: 'stimeout' });
     expect(old.inputOptions).toContain('-stimeout');

@@ -39,7 +39,8 @@ export async function ensureEventsStream(nc: NatsConnection): Promise<void> {
     .add(EVENTS_STREAM, {
       durable_name: EVENTS_CONSUMER,
       ack_policy: AckPolicy.Explicit,
-      ack_wait: nanos(30_000),
+      // a paused or partitioned node's pulled events go to another node after this long
+      ack_wait: nanos(10_000),
       max_deliver: -1,
     })
     .catch((e) => {
@@ -158,7 +159,8 @@ export class EventStore {
     while (this.running) {
       try {
         const consumer = await js.consumers.get(EVENTS_STREAM, EVENTS_CONSUMER);
-        const messages = await consumer.consume({ max_messages: 32 });
+        // a few at a time: what a node that stops answering holds back waits for ack_wait
+        const messages = await consumer.consume({ max_messages: 8 });
         this.messages = messages;
         for await (const m of messages) {
           if (!this.running) break;

@@ -85,6 +85,13 @@ export interface SourceEvents {
   onPoolDrop?: () => void;
   /** A full-resolution picture was skipped (its pool exhausted): that frame's faces are cut from it. */
   onFullPoolDrop?: () => void;
+  /**
+   * The source's picture size if known from elsewhere (cluster mode: the camera's previous
+   * holder probed it), so `embedFrom: auto` starts without probing the source first.
+   */
+  knownSize?: () => { width: number; height: number } | undefined;
+  /** The source's size was probed here (cluster mode: shared with the other nodes). */
+  onProbed?: (size: { width: number; height: number }) => void;
 }
 
 /**
@@ -213,16 +220,21 @@ export class StreamSource {
     const c = this.config;
     let source: { width: number; height: number } | undefined;
     if (c.embedFrom === 'auto')
-      source = c.demo
-        ? DEMO_SIZE
-        : await probeVideoSize(
-            this.ff.path,
-            buildInvocation(c, this.ff),
-            c.socketTimeoutSeconds * 1000 + 5000,
-          );
+      source = c.demo ? DEMO_SIZE : (this.events.knownSize?.() ?? (await this.probe()));
     const plan = fullResPlan(c, source);
     if (c.embedFrom !== 'auto' || source) this.plan = plan; // a failed probe is tried again next time
     return plan;
+  }
+
+  private async probe(): Promise<{ width: number; height: number } | undefined> {
+    const c = this.config;
+    const size = await probeVideoSize(
+      this.ff.path,
+      buildInvocation(c, this.ff),
+      c.socketTimeoutSeconds * 1000 + 5000,
+    );
+    if (size) this.events.onProbed?.(size);
+    return size;
   }
 
   private openFull(plan: FullResPlan): FullFrameReceiver {

@@ -13,6 +13,8 @@ import { defineModule } from '../module.js';
 import type { BaseContext } from './base.js';
 import type { FfmpegInfo } from '../../sources/ffmpeg.js';
 import type { ClusterContext } from './cluster.js';
+import type { ClusterLinkContext } from './cluster-link.js';
+import { CameraSizes } from '../../cluster/camera-sizes.js';
 
 export interface SourcesContext {
   /** The sources now (a live view of `sourceSet.list`). */
@@ -23,9 +25,15 @@ export interface SourcesContext {
   readonly latestFrames: ReadonlyMap<string, Frame>;
 }
 
-export const sourcesModule = defineModule<BaseContext & { ffmpeg: FfmpegInfo }, SourcesContext>({
+export const sourcesModule = defineModule<
+  BaseContext & ClusterLinkContext & { ffmpeg: FfmpegInfo },
+  SourcesContext
+>({
   name: 'sources',
-  start: ({ config, ffmpeg, metrics, log }, scope) => {
+  start: async ({ config, ffmpeg, metrics, log, clusterLink }, scope) => {
+    // cluster mode: a camera's size probed by one node spares the next holder the probe
+    const sizes = clusterLink ? await CameraSizes.open(clusterLink.nats, log) : undefined;
+    if (sizes) scope.onStop(() => sizes.stop());
     const create = (s: StreamConfig) =>
       new StreamSource(s, ffmpeg, {
         onFrame: (f) => {
@@ -38,6 +46,8 @@ export const sourcesModule = defineModule<BaseContext & { ffmpeg: FfmpegInfo }, 
           metrics.reconnects.inc({ stream: s.id, cause });
           log.warn({ stream: s.id, cause, error: message }, 'stream disconnected');
         },
+        knownSize: sizes && (() => sizes.get(s.id)),
+        onProbed: sizes && ((size) => sizes.put(s.id, size)),
       });
     const sourceSet = new SourceSet(create);
     for (const s of config.streams) sourceSet.add(s);

@@ -167,4 +167,8 @@ function main(argv) {
   return 2;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) process.exitCode = main(process.argv.slice(2));
+// run as a script, not bundled into another one (npm run bench bundles the helpers: there
+// import.meta.url is the bundle, which is also argv[1])
+const self = fileURLToPath(import.meta.url);
+if (process.argv[1] === self && self.endsWith('system-deps.mjs'))
+  process.exitCode = main(process.argv.slice(2));

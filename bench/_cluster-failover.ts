@@ -27,12 +27,21 @@ export interface FailoverRun {
   rejoinMs: number;
 }
 
+export interface DoubleRun {
+  phase: string;
+  camera: string;
+  nodes: string[];
+  at: number;
+}
+
 export interface FailoverResult {
   runs: FailoverRun[];
   viewer: Row[];
   viewerNote: string;
-  /** Samples in which a camera was live on two nodes (should stay 0). */
-  doubleRuns: number;
+  /** Every sample in which a camera was live on two nodes (should be none), with what was going on. */
+  doubles: DoubleRun[];
+  /** What is going on now (the phase a double run is filed under). */
+  phase: string;
 }
 
 export async function measureFailover(
@@ -47,7 +56,7 @@ export async function measureFailover(
     },
     pg,
   );
-  const out: FailoverResult = { runs: [], viewer: [], viewerNote: '', doubleRuns: 0 };
+  const out: FailoverResult = { runs: [], viewer: [], viewerNote: '', doubles: [], phase: 'start' };
   try {
     progress('failover: 3 nodes, 6 passthrough cameras 640x360 at 10 fps');
     await cluster.addNodes(NODES);
@@ -89,7 +98,8 @@ async function balanced(
 }
 
 const countDoubles = (p: Placement, out: FailoverResult) => {
-  for (const nodes of p.values()) if (nodes.length > 1) out.doubleRuns++;
+  for (const [camera, nodes] of p)
+    if (nodes.length > 1) out.doubles.push({ phase: out.phase, camera, nodes, at: Date.now() });
 };
 
 async function failOnce(
@@ -105,6 +115,7 @@ async function failOnce(
   const node = cluster.nodes.get(victim);
   if (!node) throw new Error(`no node ${victim}`);
   const cameras = [...before].filter(([, ns]) => ns.includes(victim)).map(([c]) => c);
+  out.phase = `${how} of ${victim}: failover`;
   const t0 = Date.now();
   let exitMs = 0;
   const gone = (how === 'kill -9' ? node.kill() : node.stop()).then(() => {
@@ -124,6 +135,7 @@ async function failOnce(
   }
   await gone;
   const allMs = Math.max(...Object.values(perCamera));
+  out.phase = `${how} of ${victim}: restarted, rebalancing`;
   await cluster.restartNode(victim);
   const healthy = Date.now();
   const { at } = await balanced(cluster, out);

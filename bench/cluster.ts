@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { natsMissing } from '../test/helpers/nats.js';
 import { postgresMissing, startPostgres } from '../test/helpers/postgres.js';
 import { measureShares, measureShedding } from './_cluster-capacity.js';
-import { type FailoverRun, measureFailover } from './_cluster-failover.js';
+import { type DoubleRun, type FailoverRun, measureFailover } from './_cluster-failover.js';
 import { HEARTBEAT_MS, LEASE_TTL_MS } from './_cluster-harness.js';
 import { machine, percentile, printTable, progress, writeResult } from './_util.js';
 
@@ -38,6 +38,8 @@ if (!existsSync(join(process.cwd(), 'dist', 'cli.js'))) {
   process.exit(1);
 }
 
+// every node, nats-server and PostgreSQL helper adds a kill-on-exit listener
+process.setMaxListeners(50);
 const started = Date.now();
 const pg = await startPostgres();
 const result: Record<string, unknown> = {
@@ -90,10 +92,14 @@ try {
         `\nFailover: 3 nodes, 6 cameras, ${runs} run(s) each; camera moved = live on another node (GET /api/streams, polled every 100 ms)`,
       );
       printTable(rows);
-      console.log(`samples with a camera live on two nodes: ${r.doubleRuns}`);
+      const doubles = doubleSpans(r.doubles);
+      console.log(
+        `\nA camera live on two nodes at once (GET /api/streams of both): ${doubles.length || 'never'}`,
+      );
+      if (doubles.length) printTable(doubles);
+      result.doubleRuns = doubles;
       result.failover = rows;
       result.failoverRuns = r.runs;
-      result.doubleRuns = r.doubleRuns;
     }
   }
 } finally {
@@ -141,4 +147,21 @@ function summarise(runs: FailoverRun[]): Array<Record<string, string | number>> 
     );
   }
   return rows;
+}
+
+/** Double-run samples joined into spans per camera (samples < 1 s apart), with their phase. */
+function doubleSpans(samples: DoubleRun[]): Array<Record<string, string | number>> {
+  const spans: Array<DoubleRun & { from: number; n: number }> = [];
+  for (const d of samples) {
+    const open = spans.findLast((s) => s.camera === d.camera && d.at - s.at < 1000);
+    if (open) Object.assign(open, { at: d.at, n: open.n + 1 });
+    else spans.push({ ...d, from: d.at, n: 1 });
+  }
+  return spans.map((s) => ({
+    phase: s.phase,
+    camera: s.camera,
+    nodes: s.nodes.join(' + '),
+    samples: s.n,
+    'seen for ms': s.at - s.from,
+  }));
 }

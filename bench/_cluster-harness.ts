@@ -161,7 +161,8 @@ export class BenchCluster {
     while (Date.now() < deadline) {
       last = await this.placement();
       const k = JSON.stringify([...last].sort());
-      if (!ok(last) || k !== key) since = ok(last) ? Date.now() : undefined;
+      const good = ok(last);
+      if (!good || k !== key) since = good ? Date.now() : undefined;
       key = k;
       if (since !== undefined && Date.now() - since >= stableMs) return { placement: last, at: since };
       await sleep(200);

@@ -29,6 +29,8 @@ export interface FailoverRun {
 
 export interface DoubleRun {
   phase: string;
+  /** 'status': both nodes' GET /api/streams said live; 'ffmpeg': both ran an ffmpeg of it (/proc). */
+  by: 'status' | 'ffmpeg';
   camera: string;
   nodes: string[];
   at: number;
@@ -57,9 +59,13 @@ export async function measureFailover(
     pg,
   );
   const out: FailoverResult = { runs: [], viewer: [], viewerNote: '', doubles: [], phase: 'start' };
+  let stopSampling = () => {};
   try {
     progress('failover: 3 nodes, 6 passthrough cameras 640x360 at 10 fps');
     await cluster.addNodes(NODES);
+    // what runs, sampled apart from the API: an ffmpeg of one camera under two nodes at once
+    const ffmpeg = setInterval(() => countDoubles(cluster.decoders(), out, 'ffmpeg'), 50);
+    stopSampling = () => clearInterval(ffmpeg);
     await balanced(cluster, out);
     if (o.viewer) await measureViewers(cluster, o.viewerSeconds, out);
     if (o.failover)
@@ -73,6 +79,7 @@ export async function measureFailover(
         }
     return out;
   } finally {
+    stopSampling();
     await cluster.stop();
   }
 }
@@ -97,9 +104,10 @@ async function balanced(
     });
 }
 
-const countDoubles = (p: Placement, out: FailoverResult) => {
+const countDoubles = (p: Placement, out: FailoverResult, by: DoubleRun['by'] = 'status') => {
   for (const [camera, nodes] of p)
-    if (nodes.length > 1) out.doubles.push({ phase: out.phase, camera, nodes, at: Date.now() });
+    if (nodes.length > 1 || nodes.some((n) => n.startsWith('orphan')))
+      out.doubles.push({ phase: out.phase, by, camera, nodes, at: Date.now() });
 };
 
 async function failOnce(

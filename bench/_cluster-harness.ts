@@ -2,7 +2,7 @@
 // cluster), a database on the bench's PostgreSQL, and Vigil nodes as their own processes
 // (`node dist/cli.js run`, test/helpers/vigil-node.ts), with lavfi cameras. What the bench reads:
 // where each camera is live (every node's GET /api/streams) and the node heartbeats (vigil_nodes).
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
@@ -41,6 +41,9 @@ export interface Heartbeat {
 
 /** camera -> the nodes it is live on now (more than one would be a double run). */
 export type Placement = Map<string, string[]>;
+
+/** Each camera's lavfi graph lasts MARK + its index seconds (years): its ffmpeg's own tag in /proc. */
+const MARK = 10_000_000;
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
@@ -108,9 +111,9 @@ export class BenchCluster {
         heartbeatMs: HEARTBEAT_MS,
         retry: { initialMs: 100, maxMs: 1000 },
       },
-      streams: this.cameraIds.map((id) => ({
+      streams: this.cameraIds.map((id, i) => ({
         id,
-        lavfi: `testsrc2=size=${cameras.width}x${cameras.height}:rate=${cameras.fps}`,
+        lavfi: `testsrc2=size=${cameras.width}x${cameras.height}:rate=${cameras.fps}:duration=${MARK + i}`,
         width: cameras.width,
         height: cameras.height,
         detectFps: cameras.detectFps,
@@ -134,6 +137,30 @@ export class BenchCluster {
     );
     const out: Placement = new Map();
     for (const [node, cams] of lists) for (const cam of cams) out.set(cam, [...(out.get(cam) ?? []), node]);
+    return out;
+  }
+
+  /**
+   * camera -> the nodes with an ffmpeg of it running now, from /proc (children of each node's
+   * process, told apart by their lavfi duration): what runs, whatever the API says. An ffmpeg
+   * left running by a killed node is listed as an orphan.
+   */
+  decoders(): Placement {
+    const byPid = new Map([...this.nodes.values()].filter((n) => n.running).map((n) => [n.pid, n.name]));
+    const out: Placement = new Map();
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+        const tag = /duration=(\d+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))?.[1];
+        if (!tag || Number(tag) < MARK) continue;
+        // a bench camera's ffmpeg whose node is gone (kill -9) and which is still running
+        const node = byPid.get(ppid) ?? `orphan (parent ${ppid})`;
+        const camera = this.cameraIds[Number(tag) - MARK];
+        if (camera) out.set(camera, [...(out.get(camera) ?? []), node]);
+      } catch {
+        // gone meanwhile
+      }
+    }
     return out;
   }
 

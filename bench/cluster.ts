@@ -94,7 +94,7 @@ try {
       printTable(rows);
       const doubles = doubleSpans(r.doubles);
       console.log(
-        `\nA camera live on two nodes at once (GET /api/streams of both): ${doubles.length || 'never'}`,
+        `\nA camera on two nodes at once (their GET /api/streams, or an ffmpeg of it under both, sampled every 50 ms): ${doubles.length || 'never'}`,
       );
       if (doubles.length) printTable(doubles);
       result.doubleRuns = doubles;
@@ -153,12 +153,13 @@ function summarise(runs: FailoverRun[]): Array<Record<string, string | number>> 
 function doubleSpans(samples: DoubleRun[]): Array<Record<string, string | number>> {
   const spans: Array<DoubleRun & { from: number; n: number }> = [];
   for (const d of samples) {
-    const open = spans.findLast((s) => s.camera === d.camera && d.at - s.at < 1000);
+    const open = spans.findLast((s) => s.camera === d.camera && s.by === d.by && d.at - s.at < 1000);
     if (open) Object.assign(open, { at: d.at, n: open.n + 1 });
     else spans.push({ ...d, from: d.at, n: 1 });
   }
   return spans.map((s) => ({
     phase: s.phase,
+    'seen by': s.by,
     camera: s.camera,
     nodes: s.nodes.join(' + '),
     samples: s.n,

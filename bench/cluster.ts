@@ -97,7 +97,7 @@ try {
         `\nA camera on two nodes at once (their GET /api/streams, or an ffmpeg of it under both, sampled every 50 ms): ${doubles.length || 'never'}`,
       );
       if (doubles.length) printTable(doubles);
-      result.doubleRuns = doubles;
+      result.doubles = doubles;
       result.failover = rows;
       result.failoverRuns = r.runs;
     }

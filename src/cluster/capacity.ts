@@ -18,6 +18,45 @@ export function capacityFromDrops(maxCameras: number, held: number, dropRate: nu
   return maxCameras;
 }
 
+/** Good measurements in a row after which a node that once overloaded tries one camera more. */
+export const REGROW_AFTER = 6;
+
+/**
+ * A node's capacity decided once per fresh drop measurement (capacityFromDrops on each), with a
+ * memory: a count of cameras that overloaded the node stays the ceiling (one fewer than it) until
+ * REGROW_AFTER good measurements in a row let it try one more. Without it a node sheds a camera
+ * on every heartbeat from one stale figure, and takes them all back on the first good one: it
+ * cycles instead of settling.
+ */
+export class CapacityTracker {
+  private ceiling: number;
+  private good = 0;
+  private current: number;
+
+  constructor(private readonly maxCameras: number) {
+    this.ceiling = maxCameras;
+    this.current = maxCameras;
+  }
+
+  /** The capacity until the next measurement. */
+  get capacity(): number {
+    return this.current;
+  }
+
+  /** A fresh measurement: `dropRate` of the frames while it ran `held` cameras. */
+  measure(held: number, dropRate: number): number {
+    if (dropRate > DROP_FULL) {
+      this.good = 0;
+      this.ceiling = Math.min(this.ceiling, dropRate > DROP_SHED ? Math.max(0, held - 1) : held);
+    } else if (++this.good >= REGROW_AFTER && this.ceiling < this.maxCameras && held >= this.ceiling) {
+      this.good = 0;
+      this.ceiling++;
+    }
+    this.current = Math.min(this.ceiling, capacityFromDrops(this.maxCameras, held, dropRate));
+    return this.current;
+  }
+}
+
 /**
  * Cameras per node: one at a time round-robin over the nodes (sorted by name) that still have
  * room, so shares differ by at most one among nodes not at capacity. Sum <= cameras.

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { allocate, capacityFromDrops, preference } from '../../src/cluster/capacity.js';
+import {
+  allocate,
+  CapacityTracker,
+  capacityFromDrops,
+  preference,
+  REGROW_AFTER,
+} from '../../src/cluster/capacity.js';
 
 describe('cluster capacity', () => {
   it('takes maxCameras while keeping up, no more while dropping a little, one fewer while dropping much', () => {
@@ -38,5 +44,28 @@ describe('cluster capacity', () => {
     const cams = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
     const order = (n: string) => [...cams].sort((a, b) => preference(n, a) - preference(n, b)).join();
     expect(new Set(['n1', 'n2', 'n3'].map(order)).size).toBeGreaterThan(1);
+  });
+});
+
+describe('cluster capacity over time (CapacityTracker)', () => {
+  it('settles below the count that overloaded the node instead of cycling, and regrows slowly', () => {
+    const t = new CapacityTracker(16);
+    expect(t.capacity).toBe(16);
+    // 10 cameras drop 30 %: one fewer; the figure stays until the next measurement
+    expect(t.measure(10, 0.3)).toBe(9);
+    expect(t.capacity).toBe(9);
+    // at 9 it keeps up: it stays at 9 (the ceiling), not back to 16
+    expect(t.measure(9, 0)).toBe(9);
+    for (let i = 0; i < REGROW_AFTER - 2; i++) expect(t.measure(9, 0)).toBe(9);
+    // after REGROW_AFTER good measurements in a row it tries one more
+    expect(t.measure(9, 0)).toBe(10);
+    // a little drop at 10: it keeps what it runs, the ceiling is 10
+    expect(t.measure(10, 0.05)).toBe(10);
+    expect(t.measure(10, 0)).toBe(10);
+    // never above maxCameras, never below zero
+    const small = new CapacityTracker(2);
+    expect(small.measure(0, 0.5)).toBe(0);
+    for (let i = 0; i < REGROW_AFTER; i++) small.measure(0, 0);
+    expect(small.capacity).toBe(1);
   });
 });

@@ -7,7 +7,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
-import { capacityFromDrops } from '../../cluster/capacity.js';
+import { CapacityTracker } from '../../cluster/capacity.js';
 import { LeaseManager } from '../../cluster/leases.js';
 import type { ClusterConfig } from '../../config/schema.js';
 import type { VigilMetrics } from '../../metrics/metrics.js';
@@ -33,7 +33,11 @@ export const clusterModule = defineModule<BaseContext & ClusterLinkContext & Sou
   start: async ({ log, metrics, sourceSet, clusterLink }, scope) => {
     if (!clusterLink) return { cluster: undefined };
     const { config: cfg, nats, pool } = clusterLink;
-    const drops = dropRateSampler(metrics, cfg.heartbeatMs * 5);
+    // capacity decided once per fresh drop figure (every 5 heartbeats), from what ran meanwhile
+    const capacity = new CapacityTracker(cfg.maxCameras);
+    const drops = dropRateSampler(metrics, cfg.heartbeatMs * 5, (rate) =>
+      capacity.measure(leases.running().size, rate),
+    );
     scope.onStop(() => drops.stop());
     // one start/suspend at a time per camera, each bringing the source to what the lease says now
     // (a lease lost and regained quickly must not leave ffmpeg running or stopped by mistake)
@@ -57,7 +61,7 @@ export const clusterModule = defineModule<BaseContext & ClusterLinkContext & Sou
       ttlMs: cfg.leaseTtlMs,
       heartbeatMs: cfg.heartbeatMs,
       cameras: () => sourceSet.ids,
-      capacity: (held) => capacityFromDrops(cfg.maxCameras, held, drops.rate()),
+      capacity: () => capacity.capacity,
       dropRate: () => drops.rate(),
       onAcquire: reconcile,
       onLose: reconcile,
@@ -84,10 +88,14 @@ export const clusterModule = defineModule<BaseContext & ClusterLinkContext & Sou
 const OVERLOAD_DROPS = new Set(['inference_busy', 'pool_exhausted', 'inference_error']);
 
 /**
- * This node's share of frames dropped for overload over the last interval: what capacityFromDrops
+ * This node's share of frames dropped for overload over the last interval: what CapacityTracker
  * sheds cameras on. Read from the metrics the node exports anyway.
  */
-function dropRateSampler(metrics: VigilMetrics, intervalMs: number): { rate(): number; stop(): void } {
+function dropRateSampler(
+  metrics: VigilMetrics,
+  intervalMs: number,
+  onRate: (rate: number) => void,
+): { rate(): number; stop(): void } {
   type Values = { values: Array<{ value: number; labels: Record<string, string | number> }> };
   const total = async (c: { get(): Promise<Values> }, only?: Set<string>) =>
     (await c.get()).values
@@ -103,6 +111,7 @@ function dropRateSampler(metrics: VigilMetrics, intervalMs: number): { rate(): n
     const decoded = now.decoded - last.decoded;
     rate = decoded > 0 ? Math.min(1, Math.max(0, (now.dropped - last.dropped) / decoded)) : 0;
     last = now;
+    onRate(rate);
   };
   const timer = setInterval(() => void sample().catch(() => undefined), intervalMs);
   timer.unref();

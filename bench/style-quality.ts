@@ -1,5 +1,6 @@
 // Style quality, judged independently. npm run bench -- style-quality [--styles a,b] [--compare DIR]
 // [--size 192] [--steps 80] [--times 0.5,4.5] [--photos 2] [--flicker-frames 40] [--no-grids]
+// [--result NAME] (bench/results/NAME.json; default style-quality, style-quality-compare with --compare)
 //
 // For every style: the style distance (centred Gram matrices) to its painting and the content distance
 // to the input, measured by src/style/judge.ts (random-feature CNNs no training uses), on held-out
@@ -35,6 +36,8 @@ const { values } = parseArgs({
     photos: { type: 'string', default: '2' },
     'flicker-frames': { type: 'string', default: '40' },
     'no-grids': { type: 'boolean', default: false },
+    // styles measured in a later run get their own result (and table) instead of replacing the others
+    result: { type: 'string' },
     shared: { type: 'string', default: join(process.cwd(), '..', 'shared', 'data') },
   },
 });
@@ -289,7 +292,8 @@ console.log(
   `\nStyle quality by an independent judge (${judge.options.kernels.length} random CNNs x scales ${judge.options.scales.join(', ')}), ${frames.length} held-out frames at ${SIZE} px; optimize: ${STEPS} Adam steps; flicker: ${clip.length} clip frames at 480x270 (output MAD - input MAD)\n`,
 );
 printTable(rows);
-const file = writeResult(values.compare ? 'style-quality-compare' : 'style-quality', {
+const resultName = values.result ?? (values.compare ? 'style-quality-compare' : 'style-quality');
+const file = writeResult(resultName, {
   date: new Date().toISOString(),
   machine: machine(),
   params: {

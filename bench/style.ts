@@ -199,10 +199,11 @@ for (const { net, style, bytes } of ortNets) {
     engine: `onnx ${ortThreads} threads`,
     'network ms': netMs.median,
     'network fps': 1000 / netMs.median,
+    [`network >= ${targetFps}`]: 1000 / netMs.median >= targetFps ? 'pass' : 'FAIL',
     'runner ms': runnerMs.median,
     'runner p90 ms': runnerMs.p90,
     'runner fps': fps,
-    [`>= ${targetFps} fps`]: fps >= targetFps ? 'pass' : 'FAIL',
+    [`runner >= ${targetFps}`]: fps >= targetFps ? 'pass' : 'FAIL',
   });
   progress(
     `onnx ${net} ${ow}x${oh}: network ${netMs.median.toFixed(1)} ms, runner ${runnerMs.median.toFixed(1)} ms = ${fps.toFixed(1)} fps`,
@@ -222,11 +223,13 @@ const onnxBudget = {
   fps: defaultRow['runner fps'],
   msPerFrame: defaultRow['runner ms'],
   networkFps: defaultRow['network fps'],
+  // the budget is what a viewer gets: the whole runner, not the network alone
   pass: (defaultRow['runner fps'] as number) >= targetFps,
+  networkPass: (defaultRow['network fps'] as number) >= targetFps,
   loadavg1m: loadavg()[0],
 };
 console.log(
-  `\ndefault net ${DEFAULT_STYLE_ARCH} at ${ow}x${oh}, onnx ${ortThreads} threads, through the runner: ${(onnxBudget.fps as number).toFixed(1)} fps (network alone ${(onnxBudget.networkFps as number).toFixed(1)}), target >= ${targetFps}: ${onnxBudget.pass ? 'pass' : 'FAIL'}`,
+  `\ndefault net ${DEFAULT_STYLE_ARCH} at ${ow}x${oh}, onnx ${ortThreads} threads, through the runner: ${(onnxBudget.fps as number).toFixed(1)} fps (network alone ${(onnxBudget.networkFps as number).toFixed(1)}), target >= ${targetFps}: ${onnxBudget.pass ? 'pass' : 'FAIL'} (network alone: ${onnxBudget.networkPass ? 'pass' : 'FAIL'})`,
 );
 const file = writeResult('style', {
   date: new Date().toISOString(),

@@ -8,7 +8,7 @@
  */
 import type pg from 'pg';
 import { type StreamConfig, StreamSchema } from '../config/schema.js';
-import { checkout } from './gallery-pg.js';
+import { inTx } from './pg-tx.js';
 
 export const CAMERAS_CHANNEL = 'vigil_cameras';
 
@@ -69,7 +69,7 @@ export class PgCameras {
 
   /** Creates the tables once per database (nodes starting together serialise on an advisory lock). */
   async migrate(): Promise<void> {
-    await this.locked('vigil_cameras_schema', (c) => c.query(SCHEMA).then(() => undefined));
+    await inTx(this.pool, (c) => c.query(SCHEMA).then(() => undefined), 'vigil_cameras_schema');
   }
 
   /**
@@ -77,23 +77,27 @@ export class PgCameras {
    * seeded them before (then nothing is written). True when this call seeded.
    */
   async seed(streams: readonly StreamConfig[]): Promise<boolean> {
-    return this.locked('vigil_cameras_seed', async (c) => {
-      const done = await c.query("SELECT 1 FROM cluster_settings WHERE key = 'cameras_seeded'");
-      if (done.rowCount) return false;
-      const rows = await c.query('SELECT 1 FROM cluster_cameras LIMIT 1');
-      // cameras written before the mark existed (by the CLI, say) are the cluster's already
-      const empty = !rows.rowCount;
-      if (empty)
-        for (const s of streams)
-          await c.query(
-            'INSERT INTO cluster_cameras (id, config) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING',
-            [s.id, JSON.stringify(s)],
-          );
-      await c.query(
-        "INSERT INTO cluster_settings (key, value) VALUES ('cameras_seeded', to_jsonb(now()::text))",
-      );
-      return empty;
-    });
+    return inTx(
+      this.pool,
+      async (c) => {
+        const done = await c.query("SELECT 1 FROM cluster_settings WHERE key = 'cameras_seeded'");
+        if (done.rowCount) return false;
+        const rows = await c.query('SELECT 1 FROM cluster_cameras LIMIT 1');
+        // cameras written before the mark existed (by the CLI, say) are the cluster's already
+        const empty = !rows.rowCount;
+        if (empty)
+          for (const s of streams)
+            await c.query(
+              'INSERT INTO cluster_cameras (id, config) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING',
+              [s.id, JSON.stringify(s)],
+            );
+        await c.query(
+          "INSERT INTO cluster_settings (key, value) VALUES ('cameras_seeded', to_jsonb(now()::text))",
+        );
+        return empty;
+      },
+      'vigil_cameras_seed',
+    );
   }
 
   /** Every camera, by id; the rows that are not valid stream configs apart. */
@@ -134,21 +138,5 @@ export class PgCameras {
   async remove(id: string): Promise<boolean> {
     const r = await this.pool.query('DELETE FROM cluster_cameras WHERE id = $1', [id]);
     return (r.rowCount ?? 0) > 0;
-  }
-
-  private async locked<T>(name: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await checkout(this.pool);
-    try {
-      await c.query('BEGIN');
-      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [name]);
-      const out = await fn(c);
-      await c.query('COMMIT');
-      return out;
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      c.release();
-    }
   }
 }

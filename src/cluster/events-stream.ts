@@ -19,6 +19,7 @@ import type pg from 'pg';
 import { ClusterEvent } from '../defs/cluster.js';
 import type { Logger } from '../log.js';
 import { type Backoff, backoffDelay } from './backoff.js';
+import { inTx } from './pg-tx.js';
 
 export const EVENTS_STREAM = 'VIGIL_EVENTS';
 export const EVENTS_CONSUMER = 'vigil-store';
@@ -213,39 +214,33 @@ export class EventStore {
 
 /** Inserts the event (once by id) and, when it has a dedupe key, marks it a duplicate if it is one. */
 async function storeEvent(pool: pg.Pool, e: ClusterEvent): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    // one camera's events stored one at a time across the cluster: each sees those before it
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`vigil-events:${e.camera}`]);
-    const vector = e.dedupe?.embedding ? Buffer.from(e.dedupe.embedding, 'base64') : null;
-    const inserted = await client.query(
-      `INSERT INTO cluster_events (id, kind, camera, node, lease_revision, at, payload, dedupe_key, embedding)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING RETURNING id`,
-      [
-        e.id,
-        e.kind,
-        e.camera,
-        e.node,
-        e.leaseRevision,
-        e.at,
-        JSON.stringify(e.payload),
-        e.dedupe?.key ?? null,
-        vector,
-      ],
-    );
-    if (inserted.rowCount && e.dedupe) {
+  // one camera's events stored one at a time across the cluster: each sees those before it
+  await inTx(
+    pool,
+    async (client) => {
+      const vector = e.dedupe?.embedding ? Buffer.from(e.dedupe.embedding, 'base64') : null;
+      const inserted = await client.query(
+        `INSERT INTO cluster_events (id, kind, camera, node, lease_revision, at, payload, dedupe_key, embedding)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING RETURNING id`,
+        [
+          e.id,
+          e.kind,
+          e.camera,
+          e.node,
+          e.leaseRevision,
+          e.at,
+          JSON.stringify(e.payload),
+          e.dedupe?.key ?? null,
+          vector,
+        ],
+      );
+      if (!inserted.rowCount || !e.dedupe) return;
       const original = await earlierTwin(client, e, vector);
       if (original)
         await client.query('UPDATE cluster_events SET duplicate_of = $2 WHERE id = $1', [e.id, original]);
-    }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+    },
+    `vigil-events:${e.camera}`,
+  );
 }
 
 /** The event this one repeats: same camera and key, within the window, similar enough if it says so. */

@@ -7,13 +7,12 @@
  *   - ids: keeps a pool of ids reserved from PostgreSQL's sequences for local enrolments.
  * A lost connection is logged and retried; nothing here throws into the process.
  */
-import pg from 'pg';
 import type { ClusterConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { redactUrlsIn } from '../util/redact-url.js';
-import { backoffDelay, withBackoff } from './backoff.js';
+import { backoffDelay } from './backoff.js';
 import { ClusterGallery } from './cluster-gallery.js';
 import { GALLERY_CHANNEL, type PgGallery } from './gallery-pg.js';
+import { type Listening, listenChannel } from './pg-listen.js';
 
 const POLL_MS = 5000;
 /**
@@ -28,7 +27,7 @@ export class GallerySync {
   private seq = 0;
   /** Sequence numbers applied within LOOK_BACK of `seq`. */
   private readonly applied = new Set<number>();
-  private listener: pg.Client | undefined;
+  private listener: Listening | undefined;
   private readonly abort = new AbortController();
   private following: Promise<void> = Promise.resolve();
   private again = false;
@@ -68,41 +67,11 @@ export class GallerySync {
     this.log.info({ people: ids.size, seq }, 'cluster gallery loaded from PostgreSQL');
   }
 
+  /** NOTIFY reloads; a LISTEN connection lost and back catches up on what changed meanwhile. */
   private async listen(): Promise<void> {
-    const client = await withBackoff(
-      'PostgreSQL (cluster.postgres) for LISTEN',
-      this.cfg.postgres,
-      this.cfg.retry,
-      async () => {
-        const c = new pg.Client({
-          connectionString: this.cfg.postgres,
-          application_name: `vigil-${this.cfg.node}-listen`,
-        });
-        c.on('error', () => undefined); // handled by 'end' below
-        try {
-          await c.connect();
-          await c.query(`LISTEN ${GALLERY_CHANNEL}`);
-        } catch (e) {
-          await c.end().catch(() => undefined);
-          throw e;
-        }
-        return c;
-      },
-      (message) => this.log.error({ key: 'cluster.postgres' }, message),
-      this.abort.signal,
-    );
-    this.listener = client;
-    client.on('notification', () => this.reload());
-    client.once('end', () => {
-      if (this.abort.signal.aborted) return;
-      this.log.warn(
-        { postgres: redactUrlsIn(this.cfg.postgres) },
-        'cluster gallery: LISTEN connection lost, reconnecting',
-      );
-      this.listener = undefined;
-      this.listen()
-        .then(() => this.reload()) // catch up on what changed while away
-        .catch(() => undefined);
+    this.listener = await listenChannel(this.cfg, GALLERY_CHANNEL, this.log, {
+      notify: () => this.reload(),
+      reconnected: () => this.reload(),
     });
   }
 
@@ -196,7 +165,7 @@ export class GallerySync {
     this.abort.abort();
     clearInterval(this.poll);
     await this.following;
-    await this.listener?.end().catch(() => undefined);
+    await this.listener?.stop();
   }
 }
 

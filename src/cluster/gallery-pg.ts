@@ -8,6 +8,7 @@
  * Ids come from PostgreSQL's sequences, so a person has the same id on every node.
  */
 import type pg from 'pg';
+import { inTx } from './pg-tx.js';
 
 export const GALLERY_CHANNEL = 'vigil_gallery';
 
@@ -67,18 +68,7 @@ END $$;
 
 /** Creates the tables once per database (nodes starting together serialise on an advisory lock). */
 export async function migrateGallery(pool: pg.Pool): Promise<void> {
-  const c = await checkout(pool);
-  try {
-    await c.query('BEGIN');
-    await c.query("SELECT pg_advisory_xact_lock(hashtext('vigil_gallery_schema'))");
-    await c.query(SCHEMA);
-    await c.query('COMMIT');
-  } catch (e) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    c.release();
-  }
+  await inTx(pool, (c) => c.query(SCHEMA).then(() => undefined), 'vigil_gallery_schema');
 }
 
 export interface PgPhoto {
@@ -106,39 +96,6 @@ export interface NewPhoto {
   landmarks: Array<[number, number]>;
   /** Embeddings with their space; `vector` is float32 little-endian. */
   embeddings: Array<{ model: string; version: string; dim: number; vector: Buffer }>;
-}
-
-/**
- * A pooled client for several queries. A checked-out client whose connection drops between two
- * queries emits 'error' with no pool listener attached: unhandled, it would end the process (a
- * database restart); the failed query rejects anyway, so the event itself is only swallowed.
- */
-export async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
-  const c = await pool.connect();
-  const ignore = () => undefined;
-  c.on('error', ignore);
-  const release = c.release.bind(c);
-  c.release = (err?: Error | boolean) => {
-    c.off('error', ignore);
-    release(err);
-  };
-  return c;
-}
-
-/** Runs `fn` in one transaction. */
-async function inTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const c = await checkout(pool);
-  try {
-    await c.query('BEGIN');
-    const out = await fn(c);
-    await c.query('COMMIT');
-    return out;
-  } catch (e) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    c.release();
-  }
 }
 
 export class PgGallery {

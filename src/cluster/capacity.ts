@@ -4,16 +4,18 @@
  * its own share without a coordinator; the KV compare-and-set settles any race.
  */
 
-/** Above this share of dropped frames a node gives one camera back; above `full` it takes no more. */
+/** Above this share of dropped frames a node gives cameras back; above `full` it takes no more. */
 export const DROP_SHED = 0.1;
 export const DROP_FULL = 0.02;
 
 /**
  * A node's capacity from its own measurements: maxCameras while it keeps up, what it runs while it
- * drops a little, one fewer while it drops much (never below zero).
+ * drops a little; while it drops much, the share of its cameras it kept up with (a node dropping
+ * 60 % of the frames of 10 cameras keeps up with about 4), at least one fewer, never below zero.
  */
 export function capacityFromDrops(maxCameras: number, held: number, dropRate: number): number {
-  if (dropRate > DROP_SHED) return Math.max(0, Math.min(maxCameras, held - 1));
+  if (dropRate > DROP_SHED)
+    return Math.max(0, Math.min(maxCameras, held - 1, Math.round(held * (1 - dropRate))));
   if (dropRate > DROP_FULL) return Math.min(maxCameras, held);
   return maxCameras;
 }
@@ -23,7 +25,7 @@ export const REGROW_AFTER = 6;
 
 /**
  * A node's capacity decided once per fresh drop measurement (capacityFromDrops on each), with a
- * memory: a count of cameras that overloaded the node stays the ceiling (one fewer than it) until
+ * memory: what an overloading count of cameras left as capacity stays the ceiling until
  * REGROW_AFTER good measurements in a row let it try one more. Without it a node sheds a camera
  * on every heartbeat from one stale figure, and takes them all back on the first good one: it
  * cycles instead of settling.
@@ -47,7 +49,7 @@ export class CapacityTracker {
   measure(held: number, dropRate: number): number {
     if (dropRate > DROP_FULL) {
       this.good = 0;
-      this.ceiling = Math.min(this.ceiling, dropRate > DROP_SHED ? Math.max(0, held - 1) : held);
+      this.ceiling = Math.min(this.ceiling, capacityFromDrops(this.maxCameras, held, dropRate));
     } else if (++this.good >= REGROW_AFTER && this.ceiling < this.maxCameras && held >= this.ceiling) {
       this.good = 0;
       this.ceiling++;

@@ -8,12 +8,16 @@ import {
 } from '../../src/cluster/capacity.js';
 
 describe('cluster capacity', () => {
-  it('takes maxCameras while keeping up, no more while dropping a little, one fewer while dropping much', () => {
+  it('takes maxCameras while keeping up, no more while dropping a little, the share it kept up with while dropping much', () => {
     expect(capacityFromDrops(8, 3, 0)).toBe(8);
     expect(capacityFromDrops(8, 3, 0.05)).toBe(3);
     expect(capacityFromDrops(8, 3, 0.3)).toBe(2);
     expect(capacityFromDrops(8, 0, 0.3)).toBe(0);
     expect(capacityFromDrops(2, 5, 0.05)).toBe(2);
+    // 60 % of the frames of 10 cameras dropped: about 4 kept up with; a small overload still sheds one
+    expect(capacityFromDrops(16, 10, 0.6)).toBe(4);
+    expect(capacityFromDrops(16, 10, 0.11)).toBe(9);
+    expect(capacityFromDrops(16, 1, 0.11)).toBe(0);
   });
 
   it('shares cameras round-robin within each node capacity', () => {
@@ -51,8 +55,8 @@ describe('cluster capacity over time (CapacityTracker)', () => {
   it('settles below the count that overloaded the node instead of cycling, and regrows slowly', () => {
     const t = new CapacityTracker(16);
     expect(t.capacity).toBe(16);
-    // 10 cameras drop 30 %: one fewer; the figure stays until the next measurement
-    expect(t.measure(10, 0.3)).toBe(9);
+    // 10 cameras drop 10.5 %: one fewer; the figure stays until the next measurement
+    expect(t.measure(10, 0.105)).toBe(9);
     expect(t.capacity).toBe(9);
     // at 9 it keeps up: it stays at 9 (the ceiling), not back to 16
     expect(t.measure(9, 0)).toBe(9);

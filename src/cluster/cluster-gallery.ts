@@ -26,6 +26,8 @@ export class ClusterGallery extends Gallery {
   /** Called when fewer than LOW ids are left in a pool. */
   onIdsLow: (table: 'people' | 'photos') => void = () => undefined;
   static readonly LOW = 16;
+  /** Feedback replication (feedback-replica.ts); absent, feedback stays on this node. */
+  feedbackHooks: { newId: () => number; changed: (id: number) => void } | undefined;
 
   constructor(file: string, space: EmbeddingSpace) {
     super(file, space);
@@ -82,7 +84,22 @@ export class ClusterGallery extends Gallery {
     else this.db.prepare('DELETE FROM cluster_outbox WHERE seq = ?').run(seq);
   }
 
-  private insertWithIds(personId: number, photos: PhotoInput[]): void {
+  override newFeedbackId(): number | undefined {
+    return this.feedbackHooks?.newId();
+  }
+
+  override feedbackChanged(feedbackId: number): void {
+    this.feedbackHooks?.changed(feedbackId);
+  }
+
+  /** Photos added outside an enrolment (a "correct" verdict): reserved ids, queued like the others. */
+  override insertPhotos(personId: number, photos: PhotoInput[]): number[] {
+    const ids = this.insertWithIds(personId, photos);
+    this.queue(personId);
+    return ids;
+  }
+
+  private insertWithIds(personId: number, photos: PhotoInput[]): number[] {
     const ins = this.db.prepare(
       'INSERT INTO photos (id, person_id, image, thumbnail, box, landmarks, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
@@ -90,6 +107,7 @@ export class ClusterGallery extends Gallery {
       'INSERT INTO embeddings (photo_id, model, version, dim, vector, created_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
     const now = Date.now();
+    const ids: number[] = [];
     for (const p of photos) {
       if (p.embedding.length !== this.space.dim)
         throw new GalleryError(
@@ -100,7 +118,9 @@ export class ClusterGallery extends Gallery {
       ins.run(id, personId, p.image, p.thumbnail, JSON.stringify(p.box), JSON.stringify(p.landmarks), now);
       const v = Buffer.from(p.embedding.buffer, p.embedding.byteOffset, p.embedding.byteLength);
       emb.run(id, this.space.model, this.space.version, this.space.dim, v, now);
+      ids.push(id);
     }
+    return ids;
   }
 
   override addPerson(name: string, photos: PhotoInput[]): Person {

@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path';
 import { ClusterGallery } from '../../cluster/cluster-gallery.js';
+import { startFeedbackSync } from '../../cluster/feedback-follow.js';
 import { GallerySync } from '../../cluster/gallery-follow.js';
 import { migrateGallery, PgGallery } from '../../cluster/gallery-pg.js';
 import type { VigilConfig } from '../../config/schema.js';
@@ -48,8 +49,15 @@ export async function openFaceStores(
     log,
   );
   await sync.start();
+  const feedback = await startFeedbackSync(
+    cluster.pool,
+    stores.gallery as ClusterGallery,
+    cluster.config,
+    log,
+  );
   // stopped before the gallery closes (registered after it)
   scope.onStop(() => sync.stop());
+  scope.onStop(() => feedback.stop());
   return stores;
 }
 

@@ -243,16 +243,25 @@ export class FeedbackStore {
     const id = Number(
       this.db
         .prepare(
-          'INSERT INTO feedback (verdict, alert_id, person_id, camera, photo_id, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO feedback (id, verdict, alert_id, person_id, camera, photo_id, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
         )
-        .run(f.verdict, f.alertId, f.personId, f.camera, f.photoId, f.note, Date.now()).lastInsertRowid,
+        .run(
+          this.gallery.newFeedbackId() ?? null,
+          f.verdict,
+          f.alertId,
+          f.personId,
+          f.camera,
+          f.photoId,
+          f.note,
+          Date.now(),
+        ).lastInsertRowid,
     );
     if (face) {
       this.db
         .prepare('INSERT INTO feedback_faces (feedback_id, image, box, landmarks) VALUES (?, ?, ?, ?)')
         .run(id, face.image, JSON.stringify(face.box), JSON.stringify(face.landmarks));
-      this.setVector(id, face.embedding);
-    }
+      this.setVector(id, face.embedding); // tells the gallery
+    } else this.gallery.feedbackChanged(id);
     return id;
   }
 
@@ -272,6 +281,7 @@ export class FeedbackStore {
         dim,
         Buffer.from(embedding.buffer, embedding.byteOffset, embedding.byteLength),
       );
+    this.gallery.feedbackChanged(feedbackId);
   }
 
   /** Negatives and ignored faces with no vector in the current space (after a model change). */
@@ -368,6 +378,7 @@ export class FeedbackStore {
         const f = this.get(id);
         if (f.photoId !== null) this.db.prepare('DELETE FROM photos WHERE id = ?').run(f.photoId);
         this.db.prepare('DELETE FROM feedback WHERE id = ?').run(id);
+        this.gallery.feedbackChanged(id);
         return f;
       })
       .immediate();

@@ -311,6 +311,14 @@ export class Gallery {
       );
   }
 
+  /** The id of a new feedback entry: undefined lets SQLite choose (a cluster replica reserves one). */
+  newFeedbackId(): number | undefined {
+    return undefined;
+  }
+
+  /** A feedback entry was written, re-embedded or undone (a cluster replica queues it; inside its transaction). */
+  feedbackChanged(_feedbackId: number): void {}
+
   /** Publishes the new matrix after a change made through `db` (operator feedback). */
   publish(): void {
     this.changed();

@@ -17,7 +17,8 @@ import { connectPostgres } from '../../src/cluster/connect.js';
 import { type FeedbackSync, startFeedbackSync } from '../../src/cluster/feedback-follow.js';
 import { GallerySync } from '../../src/cluster/gallery-follow.js';
 import { migrateGallery, PgGallery } from '../../src/cluster/gallery-pg.js';
-import { ClusterSchema } from '../../src/config/schema.js';
+import { openFaceStores } from '../../src/app/modules/face-stores.js';
+import { ClusterSchema, type VigilConfig } from '../../src/config/schema.js';
 import { AlertStore } from '../../src/faces/alerts.js';
 import { FeedbackStore } from '../../src/faces/gallery/feedback.js';
 import type { PhotoInput } from '../../src/faces/gallery/gallery.js';
@@ -184,8 +185,7 @@ describe.skipIf(skipUnless(postgresMissing(), 'cluster feedback'))('cluster feed
     await until(() => a.feedback.list().some((f) => f.id === correct.id), 'the "correct" entry on A', 5000);
     a.feedback.undo(correct.id);
     await until(
-      () =>
-        c.gallery.person(adaId).photos === 1 && !c.feedback.list().some((f) => f.id === correct.id),
+      () => c.gallery.person(adaId).photos === 1 && !c.feedback.list().some((f) => f.id === correct.id),
       'the undo of "correct" on C',
       5000,
     );
@@ -215,4 +215,31 @@ describe.skipIf(skipUnless(postgresMissing(), 'cluster feedback'))('cluster feed
     expect(ids(c)).toEqual(ids(a));
     expect(ids(a)).toHaveLength(2);
   }, 90_000);
+
+  it("a node started by the app's face stores module replicates its feedback", async () => {
+    const url = await (server as PostgresServer).createDatabase('feedback');
+    const cfg = ClusterSchema.parse({ nats: 'nats://unused:4222', postgres: url, node: 'd' });
+    const log = pino({ level: 'silent' });
+    const pool = await connectPostgres(cfg, log);
+    const undo: Array<() => unknown> = [];
+    const stores = await openFaceStores(
+      { dataDir: dir } as VigilConfig,
+      SPACE,
+      THRESHOLD,
+      log,
+      { onStop: (fn) => undo.unshift(fn) },
+      { config: cfg, pool, nats: undefined as never },
+    );
+    try {
+      const c = nodes[2] as Node;
+      const face = unit();
+      const before = c.feedback.list().length;
+      new FeedbackStore(stores.gallery).ignore(null, null, { ...photo(face), embedding: face });
+      await until(() => who(c, near(face)) === 'ignored', 'the ignore from node d on C', 5000);
+      expect(c.feedback.list()).toHaveLength(before + 1);
+    } finally {
+      for (const fn of undo) await fn();
+      await pool.end();
+    }
+  }, 30_000);
 });

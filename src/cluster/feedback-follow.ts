@@ -52,11 +52,7 @@ export class FeedbackSync {
   async start(): Promise<void> {
     this.replica.onQueued = () => setImmediate(() => void this.push());
     this.replica.onIdsLow = () => void this.refill();
-    if (this.replica.unreplicated)
-      this.log.warn(
-        { entries: this.replica.unreplicated },
-        "cluster feedback: this node's feedback from before it was replicated is replaced by the cluster's",
-      );
+    await this.adopt();
     await this.refill();
     await this.fullLoad();
     this.listening = await listenChannel(this.cfg, FEEDBACK_CHANNEL, this.log, {
@@ -65,6 +61,18 @@ export class FeedbackSync {
     });
     this.poll = setInterval(() => this.reload(), POLL_MS);
     void this.push();
+  }
+
+  /** The first start of feedback replication on this replica: its earlier entries join the cluster's. */
+  private async adopt(): Promise<void> {
+    const count = this.replica.unreplicated();
+    const ids = count ? await this.store.reserveIds(count) : [];
+    this.replica.adopt(ids);
+    if (count)
+      this.log.info(
+        { entries: count },
+        'cluster feedback: entries given here before it was replicated are queued',
+      );
   }
 
   private async fullLoad(): Promise<void> {

@@ -35,23 +35,46 @@ export class FeedbackReplica {
   /** Called when fewer than LOW ids are left. */
   onIdsLow: () => void = () => undefined;
   static readonly LOW = 16;
-  /** Local entries made before this node replicated feedback (they are replaced by the cluster's). */
-  readonly unreplicated: number;
-
   constructor(
     readonly gallery: ClusterGallery,
     private readonly node: string,
   ) {
-    const had = this.db
+    gallery.feedbackHooks = { newId: () => this.takeId(), changed: (id) => this.queue(id) };
+  }
+
+  /** How many entries were given here before this node replicated feedback (local ids). */
+  unreplicated(): number {
+    const replicated = this.db
       .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cluster_feedback_outbox'")
       .get();
-    this.unreplicated = had
-      ? 0
-      : (this.db.prepare('SELECT COUNT(*) AS n FROM feedback').get() as { n: number }).n;
-    this.db.exec(
-      'CREATE TABLE IF NOT EXISTS cluster_feedback_outbox (seq INTEGER PRIMARY KEY, feedback_id INTEGER NOT NULL, error TEXT)',
-    );
-    gallery.feedbackHooks = { newId: () => this.takeId(), changed: (id) => this.queue(id) };
+    return replicated ? 0 : (this.db.prepare('SELECT COUNT(*) AS n FROM feedback').get() as { n: number }).n;
+  }
+
+  /**
+   * Makes this replica's feedback replicated, once: the entries given before (local ids, which
+   * may be other nodes' ids) take the cluster's `ids` (one each, reserved) and are queued. The
+   * photo an old "correct" added had a local id too (never pushed): its link is dropped.
+   */
+  adopt(ids: number[]): void {
+    this.db.transaction(() => {
+      const old = this.unreplicated() ? this.localIds().sort((x, y) => x - y) : [];
+      if (ids.length < old.length) throw new Error(`${old.length} ids needed, ${ids.length} given`);
+      this.db.exec(
+        'CREATE TABLE IF NOT EXISTS cluster_feedback_outbox (seq INTEGER PRIMARY KEY, feedback_id INTEGER NOT NULL, error TEXT)',
+      );
+      this.db.pragma('defer_foreign_keys = ON'); // children follow their entry within the transaction
+      const move = (from: number, to: number) => {
+        for (const t of ['feedback_faces', 'feedback_vectors'])
+          this.db.prepare(`UPDATE ${t} SET feedback_id = ? WHERE feedback_id = ?`).run(to, from);
+        this.db.prepare('UPDATE feedback SET id = ?, photo_id = NULL WHERE id = ?').run(to, from);
+      };
+      // through negative ids: a new id may be an old one of another entry
+      for (const id of old) move(id, -id);
+      old.forEach((id, i) => {
+        move(-id, ids[i] as number);
+        this.queue(ids[i] as number);
+      });
+    })();
   }
 
   private get db(): Database.Database {

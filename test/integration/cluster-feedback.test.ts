@@ -96,6 +96,8 @@ describe.skipIf(skipUnless(postgresMissing(), 'cluster feedback'))('cluster feed
   let server: PostgresServer | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'vigil-cluster-feedback-'));
   const nodes: Node[] = [];
+  let ada: Float32Array;
+  let adaId: number;
   afterAll(async () => {
     for (const n of nodes) {
       await n.feedbackSync.stop();
@@ -135,9 +137,9 @@ describe.skipIf(skipUnless(postgresMissing(), 'cluster feedback'))('cluster feed
       Node,
       Node,
     ];
-    const ada = unit();
+    ada = unit();
     const bob = unit();
-    const adaId = a.gallery.addPerson('Ada', [photo(ada)]).id;
+    adaId = a.gallery.addPerson('Ada', [photo(ada)]).id;
     const bobId = a.gallery.addPerson('Bob', [photo(bob)]).id;
     await until(() => who(c, near(bob)) === 'Bob' && who(b, near(bob)) === 'Bob', 'Bob on B and C', 5000);
     // C has an alert of its own first: its copies have other local ids than A's
@@ -240,6 +242,50 @@ describe.skipIf(skipUnless(postgresMissing(), 'cluster feedback'))('cluster feed
     } finally {
       for (const fn of undo) await fn();
       await pool.end();
+    }
+  }, 30_000);
+
+  it('feedback given on a replica before feedback was replicated joins the cluster with new ids', async () => {
+    const url = await (server as PostgresServer).createDatabase('feedback');
+    const cfg = ClusterSchema.parse({ nats: 'nats://unused:4222', postgres: url, node: 'e' });
+    const log = pino({ level: 'silent' });
+    const pool = await connectPostgres(cfg, log);
+    const gallery = new ClusterGallery(join(dir, 'cluster-e.db'), SPACE);
+    const sync = new GallerySync(new PgGallery(pool), gallery, cfg, log);
+    await sync.start();
+    const c = nodes[2] as Node;
+    // as before this replication: local ids from 1 (the cluster's sequence gave those out too)
+    const older = new FeedbackStore(gallery);
+    const tv = unit();
+    const negative = similar(ada, 0.7);
+    older.ignore(null, 'cam3', { ...photo(tv), embedding: tv });
+    older.wrong(null, adaId, { ...photo(negative), embedding: negative });
+    const local = older.list().map((f) => f.id);
+    expect(local).toEqual([2, 1]);
+    const fb = await startFeedbackSync(pool, gallery, cfg, log);
+    try {
+      await until(
+        () => who(c, near(tv), 'cam3') === 'ignored' && who(c, near(negative)) === 'unknown',
+        "e's earlier ignore and negative on C",
+        5000,
+      );
+      const ids = (f: FeedbackStore) => f.list().map((e) => [e.id, e.verdict]);
+      await until(
+        () => JSON.stringify(ids(older)) === JSON.stringify(ids(c.feedback)),
+        'the same entries on e and C',
+        5000,
+      );
+      // the cluster's entries kept their ids, e's have new ones
+      const cam = (f: FeedbackStore, camera: string) => f.list().find((e) => e.camera === camera)?.id;
+      expect(cam(c.feedback, 'cam1')).toBe(cam(older, 'cam1'));
+      expect(local).not.toContain(cam(older, 'cam3'));
+      expect(older.list().filter((e) => e.verdict === 'wrong')).toHaveLength(1);
+      expect(fb.replica.pending().size).toBe(0);
+    } finally {
+      await fb.stop();
+      await sync.stop();
+      await pool.end();
+      gallery.close();
     }
   }, 30_000);
 });

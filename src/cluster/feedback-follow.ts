@@ -30,6 +30,8 @@ export class FeedbackSync {
   readonly replica: FeedbackReplica;
   private seq = 0;
   private readonly applied = new Set<number>();
+  /** Entries not mirrored yet because their person has local changes not in PostgreSQL yet. */
+  private readonly deferred = new Set<number>();
   private listening: Listening | undefined;
   private readonly abort = new AbortController();
   private following: Promise<void> = Promise.resolve();
@@ -89,10 +91,15 @@ export class FeedbackSync {
 
   /** Mirrors one entry from PostgreSQL, its person first when this replica lacks them. */
   private async apply(id: number): Promise<void> {
+    this.deferred.delete(id);
     const e = await this.store.entry(id);
     if (this.replica.mirror(id, e) === 'done' || e?.personId == null) return;
-    // enrolled on another node a moment ago (or deleted here, not yet in PostgreSQL: skipped)
-    if (this.gallery.pending().has(e.personId)) return;
+    // changed here, not yet in PostgreSQL (deleted, or the photo is not mirrored meanwhile): later
+    if (this.gallery.pending().has(e.personId)) {
+      this.deferred.add(id);
+      return;
+    }
+    // enrolled on another node a moment ago, or the "correct" photo is not mirrored yet
     this.gallery.mirror(e.personId, await this.people.person(e.personId));
     if (this.replica.mirror(id, e) !== 'done')
       this.log.warn(
@@ -112,8 +119,8 @@ export class FeedbackSync {
         const fresh = (await this.store.changesAfter(Math.max(0, this.seq - LOOK_BACK))).filter(
           (c) => !this.applied.has(c.seq),
         );
-        if (!fresh.length) return;
-        const ids = [...new Set(fresh.map((c) => c.id))];
+        if (!fresh.length && !this.deferred.size) return;
+        const ids = [...new Set([...fresh.map((c) => c.id), ...this.deferred])];
         const pending = this.replica.pending();
         for (const id of ids) if (!pending.has(id)) await this.apply(id);
         for (const c of fresh) this.applied.add(c.seq);

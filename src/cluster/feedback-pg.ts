@@ -10,7 +10,7 @@
  */
 import type pg from 'pg';
 import type { Verdict } from '../faces/gallery/feedback.js';
-import { checkout } from './gallery-pg.js';
+import { inTx } from './pg-tx.js';
 
 export const FEEDBACK_CHANNEL = 'vigil_feedback';
 
@@ -69,10 +69,7 @@ END $$;
 
 /** Creates the tables once per database, after the gallery's (they reference people and photos). */
 export async function migrateFeedback(pool: pg.Pool): Promise<void> {
-  await inTx(pool, async (c) => {
-    await c.query("SELECT pg_advisory_xact_lock(hashtext('vigil_feedback_schema'))");
-    await c.query(SCHEMA);
-  });
+  await inTx(pool, (c) => c.query(SCHEMA).then(() => undefined), 'vigil_feedback_schema');
 }
 
 /** One feedback entry as the cluster stores it. */
@@ -91,21 +88,6 @@ export interface PgFeedbackEntry {
   face: { image: Buffer; box: [number, number, number, number]; landmarks: Array<[number, number]> } | null;
   /** `vector` is float32 little-endian. */
   vectors: Array<{ model: string; version: string; dim: number; vector: Buffer }>;
-}
-
-async function inTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const c = await checkout(pool);
-  try {
-    await c.query('BEGIN');
-    const out = await fn(c);
-    await c.query('COMMIT');
-    return out;
-  } catch (e) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    c.release();
-  }
 }
 
 export class PgFeedback {

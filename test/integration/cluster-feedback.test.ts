@@ -192,30 +192,7 @@ describe.skipIf(skipUnless(postgresMissing(), 'cluster feedback'))('cluster feed
       5000,
     );
 
-    // PostgreSQL crashes: an ignore everywhere on A and B's undo of A's "wrong" are kept, then travel
-    await server.kill();
-    const tv = similar(bob, 0.65);
-    a.feedback.ignore(null, null, { ...photo(tv), embedding: tv });
-    expect(who(a, near(tv), 'cam2')).toBe('ignored');
-    b.feedback.undo(wrong.id);
-    expect(who(b, near(lookalike))).toBe('Ada');
-    await new Promise((r) => setTimeout(r, 1500));
-    await server.start();
-    await until(
-      () =>
-        who(c, near(tv), 'cam2') === 'ignored' &&
-        who(b, near(tv), 'cam2') === 'ignored' &&
-        who(c, near(lookalike)) === 'Ada' &&
-        who(a, near(lookalike)) === 'Ada',
-      'the ignore and the undo on every node after the restart',
-      20_000,
-    );
-    for (const n of nodes) expect(n.feedbackSync.replica.pending().size).toBe(0);
-    // the same entries, with the same ids, on every node
-    const ids = (n: Node) => n.feedback.list().map((f) => [f.id, f.verdict]);
-    expect(ids(b)).toEqual(ids(a));
-    expect(ids(c)).toEqual(ids(a));
-    expect(ids(a)).toHaveLength(2);
+    await crashAndRecover(server, [a, b, c], nodes, { bob, wrongId: wrong.id, lookalike });
   }, 90_000);
 
   it("a node started by the app's face stores module replicates its feedback", async () => {
@@ -289,3 +266,35 @@ describe.skipIf(skipUnless(postgresMissing(), 'cluster feedback'))('cluster feed
     }
   }, 30_000);
 });
+
+/** PostgreSQL crashes: an ignore everywhere on A and B's undo of A's "wrong" are kept, then travel. */
+async function crashAndRecover(
+  server: PostgresServer,
+  [a, b, c]: [Node, Node, Node],
+  nodes: Node[],
+  { bob, wrongId, lookalike }: { bob: Float32Array; wrongId: number; lookalike: Float32Array },
+): Promise<void> {
+  await server.kill();
+  const tv = similar(bob, 0.65);
+  a.feedback.ignore(null, null, { ...photo(tv), embedding: tv });
+  expect(who(a, near(tv), 'cam2')).toBe('ignored');
+  b.feedback.undo(wrongId);
+  expect(who(b, near(lookalike))).toBe('Ada');
+  await new Promise((r) => setTimeout(r, 1500));
+  await server.start();
+  await until(
+    () =>
+      who(c, near(tv), 'cam2') === 'ignored' &&
+      who(b, near(tv), 'cam2') === 'ignored' &&
+      who(c, near(lookalike)) === 'Ada' &&
+      who(a, near(lookalike)) === 'Ada',
+    'the ignore and the undo on every node after the restart',
+    20_000,
+  );
+  for (const n of nodes) expect(n.feedbackSync.replica.pending().size).toBe(0);
+  // the same entries, with the same ids, on every node
+  const ids = (n: Node) => n.feedback.list().map((f) => [f.id, f.verdict]);
+  expect(ids(b)).toEqual(ids(a));
+  expect(ids(c)).toEqual(ids(a));
+  expect(ids(a)).toHaveLength(2);
+}

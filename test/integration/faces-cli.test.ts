@@ -74,10 +74,11 @@ describe.skipIf(skip)('vigil enroll / people / identify / verify (dist/cli.js, r
     const e = await vigil('enroll', '--name', 'Barack Obama', photoPath('obama', 'obama.jpg'), ...c);
     expect(e.code, e.stderr).toBe(0);
     expect(e.stdout).toMatch(/^enrolled Barack Obama \(id \d+\) from 1 photo\(s\)$/m);
-    const p = await vigil('people', ...c);
+    // Two readers of the same database: independent processes, started together.
+    const [p, json] = await Promise.all([vigil('people', ...c), people()]);
     expect(p.code, p.stderr).toBe(0);
     expect(p.stdout).toMatch(/^\s*\d+ {2}Barack Obama {2}\(1 photo\(s\), 1 embedded\)$/m);
-    expect(await people()).toMatchObject([{ name: 'Barack Obama', photos: 1, embedded: 1 }]);
+    expect(json).toMatchObject([{ name: 'Barack Obama', photos: 1, embedded: 1 }]);
   });
 
   it('identify prints the enrolled person with a similarity above the threshold', async () => {
@@ -102,23 +103,16 @@ describe.skipIf(skip)('vigil enroll / people / identify / verify (dist/cli.js, r
   });
 
   it('verify a b prints "same person" / "different people"', async () => {
-    const same = await vigil(
-      'verify',
-      photoPath('obama', 'obama1.jpg'),
-      photoPath('obama', 'obama3.jpg'),
-      ...c,
-    );
+    // The two comparisons share nothing: both processes at once.
+    const [same, diff] = await Promise.all([
+      vigil('verify', photoPath('obama', 'obama1.jpg'), photoPath('obama', 'obama3.jpg'), ...c),
+      vigil('verify', photoPath('obama', 'obama.jpg'), photoPath('biden', 'biden2.jpg'), ...c),
+    ]);
     expect(same.code, same.stderr).toBe(0);
     const s = /^same person: similarity (\d\.\d{3}) \(threshold (\d\.\d{3})\)/.exec(same.stdout);
     expect(s, same.stdout).not.toBeNull();
     expect(Number(s?.[1])).toBeGreaterThanOrEqual(Number(s?.[2]));
     expect(Number(s?.[2])).toBeCloseTo(threshold, 3);
-    const diff = await vigil(
-      'verify',
-      photoPath('obama', 'obama.jpg'),
-      photoPath('biden', 'biden2.jpg'),
-      ...c,
-    );
     expect(diff.code, diff.stderr).toBe(0);
     const d = /^different people: similarity (-?\d\.\d{3}) \(threshold (\d\.\d{3})\)/.exec(diff.stdout);
     expect(d, diff.stdout).not.toBeNull();

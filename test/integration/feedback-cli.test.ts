@@ -59,13 +59,16 @@ describe.skipIf(skipUnless(missing, 'feedback CLI'))('vigil feedback (dist/cli.j
     expect(w.code, w.stderr).toBe(0);
     const fid = Number(/undo with: vigil feedback undo (\d+)/.exec(w.stdout)?.[1]);
     expect(fid).toBeGreaterThan(0);
-    expect(await identify()).toMatch(/^unknown/);
-    const list = await vigil('feedback', 'list', '--json', ...c);
+    // Readers of the state after "wrong", then the two refused commands: each pair at once.
+    const [after, list] = await Promise.all([identify(), vigil('feedback', 'list', '--json', ...c)]);
+    expect(after).toMatch(/^unknown/);
     expect(JSON.parse(list.stdout)).toMatchObject([{ id: fid, verdict: 'wrong', alertId }]);
-    const noAlert = await vigil('feedback', 'wrong', '4242', ...c);
+    const [noAlert, noEntry] = await Promise.all([
+      vigil('feedback', 'wrong', '4242', ...c),
+      vigil('feedback', 'undo', '999', ...c),
+    ]);
     expect(noAlert.code).toBe(2);
     expect(noAlert.stderr).toMatch(/no alert with id 4242/);
-    const noEntry = await vigil('feedback', 'undo', '999', ...c);
     expect(noEntry.code).toBe(2);
     expect(noEntry.stderr).toMatch(/no feedback entry with id 999/);
     expect((await vigil('feedback', 'list', '--json', ...c)).stdout).toBe(list.stdout);

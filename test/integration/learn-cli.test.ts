@@ -141,20 +141,36 @@ describe.skipIf(skip)('vigil learn / eval learn / unknowns (built CLI, real embe
 
   it('learn eval (k-fold) and eval learn (cross-set): figures on test identities only, JSON with the splits', async () => {
     const json = join(dir, 'eval.json');
-    const r = await vigil(
-      'learn',
-      'eval',
-      '--dir',
-      ...SETS,
-      '--folds',
-      '2',
-      '--epochs',
-      '4',
-      '--v-epochs',
-      '4',
-      '--json',
-      json,
-    );
+    // Three independent runs (only the first writes a file): all at once.
+    const [r, x, bad] = await Promise.all([
+      vigil(
+        'learn',
+        'eval',
+        '--dir',
+        ...SETS,
+        '--folds',
+        '2',
+        '--epochs',
+        '4',
+        '--v-epochs',
+        '4',
+        '--json',
+        json,
+      ),
+      vigil(
+        'eval',
+        'learn',
+        '--train',
+        SETS[0] as string,
+        '--test',
+        SETS[2] as string,
+        '--epochs',
+        '3',
+        '--v-epochs',
+        '3',
+      ),
+      vigil('learn', 'eval', '--train', SETS[0] as string),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/\[learn eval\] repeat 1\/1, fold 2\/2: train \d+ identities/);
     const rows = r.stdout.split('\n').filter((l) => /^\| (bbt|dlib|facerec)/.test(l));
@@ -169,41 +185,44 @@ describe.skipIf(skip)('vigil learn / eval learn / unknowns (built CLI, real embe
     expect(res.splits.flatMap((s: { testIdentities: string[] }) => s.testIdentities).sort()).toEqual(
       [...new Set(samples.map((s) => s.identity))].sort(),
     );
-    const x = await vigil(
-      'eval',
-      'learn',
-      '--train',
-      SETS[0] as string,
-      '--test',
-      SETS[2] as string,
-      '--epochs',
-      '3',
-      '--v-epochs',
-      '3',
-    );
     expect(x.code, x.stderr).toBe(0);
     expect(x.stdout).toMatch(/train on bbt_crops, test on facerec_photos/);
     expect(x.stdout.split('\n').filter((l) => l.startsWith('| facerec_photos |'))).toHaveLength(3);
-    const bad = await vigil('learn', 'eval', '--train', SETS[0] as string);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--train and --test go together/);
   });
 
   it('the NAP head (learn eval --init nap --epochs 0) trained on colour photos does not lower TAR on the grayscale set, nor the reverse', async () => {
     const json = join(dir, 'nap.json');
+    const back = join(dir, 'nap-back.json');
     const common = ['--init', 'nap', '--nap-dims', '2', '--epochs', '0', '--v-epochs', '2'];
-    const r = await vigil(
-      'learn',
-      'eval',
-      '--train',
-      SETS[1] as string,
-      SETS[2] as string,
-      '--test',
-      SETS[0] as string,
-      ...common,
-      '--json',
-      json,
-    );
+    // The two directions write their own files: both runs at once.
+    const [r, c] = await Promise.all([
+      vigil(
+        'learn',
+        'eval',
+        '--train',
+        SETS[1] as string,
+        SETS[2] as string,
+        '--test',
+        SETS[0] as string,
+        ...common,
+        '--json',
+        json,
+      ),
+      vigil(
+        'learn',
+        'eval',
+        '--train',
+        SETS[0] as string,
+        '--test',
+        SETS[1] as string,
+        SETS[2] as string,
+        ...common,
+        '--json',
+        back,
+      ),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const [split] = JSON.parse(readFileSync(json, 'utf8')).splits;
     const bbt = split.bySet.bbt_crops;
@@ -213,19 +232,6 @@ describe.skipIf(skip)('vigil learn / eval learn / unknowns (built CLI, real embe
     expect(bbt.head.tarAtFar1).toBeGreaterThanOrEqual(bbt.raw.tarAtFar1);
     expect(bbt.head.auc).toBeGreaterThanOrEqual(bbt.raw.auc);
     expect(bbt.head.rank1).toBe(bbt.raw.rank1);
-    const back = join(dir, 'nap-back.json');
-    const c = await vigil(
-      'learn',
-      'eval',
-      '--train',
-      SETS[0] as string,
-      '--test',
-      SETS[1] as string,
-      SETS[2] as string,
-      ...common,
-      '--json',
-      back,
-    );
     expect(c.code, c.stderr).toBe(0);
     for (const [set, f] of Object.entries(JSON.parse(readFileSync(back, 'utf8')).splits[0].bySet) as Array<
       [string, Record<'raw' | 'head', { tarAtFar1: number }>]
@@ -252,11 +258,14 @@ describe.skipIf(skip)('vigil learn / eval learn / unknowns (built CLI, real embe
         });
       });
     g.close();
-    const l = await vigil('unknowns', '--json', '--config', config);
+    // Readers of one state at once: the listing twice, then (after naming) the refused name and the searches.
+    const [l, text] = await Promise.all([
+      vigil('unknowns', '--json', '--config', config),
+      vigil('unknowns', '--config', config),
+    ]);
     expect(l.code, l.stderr).toBe(0);
     const clusters = JSON.parse(l.stdout) as Array<{ id: number; sightings: number; summary: string }>;
     expect(clusters).toHaveLength(2);
-    const text = await vigil('unknowns', '--config', config);
     expect(text.stdout).toMatch(
       /^\s+\d+ {2}this unnamed person was seen 11 times on cameras (door, hall|hall, door) \(11 track\(s\)/m,
     );
@@ -279,13 +288,15 @@ describe.skipIf(skip)('vigil learn / eval learn / unknowns (built CLI, real embe
         'm',
       ),
     );
-    const again = await vigil('unknowns', 'name', String(a.id), '--name', 'X', '--config', config);
+    const [again, s, none] = await Promise.all([
+      vigil('unknowns', 'name', String(a.id), '--name', 'X', '--config', config),
+      vigil('unknowns', 'search', '--person', 'Mystery Guest', '--json', '--config', config),
+      vigil('unknowns', 'search', '--person', 'Nobody', '--config', config),
+    ]);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/no unknown-face cluster with id/);
-    const s = await vigil('unknowns', 'search', '--person', 'Mystery Guest', '--json', '--config', config);
     expect(s.code, s.stderr).toBe(0);
     expect(JSON.parse(s.stdout)).toEqual([]); // the other cluster is someone else
-    const none = await vigil('unknowns', 'search', '--person', 'Nobody', '--config', config);
     expect(none.code).toBe(2);
     const d = await vigil('unknowns', 'delete', String(b.id), '--config', config);
     expect(d.code, d.stderr).toBe(0);

@@ -140,12 +140,15 @@ describe('start-up errors name dataDir and the path', () => {
         /^vigil: dataDir "data" \(.*\/data\): .*vigil.db is not a valid SQLite database \(SQLITE_NOTADB/,
       ],
     ];
-    for (const [what, prepare, expected] of cases) {
+    // Each case has its own folder: the three processes run at once.
+    const runs = cases.map(async ([what, prepare, expected]) => {
       const dir = scratch();
       prepare(dir);
       // dataDir is relative to the working directory: the message gives both.
       const file = configFile(dir, ['pipeline: recognize', 'dataDir: data', 'inference: {backend: wasm}']);
-      const r = await cli(['run', '--config', file, '--port', '0'], dir);
+      return { what, expected, r: await cli(['run', '--config', file, '--port', '0'], dir) };
+    });
+    for (const { what, expected, r } of await Promise.all(runs)) {
       // not pino's JSON lines on stdout, nor ONNX Runtime's note that user nobody keeps no telemetry id
       const stderr = r.out.split('\n').filter((l) => l && !l.startsWith('{') && !l.includes('W:onnxruntime'));
       expect(r.code, `${what}: ${r.out}`).toBe(2);

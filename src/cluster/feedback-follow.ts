@@ -19,17 +19,16 @@ import { FEEDBACK_CHANNEL, migrateFeedback, PgFeedback } from './feedback-pg.js'
 import { FeedbackReplica } from './feedback-replica.js';
 import { sleep } from './gallery-follow.js';
 import { PgGallery } from './gallery-pg.js';
+import { ChangeCursor } from './change-cursor.js';
 import { type Listening, listenChannel } from './pg-listen.js';
 
 const POLL_MS = 5000;
 /** As in gallery-follow.ts: sequence numbers commit out of order, so every reload looks back. */
-const LOOK_BACK = 256;
 const ID_BATCH = 32;
 
 export class FeedbackSync {
   readonly replica: FeedbackReplica;
-  private seq = 0;
-  private readonly applied = new Set<number>();
+  private readonly cursor = new ChangeCursor();
   /** Entries not mirrored yet because their person has local changes not in PostgreSQL yet. */
   private readonly deferred = new Set<number>();
   private listening: Listening | undefined;
@@ -84,7 +83,7 @@ export class FeedbackSync {
     for (const id of this.replica.localIds())
       if (!ids.has(id) && !pending.has(id)) this.replica.mirror(id, undefined);
     for (const id of ids) if (!pending.has(id)) await this.apply(id);
-    this.seq = seq;
+    this.cursor.loadedUpTo(seq);
     this.gallery.publish();
     this.log.info({ entries: ids.size, seq }, 'cluster feedback loaded from PostgreSQL');
   }
@@ -116,17 +115,12 @@ export class FeedbackSync {
       if (!this.again) return;
       this.again = false;
       try {
-        const fresh = (await this.store.changesAfter(Math.max(0, this.seq - LOOK_BACK))).filter(
-          (c) => !this.applied.has(c.seq),
-        );
+        const fresh = this.cursor.fresh(await this.store.changesAfter(this.cursor.readFrom));
         if (!fresh.length && !this.deferred.size) return;
         const ids = [...new Set([...fresh.map((c) => c.id), ...this.deferred])];
         const pending = this.replica.pending();
         for (const id of ids) if (!pending.has(id)) await this.apply(id);
-        for (const c of fresh) this.applied.add(c.seq);
-        const seq = Math.max(this.seq, ...fresh.map((c) => c.seq));
-        this.seq = seq;
-        for (const s of this.applied) if (s <= seq - LOOK_BACK) this.applied.delete(s);
+        const seq = this.cursor.markApplied(fresh);
         this.gallery.publish();
         this.log.debug({ entries: ids, seq }, 'cluster feedback reloaded');
       } catch (e) {

@@ -12,21 +12,14 @@ import type { Logger } from '../log.js';
 import { backoffDelay } from './backoff.js';
 import { ClusterGallery } from './cluster-gallery.js';
 import { GALLERY_CHANNEL, type PgGallery } from './gallery-pg.js';
+import { ChangeCursor } from './change-cursor.js';
 import { type Listening, listenChannel } from './pg-listen.js';
 
 const POLL_MS = 5000;
-/**
- * A change's sequence number is taken when it is written but seen only once its transaction
- * commits, so a lower number can appear after a higher one was read (two nodes writing at once):
- * every reload looks back this many numbers and applies those it has not applied yet.
- */
-const LOOK_BACK = 256;
 const ID_BATCH = 64;
 
 export class GallerySync {
-  private seq = 0;
-  /** Sequence numbers applied within LOOK_BACK of `seq`. */
-  private readonly applied = new Set<number>();
+  private readonly cursor = new ChangeCursor();
   private listener: Listening | undefined;
   private readonly abort = new AbortController();
   private following: Promise<void> = Promise.resolve();
@@ -62,7 +55,7 @@ export class GallerySync {
     for (const id of this.gallery.localIds())
       if (!ids.has(id) && !pending.has(id)) this.gallery.mirror(id, undefined);
     for (const id of ids) if (!pending.has(id)) this.gallery.mirror(id, await this.store.person(id));
-    this.seq = seq;
+    this.cursor.loadedUpTo(seq);
     this.gallery.publish();
     this.log.info({ people: ids.size, seq }, 'cluster gallery loaded from PostgreSQL');
   }
@@ -83,18 +76,13 @@ export class GallerySync {
       if (!this.again) return;
       this.again = false;
       try {
-        const fresh = (await this.store.changesAfter(Math.max(0, this.seq - LOOK_BACK))).filter(
-          (c) => !this.applied.has(c.seq),
-        );
+        const fresh = this.cursor.fresh(await this.store.changesAfter(this.cursor.readFrom));
         if (!fresh.length) return;
         const personIds = [...new Set(fresh.map((c) => c.personId))];
         const pending = this.gallery.pending();
         for (const id of personIds)
           if (!pending.has(id)) this.gallery.mirror(id, await this.store.person(id));
-        for (const c of fresh) this.applied.add(c.seq);
-        const seq = Math.max(this.seq, ...fresh.map((c) => c.seq));
-        this.seq = seq;
-        for (const s of this.applied) if (s <= seq - LOOK_BACK) this.applied.delete(s);
+        const seq = this.cursor.markApplied(fresh);
         this.gallery.publish();
         this.lastReloadAt = Date.now();
         this.log.debug({ people: personIds, seq }, 'cluster gallery reloaded');

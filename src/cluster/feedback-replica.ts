@@ -10,20 +10,9 @@
  */
 import type Database from 'better-sqlite3';
 import { GalleryError } from '../faces/gallery/errors.js';
-import type { Verdict } from '../faces/gallery/feedback.js';
+import type { FeedbackRow } from '../faces/gallery/feedback.js';
 import type { ClusterGallery } from './cluster-gallery.js';
 import type { PgFeedbackEntry } from './feedback-pg.js';
-
-interface LocalRow {
-  id: number;
-  verdict: Verdict;
-  alert_id: number | null;
-  person_id: number | null;
-  camera: string | null;
-  photo_id: number | null;
-  note: string | null;
-  created_at: number;
-}
 
 /** Why an entry from PostgreSQL was not mirrored yet (its person or photo is not in this replica). */
 export type MirrorResult = 'done' | 'person missing';
@@ -135,7 +124,7 @@ export class FeedbackReplica {
       .prepare(
         'SELECT id, verdict, alert_id, person_id, camera, photo_id, note, created_at FROM feedback WHERE id = ?',
       )
-      .get(id) as LocalRow | undefined;
+      .get(id) as FeedbackRow | undefined;
     if (!r) return undefined;
     const face = this.db
       .prepare('SELECT image, box, landmarks FROM feedback_faces WHERE feedback_id = ?')

@@ -153,7 +153,8 @@ export function vetoedByNegative(
   return negs !== undefined && negs.some((n) => s < dot(n, e) + rules.negativeMargin);
 }
 
-interface Row {
+/** A feedback row as stored (the cluster's replica reads the same rows). */
+export interface FeedbackRow {
   id: number;
   verdict: Verdict;
   alert_id: number | null;
@@ -164,7 +165,7 @@ interface Row {
   created_at: number;
 }
 
-const entry = (r: Row): FeedbackEntry => ({
+const entry = (r: FeedbackRow): FeedbackEntry => ({
   id: r.id,
   verdict: r.verdict,
   alertId: r.alert_id,
@@ -195,7 +196,7 @@ export class FeedbackStore {
         : this.db
             .prepare(`SELECT ${COLUMNS} FROM feedback WHERE alert_id = ? ORDER BY id DESC`)
             .all(opts.alertId)
-    ) as Row[];
+    ) as FeedbackRow[];
     return rows.map(entry);
   }
 
@@ -208,13 +209,15 @@ export class FeedbackStore {
         `SELECT ${COLUMNS} FROM feedback WHERE id IN (SELECT MAX(id) FROM feedback
          WHERE alert_id IN (SELECT value FROM json_each(?)) GROUP BY alert_id)`,
       )
-      .all(JSON.stringify(alertIds)) as Row[];
+      .all(JSON.stringify(alertIds)) as FeedbackRow[];
     for (const r of rows) if (r.alert_id !== null) out.set(r.alert_id, entry(r));
     return out;
   }
 
   get(id: number): FeedbackEntry {
-    const r = this.db.prepare(`SELECT ${COLUMNS} FROM feedback WHERE id = ?`).get(id) as Row | undefined;
+    const r = this.db.prepare(`SELECT ${COLUMNS} FROM feedback WHERE id = ?`).get(id) as
+      | FeedbackRow
+      | undefined;
     if (!r) throw new GalleryError(`no feedback entry with id ${id}`, 404);
     return entry(r);
   }

@@ -14,7 +14,7 @@ import { readStyleImage } from '../src/style/data.js';
 import { styleCost } from '../src/style/loss.js';
 import { createLossNet, LOSS_NETS, type LossNetName } from '../src/style/loss-net.js';
 import { optimizeStyle } from '../src/style/optimize.js';
-import { styleTargets } from '../src/style/train.js';
+import { styleTargets } from '../src/style/targets.js';
 import { machine, printTable, progress, writeResult } from './_util.js';
 
 const { values } = parseArgs({

@@ -138,6 +138,9 @@ async function optimized(style: StoredStyle, painting: string, frame: HeldOut): 
     alpha: r.alpha,
     beta: r.beta,
     gamma: r.gamma,
+    // the same style cost as the net's training (absent for plain single-scale Grams: old cache keys hold)
+    ...(r.gram ? { gram: r.gram } : {}),
+    ...(r.styleScales ? { styleScales: r.styleScales } : {}),
     seed: 1,
     backend: 'wasm' as const,
   };

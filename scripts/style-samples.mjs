@@ -76,9 +76,15 @@ for (const [name, dir] of listStyles()) {
   rows.push(
     `### ${name}: ${m.painting}\n\n![${name}](img/style/${name}.jpg)\n\n` +
       `Network \`${m.archName}\` (${m.params} parameters), loss network \`${m.lossNet}\`; ` +
-      (r.initFrom ? `fine-tuned from the earlier ${r.initFrom} with the temporal term (weight ${r.temporal}): ` : '') +
+      (r.initFrom
+        ? `fine-tuned from the earlier ${r.initFrom} with the temporal term (weight ${r.temporal}): `
+        : '') +
       `${r.steps} steps of ` +
-      `${r.batch} crops of ${r.size}x${r.size} from ${r.contentImages} content images, painting at ${r.styleSize} px, ` +
+      `${r.batch} crops of ${r.size}x${r.size} from ${r.contentImages} content images, painting at ${r.styleSize} px` +
+      (r.styleScales ? ` x ${r.styleScales.join(', ')}` : '') +
+      (r.gram === 'centred' ? ', covariance (centred) Grams' : ', plain Grams') +
+      (r.temporal && !r.initFrom ? `, temporal term ${r.temporal}` : '') +
+      ', ' +
       `alpha ${r.alpha}, beta ${r.beta}, gamma ${r.gamma}, Adam lr ${r.lr}; ${m.training.backend}, ` +
       `${(m.training.msPerStep / 1000).toFixed(2)} s per step, ${(m.training.seconds / 60).toFixed(0)} min` +
       `${m.training.resumedAt ? ` (resumed at step ${m.training.resumedAt.join(', ')})` : ''}. ` +

@@ -1,4 +1,4 @@
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { fail, num } from './cli-options.js';
 
 /**
@@ -19,6 +19,14 @@ export async function registerStyleCommands(program: Command): Promise<void> {
   registerOptimize(style, OPTIMIZE_DEFAULTS, LOSS_NETS);
   registerApply(style);
   registerList(style);
+}
+
+/** `--style-scales 0.5,1,1.5`: 1-4 multiples in [0.25, 4]. */
+function scales(v: string): number[] {
+  const parts = v.split(',').map((x) => Number(x.trim()));
+  if (!parts.length || parts.length > 4 || parts.some((k) => !Number.isFinite(k) || k < 0.25 || k > 4))
+    throw new InvalidArgumentError('--style-scales must be 1-4 comma-separated numbers in [0.25, 4]');
+  return parts;
 }
 
 type TrainDefaults = typeof import('./style/train.js')['TRAIN_DEFAULTS'];
@@ -56,6 +64,20 @@ function registerTrain(
       'temporal term weight (outputs of a crop and a shifted, noised copy agree)',
       num('--temporal', 0, 1e6),
       defaults.temporal,
+    )
+    .addOption(
+      new Option(
+        '--gram <g>',
+        'painting statistics: plain Grams, or of mean-centred activations (covariance)',
+      )
+        .choices(['plain', 'centred'])
+        .default(defaults.gram),
+    )
+    .option(
+      '--style-scales <list>',
+      'multiples of --style-size the painting is read at; the target is their mean Gram (e.g. 0.5,1,1.5)',
+      scales,
+      defaults.styleScales,
     )
     .option('--init-from <dir>', "start from a style folder's parameters (fine-tuning)")
     .option('--seed <n>', 'random seed', num('--seed', 0, 2 ** 31, true), defaults.seed)
@@ -186,7 +208,7 @@ async function applyStyle(images: string[], o: ApplyOpts): Promise<void> {
   const runner = new StyleRunner(tf, loadStyleDir(dir));
   if (images.length > 1) mkdirSync(o.out, { recursive: true });
   for (const f of images) {
-    const img = await readStyleImage(f, o.size);
+    const img = await readStyleImage(f, o.size, 'image');
     const t0 = performance.now();
     const out = blend(img.pixels, runner.run(img.pixels, img.width, img.height), o.strength);
     const ms = performance.now() - t0;

@@ -29,19 +29,19 @@ const IMAGE_EXT = new Set([
 const VIDEO_EXT = new Set(['.mp4', '.mkv', '.mov', '.avi', '.webm', '.ts', '.m4v']);
 
 /** Reads a style (or content) image: clear errors for non-images, tiny and huge ones. */
-export async function readStyleImage(file: string, maxSide = 1024): Promise<RgbImage> {
+export async function readStyleImage(file: string, maxSide = 1024, what = 'style image'): Promise<RgbImage> {
   let img: RgbImage;
   try {
     img = await decodeImage(file, { maxPixels: MAX_STYLE_PIXELS, maxSide });
   } catch (e) {
-    if (e instanceof ImageError) throw new ImageError(`style image ${file}: ${e.message}`);
-    throw new Error(`style image ${file}: ${(e as Error).message}`);
+    if (e instanceof ImageError) throw new ImageError(`${what} ${file}: ${e.message}`);
+    throw new Error(`${what} ${file}: ${(e as Error).message}`);
   }
   const meta = await sharp(file).metadata();
   const short = Math.min(meta.width ?? img.width, meta.height ?? img.height);
   if (short < MIN_STYLE_SIDE)
     throw new ImageError(
-      `style image ${file}: too small (${meta.width}x${meta.height}); the short side must be at least ${MIN_STYLE_SIDE} px`,
+      `${what} ${file}: too small (${meta.width}x${meta.height}); the short side must be at least ${MIN_STYLE_SIDE} px`,
     );
   return img;
 }

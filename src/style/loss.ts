@@ -16,11 +16,16 @@ import type * as tfTypes from '@tensorflow/tfjs-core';
 type Tf = typeof tfTypes;
 type T4 = tfTypes.Tensor4D;
 
-/** Gram matrices [B, C, C] of features [B, H, W, C], normalised by H*W*C. */
-export function gram(tf: Tf, features: T4): tfTypes.Tensor3D {
+/**
+ * Gram matrices [B, C, C] of features [B, H, W, C], normalised by H*W*C. `centred`: of the
+ * features minus their spatial mean (their covariance), so a painting's mean colour cannot
+ * dominate its texture statistics (post-ReLU activations are all positive).
+ */
+export function gram(tf: Tf, features: T4, centred = false): tfTypes.Tensor3D {
   return tf.tidy(() => {
     const [b, h, w, c] = features.shape;
-    const f = tf.reshape(features, [b, h * w, c]) as tfTypes.Tensor3D;
+    const flat = tf.reshape(features, [b, h * w, c]) as tfTypes.Tensor3D;
+    const f = centred ? (tf.sub(flat, tf.mean(flat, 1, true)) as tfTypes.Tensor3D) : flat;
     // transpose + plain matMul: the transposeA flag is ~8x slower on wasm
     const ft = tf.transpose(f, [0, 2, 1]) as tfTypes.Tensor3D;
     return tf.div(tf.matMul(ft, f), h * w * c) as tfTypes.Tensor3D;
@@ -38,9 +43,9 @@ export function contentCost(tf: Tf, a: T4, g: T4): tfTypes.Scalar {
  * Style cost of one layer: squared Frobenius distance of Gram matrices, averaged over the batch.
  * `styleGram` is [1, C, C] (one style image, broadcast) or [B, C, C].
  */
-export function styleLayerCost(tf: Tf, styleGram: tfTypes.Tensor3D, g: T4): tfTypes.Scalar {
+export function styleLayerCost(tf: Tf, styleGram: tfTypes.Tensor3D, g: T4, centred = false): tfTypes.Scalar {
   return tf.tidy(() => {
-    const gg = gram(tf, g);
+    const gg = gram(tf, g, centred);
     if (styleGram.shape[1] !== gg.shape[1])
       throw new Error(`styleLayerCost: ${styleGram.shape[1]} vs ${gg.shape[1]} channels`);
     const perImage = tf.sum(tf.squaredDifference(gg, styleGram), [1, 2]);
@@ -48,12 +53,13 @@ export function styleLayerCost(tf: Tf, styleGram: tfTypes.Tensor3D, g: T4): tfTy
   });
 }
 
-/** Weighted style cost over layers; `weights[i]` multiplies layer i. */
+/** Weighted style cost over layers; `weights[i]` multiplies layer i; `centred` as in `gram`. */
 export function styleCost(
   tf: Tf,
   styleGrams: tfTypes.Tensor3D[],
   gFeatures: T4[],
   weights: number[],
+  centred = false,
 ): tfTypes.Scalar {
   if (styleGrams.length !== gFeatures.length || weights.length !== gFeatures.length)
     throw new Error(
@@ -64,7 +70,7 @@ export function styleCost(
     gFeatures.forEach((f, i) => {
       total = tf.add(
         total,
-        tf.mul(styleLayerCost(tf, styleGrams[i] as tfTypes.Tensor3D, f), weights[i] ?? 0),
+        tf.mul(styleLayerCost(tf, styleGrams[i] as tfTypes.Tensor3D, f, centred), weights[i] ?? 0),
       );
     });
     return total as tfTypes.Scalar;

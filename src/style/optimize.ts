@@ -11,7 +11,7 @@ import { styleTf } from './backend.js';
 import { readStyleImage } from './data.js';
 import { contentCost, styleCost, tvCost } from './loss.js';
 import { createLossNet, type LossNetName } from './loss-net.js';
-import { styleTargets } from './train.js';
+import { readStyleScales, styleTargets } from './targets.js';
 
 type T4 = tfTypes.Tensor4D;
 
@@ -30,6 +30,9 @@ export interface OptimizeOptions {
   alpha: number;
   beta: number;
   gamma: number;
+  /** As in training: 'centred' compares covariances; styleScales reads the painting at several sizes. */
+  gram?: 'plain' | 'centred';
+  styleScales?: number[];
   seed: number;
   backend: BackendPreference;
   quiet?: boolean;
@@ -60,10 +63,11 @@ export interface OptimizeResult {
 
 export async function optimizeStyle(o: OptimizeOptions): Promise<OptimizeResult> {
   const { tf, backend } = await styleTf(o.backend);
-  const c = await readStyleImage(o.content, o.size);
-  const s = await readStyleImage(o.style, o.styleSize);
+  const c = await readStyleImage(o.content, o.size, 'content image');
+  const stats = { centred: o.gram === 'centred', scales: o.styleScales ?? [1] };
+  const paintings = await readStyleScales(o.style, o.styleSize, stats);
   const net = createLossNet(tf, o.lossNet);
-  const targets = styleTargets(tf, net, s);
+  const targets = styleTargets(tf, net, paintings, stats);
   const cImg = tf.tensor4d(Float32Array.from(c.pixels), [1, c.height, c.width, 3]);
   const cTarget = tf.tidy(() => net.features(cImg)[net.contentLayer] as T4);
   const cScale = tf.tidy(() => 1 / Math.max(tf.mean(tf.square(cTarget)).dataSync()[0] as number, 1e-12));
@@ -89,6 +93,7 @@ export async function optimizeStyle(o: OptimizeOptions): Promise<OptimizeResult>
             targets.grams,
             net.styleLayers.map((l) => f[l] as T4),
             targets.layerWeights,
+            targets.centred,
           );
           const tv = tvCost(tf, g as unknown as T4);
           parts = [tf.keep(cc), tf.keep(sc), tf.keep(tv)];

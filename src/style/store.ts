@@ -28,6 +28,10 @@ export interface StyleManifest {
     gamma: number;
     /** Weight of the temporal term, when trained with one. */
     temporal?: number;
+    /** 'centred' when the style cost compared covariances (absent: plain Grams). */
+    gram?: 'plain' | 'centred';
+    /** Multiples of styleSize the painting was read at (absent: [1]). */
+    styleScales?: number[];
     /** The style it was fine-tuned from. */
     initFrom?: string;
     layerWeights: number[];

@@ -19,11 +19,12 @@ import type { BackendPreference } from '../inference/tfjs-engine.js';
 import { progress } from '../util/progress.js';
 import type { RgbImage } from '../util/rgb.js';
 import { styleTf, type Tf } from './backend.js';
-import { loadContent, randomCrop, readStyleImage } from './data.js';
-import { contentCost, gram, styleCost, temporalCost, tvCost } from './loss.js';
+import { loadContent, randomCrop } from './data.js';
+import { contentCost, styleCost, temporalCost, tvCost } from './loss.js';
 import { createLossNet, type LossNet, type LossNetName } from './loss-net.js';
 import { forward, initParams, paramCount, paramShapes, STYLE_ARCHS, type StyleNetArch } from './net.js';
 import { loadStyleDir, saveStyle, STYLE_NAME, STYLES_DIR, type StyleManifest } from './store.js';
+import { readStyleScales, type StyleTargets, styleTargets } from './targets.js';
 
 type T4 = tfTypes.Tensor4D;
 
@@ -45,6 +46,10 @@ export interface TrainOptions {
   gamma: number;
   /** Weight of the temporal term (0: off): outputs of a crop and of a shifted, noised copy agree. */
   temporal?: number;
+  /** The painting's Gram matrices: 'plain' or of mean-centred activations (src/style/targets.ts). */
+  gram?: 'plain' | 'centred';
+  /** Multiples of styleSize the painting is read at; the style target is their mean Gram. */
+  styleScales?: number[];
   /** Start from this style folder's parameters (same architecture): fine-tuning. */
   initFrom?: string;
   seed: number;
@@ -76,41 +81,27 @@ const TEMPORAL_SHIFT = 4;
 /** ...with this much Gaussian camera noise (0..255). */
 const TEMPORAL_NOISE = 4;
 
+/**
+ * The shipped styles' recipe (docs/style.md "The recipe"): covariance Grams of the painting at two
+ * scales, beta 2, the temporal term at 100, 450 steps of two 128 px crops.
+ */
 export const TRAIN_DEFAULTS = {
   arch: 'small',
   lossNet: 'mobilenet' as LossNetName,
-  steps: 2000,
+  steps: 450,
   batch: 2,
-  size: 192,
+  size: 128,
   styleSize: 384,
-  lr: 3e-3,
+  lr: 5e-3,
   alpha: 1,
-  beta: 4,
+  beta: 2,
   gamma: 2,
-  temporal: 0,
+  temporal: 100,
+  gram: 'centred' as 'plain' | 'centred',
+  styleScales: [0.5, 1],
   seed: 1,
   checkpointEvery: 100,
 };
-
-/** Targets derived from the painting and the loss network, shared by training and pixel optimisation. */
-export interface StyleTargets {
-  grams: tfTypes.Tensor3D[];
-  layerWeights: number[];
-  dispose(): void;
-}
-
-export function styleTargets(tf: Tf, net: LossNet, style: RgbImage): StyleTargets {
-  const grams = tf.tidy(() => {
-    const x = tf.tensor4d(Float32Array.from(style.pixels), [1, style.height, style.width, 3]);
-    const f = net.features(x);
-    return net.styleLayers.map((l) => tf.keep(gram(tf, f[l] as T4)));
-  });
-  const layerWeights = grams.map((g) => {
-    const e = tf.tidy(() => tf.sum(tf.square(g)).dataSync()[0] as number);
-    return 1 / (grams.length * Math.max(e, 1e-12));
-  });
-  return { grams, layerWeights, dispose: () => tf.dispose(grams) };
-}
 
 interface Checkpoint {
   step: number;
@@ -192,7 +183,9 @@ export async function trainStyle(o: TrainOptions): Promise<{ manifest: StyleMani
   const arch = checkedArch(o);
   const log = o.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const { tf, backend } = await styleTf(o.backend);
-  const styleImg = await readStyleImage(o.style, o.styleSize);
+  const stats = { centred: o.gram === 'centred', scales: o.styleScales ?? [1] };
+  const paintings = await readStyleScales(o.style, o.styleSize, stats);
+  const styleImg = paintings[stats.scales.indexOf(1)] ?? (paintings[0] as RgbImage);
   const content = await loadContent(o.content, Math.round(o.size * 1.15), {
     maxImages: o.maxContentImages,
     log,
@@ -202,7 +195,7 @@ export async function trainStyle(o: TrainOptions): Promise<{ manifest: StyleMani
   );
   const dir = join(o.outRoot, o.name);
   const net = createLossNet(tf, o.lossNet);
-  const targets = styleTargets(tf, net, styleImg);
+  const targets = styleTargets(tf, net, paintings, stats);
   const rng = new Rng(o.seed);
   const batchData = new Float32Array(o.batch * o.size * o.size * 3);
   const nextBatch = () => {
@@ -383,6 +376,7 @@ function trainStep(run: StyleRun): StepLosses {
         targets.grams,
         net.styleLayers.map((l) => f[l] as T4),
         targets.layerWeights,
+        targets.centred,
       );
       const tv = tvCost(tf, out);
       const t = xShifted
@@ -432,6 +426,8 @@ function styleManifest(
       beta: o.beta,
       gamma: o.gamma,
       ...(o.temporal ? { temporal: o.temporal } : {}),
+      ...(o.gram === 'centred' ? { gram: o.gram } : {}),
+      ...(o.styleScales && o.styleScales.join() !== '1' ? { styleScales: o.styleScales } : {}),
       ...(o.initFrom ? { initFrom: o.initFrom.replace(/^.*\/models\/styles\//, 'models/styles/') } : {}),
       layerWeights: run.targets.layerWeights,
       steps: o.steps,

@@ -10,6 +10,8 @@ import {
   totalCost,
   tvCost,
 } from '../../src/style/loss.js';
+import type { LossNet } from '../../src/style/loss-net.js';
+import { styleTargets } from '../../src/style/targets.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -98,5 +100,44 @@ describe('style cost (hand-computed values)', () => {
     const st = parts.style.dataSync()[0] as number;
     expect(c).toBeCloseTo((1 + 4 + 9 + 16 + 25 + 36 + 49 + 64) / 8, 4);
     expect(parts.total.dataSync()[0]).toBeCloseTo(2 * c + 3 * st + 5 * 1, 1);
+  });
+});
+
+describe('centred Grams and multi-scale painting targets', () => {
+  it('centred gram: the covariance, blind to a per-channel offset', () => {
+    // channel a = 1,3,5,7 (mean 4), b = 2,4,6,8 (mean 5): both centre to -3,-1,1,3; sum of products 20
+    const g = gram(tf, feats(), true);
+    expect(Array.from(g.dataSync())).toEqual([20 / 8, 20 / 8, 20 / 8, 20 / 8]);
+    const shifted = tf.add(feats(), tf.tensor1d([100, -7])) as tf.Tensor4D;
+    expect(Array.from(gram(tf, shifted, true).dataSync())).toEqual(Array.from(g.dataSync()));
+    // the plain Gram of the shifted features is dominated by the offset
+    expect(gram(tf, shifted).dataSync()[0]).toBeGreaterThan(100 * g.dataSync()[0]!);
+    expect(styleLayerCost(tf, g, shifted, true).dataSync()[0]).toBeCloseTo(0, 6);
+  });
+
+  it('styleTargets: the mean Gram over the painting scales, layer weights 1 / (L ||S||^2)', () => {
+    // a loss net whose one style layer is the image itself
+    const net: LossNet = {
+      name: 'random',
+      styleLayers: ['px'],
+      contentLayer: 'px',
+      features: (x) => ({ px: x }),
+      dispose: () => {},
+    };
+    const img = (v: number[]) => ({ width: 2, height: 2, pixels: Uint8Array.from(v) });
+    const a = img([0, 0, 0, 10, 10, 10, 20, 20, 20, 30, 30, 30]);
+    const b = img([5, 0, 0, 5, 0, 0, 5, 0, 0, 5, 0, 0]);
+    for (const centred of [false, true]) {
+      const t = styleTargets(tf, net, [a, b], { centred, scales: [1, 0.5] });
+      const ga = gram(tf, tf.tensor4d(Array.from(a.pixels), [1, 2, 2, 3]), centred);
+      const gb = gram(tf, tf.tensor4d(Array.from(b.pixels), [1, 2, 2, 3]), centred);
+      const want = tf.div(tf.add(ga, gb), 2);
+      const got = t.grams[0]!.dataSync();
+      for (const [i, w] of Array.from(want.dataSync()).entries()) expect(got[i]).toBeCloseTo(w, 4);
+      const norm = tf.sum(tf.square(want)).dataSync()[0]!;
+      expect(t.layerWeights[0]).toBeCloseTo(1 / norm, 6);
+      expect(t.centred).toBe(centred);
+      t.dispose();
+    }
   });
 });

@@ -117,6 +117,11 @@ describe('style network', () => {
     const txt = join(tmp, 'not-image.jpg');
     writeFileSync(txt, 'hello');
     await expect(readStyleImage(txt)).rejects.toThrow(/not a readable image/);
+    // the message names which image: apply and optimize read content images through it too
+    await expect(readStyleImage(txt)).rejects.toThrow(/^style image .*not-image\.jpg/);
+    await expect(readStyleImage(txt, 640, 'content image')).rejects.toThrow(
+      /^content image .*not a readable/,
+    );
     const small = join(tmp, 'small.png');
     await sharp({ create: { width: 40, height: 90, channels: 3, background: '#808080' } })
       .png()
@@ -178,6 +183,25 @@ describe('style training', () => {
     expect(out.length).toBe(frame.length);
     expect(out.some((v, i) => v !== frame[i])).toBe(true);
     runner.dispose();
+  }, 120_000);
+
+  it('the shipped recipe (covariance Grams of the painting at two scales, temporal term) trains and is recorded', async () => {
+    const before = tf.memory().numTensors;
+    const seen: number[] = [];
+    const { manifest } = await trainStyle({
+      ...options(),
+      name: 'unit-centred',
+      steps: 6,
+      gram: 'centred',
+      styleScales: [0.5, 1],
+      temporal: 100,
+      onStep: (_s, l) => seen.push(l.style, l.temporal ?? Number.NaN),
+    });
+    expect(tf.memory().numTensors).toBeLessThanOrEqual(before + 2);
+    expect(seen.every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
+    expect(manifest.recipe.gram).toBe('centred');
+    expect(manifest.recipe.styleScales).toEqual([0.5, 1]);
+    expect(manifest.recipe.temporal).toBe(100);
   }, 120_000);
 
   it('vigil style apply: the trained style on a photo, through the CLI; an unknown style exits 2', async () => {
